@@ -1,0 +1,203 @@
+"""`data_catalog.yaml` -> typed, validated configuration.
+
+The catalog names the sources, the sites, the Sentinel-2 tiles, the store and the train/val/test splits.
+Relative paths are resolved against the catalog file's folder. Every model forbids unknown keys; a bad key or
+value raises `InputError` with the key path (`sources.gfs.fxx[3]`) and what was expected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tm_weather.errors import InputError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Site(_Strict):
+    """A point where hourly and daily series are kept."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=360)
+
+
+class Tile(_Strict):
+    """A Sentinel-2 L2A tile (GeoTIFF) and, optionally, its DEM and land cover on the same grid."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    s2: Path
+    dem: Path | None = None
+    lulc: Path | None = None
+    time: dt.datetime | None = None  # acquisition time (UTC); else read from the GeoTIFF's datetime tag
+
+
+class GFSConfig(_Strict):
+    """NOAA GFS through Herbie: only the `TMP:2 m above ground` message, fetched by `.idx` byte range."""
+
+    kind: Literal["gfs"]
+    product: str = "pgrb2.0p25"
+    cycles: list[Annotated[int, Field(ge=0, le=23)]] = [0, 6, 12, 18]
+    fxx: list[Annotated[int, Field(ge=0, le=384)]] = list(range(13))
+    priority: list[str] = ["aws", "nomads", "google", "azure"]
+
+
+class GFSAnalysisConfig(_Strict):
+    """The GFS analysis (f000) as truth: same fetch as `GFSConfig`, returned by valid time."""
+
+    kind: Literal["gfs_analysis"]
+    product: str = "pgrb2.0p25"
+    cycles: list[Annotated[int, Field(ge=0, le=23)]] = [0, 6, 12, 18]
+    priority: list[str] = ["aws", "nomads", "google", "azure"]
+
+
+class GribFileConfig(_Strict):
+    """Local GRIB files (any centre) holding 2 m temperature, read with ecCodes.
+
+    `role: analysis` returns fields by valid time; `role: forecast` keeps init_time and lead_time."""
+
+    kind: Literal["grib_file"]
+    paths: list[Path] = Field(min_length=1)
+    role: Literal["analysis", "forecast"] = "analysis"
+
+
+class ERA5FileConfig(_Strict):
+    """ERA5 2 m temperature from local GRIB or netCDF files."""
+
+    kind: Literal["era5_file"]
+    paths: list[Path] = Field(min_length=1)
+
+
+class ERA5ArcoConfig(_Strict):
+    """ERA5 from the ARCO-ERA5 analysis-ready zarr store (anonymous access)."""
+
+    kind: Literal["era5_arco"]
+    url: str = "gs://gcp-public-data-arco-era5/ar/full_37-1h-0p25deg-chunk-1.zarr-v3"
+    area: tuple[float, float, float, float] | None = None  # north, west, south, east in degrees
+
+
+class ERA5CDSConfig(_Strict):
+    """ERA5 from the Copernicus Climate Data Store (`reanalysis-era5-single-levels`, via cdsapi)."""
+
+    kind: Literal["era5_cds"]
+    area: tuple[float, float, float, float]  # north, west, south, east in degrees
+
+
+class HerbieAnalysisConfig(_Strict):
+    """NOAA URMA or RTMA 2.5 km analyses (Lambert conformal) through Herbie."""
+
+    kind: Literal["urma", "rtma"]
+    product: str = "anl"
+    priority: list[str] = ["aws", "nomads", "google", "azure"]
+
+
+class ISDConfig(_Strict):
+    """NOAA Integrated Surface Database station reports (raw fixed-width files)."""
+
+    kind: Literal["isd"]
+    paths: list[Path] = Field(min_length=1)
+
+
+SourceConfig = Annotated[
+    Union[GFSConfig, GFSAnalysisConfig, GribFileConfig, ERA5FileConfig, ERA5ArcoConfig, ERA5CDSConfig, HerbieAnalysisConfig, ISDConfig],
+    Field(discriminator="kind"),
+]
+
+
+class Split(_Strict):
+    """Tiles and a UTC date range belonging to one split."""
+
+    tiles: list[str] = []
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Split:
+        if self.start and self.end and self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class Catalog(_Strict):
+    """The whole catalog. `root` is the catalog file's folder; relative paths are resolved against it."""
+
+    root: Path
+    store: Path
+    cache_dir: Path
+    sources: dict[str, SourceConfig] = Field(min_length=1)
+    sites: list[Site] = []
+    tiles: list[Tile] = []
+    splits: dict[Literal["train", "val", "test"], Split] = {}
+
+    @field_validator("sites", "tiles")
+    @classmethod
+    def _unique_names(cls, items: list) -> list:
+        names = [i.name for i in items]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"names must be unique, repeated: {dupes}")
+        return items
+
+    @model_validator(mode="after")
+    def _splits_consistent(self) -> Catalog:
+        known = {t.name for t in self.tiles}
+        seen: dict[str, str] = {}
+        for split_name, split in self.splits.items():
+            for tile in split.tiles:
+                if tile not in known:
+                    raise ValueError(f"splits.{split_name}: unknown tile {tile!r}")
+                if tile in seen:
+                    raise ValueError(f"tile {tile!r} is in both splits {seen[tile]!r} and {split_name!r}")
+                seen[tile] = split_name
+        return self
+
+    def path(self, p: Path) -> Path:
+        """`p` resolved against the catalog's folder."""
+        return p if p.is_absolute() else (self.root / p).resolve()
+
+
+def load_catalog(path: str | Path) -> Catalog:
+    """Read and validate a catalog YAML; raise `InputError` naming the file and the key path on any problem."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise InputError(path, "file", "a readable catalog YAML", e.strerror or str(e)) from e
+    except yaml.YAMLError as e:
+        raise InputError(path, "YAML syntax", "valid YAML", str(e).replace("\n", " ")) from e
+    if not isinstance(raw, dict):
+        raise InputError(path, "top level", "a mapping of keys", type(raw).__name__)
+    if "root" in raw:
+        raise InputError(path, "root", "no such key (it is the catalog file's folder)", "a value")
+    try:
+        return Catalog(root=path.resolve().parent, **raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = _key_path(err["loc"])
+        found = "" if err["type"] == "missing" else repr(err.get("input"))[:80]
+        expected = "a known key" if err["type"] == "extra_forbidden" else err["msg"]
+        more = f" (and {e.error_count() - 1} more problems)" if e.error_count() > 1 else ""
+        raise InputError(path, key, expected + more, found) from e
+
+
+def _key_path(loc: tuple) -> str:
+    """('sources', 'era5', 'era5_file', 'paths', 0) -> 'sources.era5.paths[0]'.
+
+    Pydantic inserts the union's tag (the source's `kind`) after a source's name; it is not a key of the file.
+    """
+    if len(loc) > 2 and loc[0] == "sources" and loc[2] in _SOURCE_KINDS:
+        loc = loc[:2] + loc[3:]
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+_SOURCE_KINDS = {"gfs", "gfs_analysis", "grib_file", "era5_file", "era5_arco", "era5_cds", "urma", "rtma", "isd"}

@@ -1,0 +1,65 @@
+"""Canonical names and units inside tm-weather, and the conversions from each source's own.
+
+Inside the system temperature is `t2m`, float32, in kelvin; times are UTC `datetime64[ns]` without zone.
+Sources convert at the boundary with `to_kelvin` and never later.
+"""
+
+from __future__ import annotations
+
+import logging
+from os import PathLike
+
+import numpy as np
+
+from tm_weather.errors import InputError
+
+log = logging.getLogger(__name__)
+
+T2M = "t2m"
+T2M_ATTRS = {"standard_name": "air_temperature", "long_name": "2 metre temperature", "units": "K"}
+
+#: Sentinel-2 L2A band order used by TerraMind (and by the real tiles in tests/data): 12 bands, no B10.
+S2_BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
+
+#: Each source's own key for 2 m temperature.
+SOURCE_KEYS = {
+    "gfs": ":TMP:2 m above ground:",  # wgrib2 .idx search string (Herbie)
+    "grib_shortname": "2t",  # ecCodes shortName (GFS, ERA5, URMA, RTMA)
+    "arco_era5": "2m_temperature",  # ARCO-ERA5 zarr variable
+    "cds_era5": "2m_temperature",  # CDS request variable
+}
+
+_KELVIN_UNITS = {"K", "k", "kelvin", "Kelvin", "degK"}
+_CELSIUS_UNITS = {"C", "degC", "deg C", "°C", "celsius", "Celsius", "degrees_Celsius", "deg_C"}
+_FAHRENHEIT_UNITS = {"F", "degF", "deg F", "°F", "fahrenheit", "Fahrenheit", "degrees_Fahrenheit"}
+
+#: Plausible 2 m temperatures on Earth, in kelvin (record low -89.2 C, record high 56.7 C, with margin).
+T2M_RANGE_K = (170.0, 340.0)
+
+
+def to_kelvin(values: np.ndarray, units: str, where: str | PathLike, field: str = T2M) -> np.ndarray:
+    """Convert temperatures to float32 kelvin, logging any conversion; unknown units raise `InputError`."""
+    values = np.asarray(values, dtype=np.float64)
+    if units in _KELVIN_UNITS:
+        out = values
+    elif units in _CELSIUS_UNITS:
+        log.info("%s: %s converted from deg C to K", where, field)
+        out = values + 273.15
+    elif units in _FAHRENHEIT_UNITS:
+        log.info("%s: %s converted from deg F to K", where, field)
+        out = (values - 32.0) * 5.0 / 9.0 + 273.15
+    else:
+        raise InputError(where, f"{field} units", "K, deg C or deg F", repr(units))
+    return out.astype(np.float32)
+
+
+def check_kelvin_range(values: np.ndarray, where: str | PathLike, field: str = T2M) -> None:
+    """Raise `InputError` if finite values fall outside `T2M_RANGE_K` (wrong units labelled as kelvin)."""
+    finite = np.asarray(values)[np.isfinite(values)]
+    if finite.size == 0:
+        return
+    lo, hi = float(finite.min()), float(finite.max())
+    if lo < T2M_RANGE_K[0] or hi > T2M_RANGE_K[1]:
+        raise InputError(
+            where, f"{field} values", f"kelvin within {T2M_RANGE_K[0]:.0f}..{T2M_RANGE_K[1]:.0f}", f"{lo:.2f}..{hi:.2f}"
+        )
