@@ -1,0 +1,450 @@
+"""The ecCodes GRIB layer: 2 m temperature fields, wgrib2-format `.idx` inventories, reads by byte range.
+
+Public functions (their signatures are stable; `tm_weather.sources.gfs` and `grib_file` build on them):
+
+- `read_t2m(source, form)`: every 2 m temperature message of a GRIB1/GRIB2 file, or of an in-memory buffer
+  (e.g. a Herbie-downloaded subset), as the contract DataArray of `tm_weather.sources.base`:
+  analysis form `(time, y, x)` by valid time, or forecast form `(init_time, lead_time, y, x)` with a
+  `valid_time` coordinate. Kelvin, float32; bitmap-missing points are NaN.
+- `write_idx(grib_path, idx_path)`: a wgrib2-format inventory (`N:OFFSET:d=YYYYMMDDHH:VAR:LEVEL:FORECAST:`),
+  written atomically, that Herbie (and `read_t2m_indexed`) can search and byte-range read.
+- `idx_byte_ranges(idx_path, search)` and `read_byte_range(grib_path, start, end)`: the messages an `.idx`
+  line search selects, and their bytes; `read_t2m_indexed` joins them so a point extraction reads only the
+  T2M message(s) of a file instead of scanning it.
+
+Every ecCodes failure (truncated, corrupt, undecodable message) becomes an `InputError` naming the file and the
+message number: never a crash, never a partial result. Import order: `tm_weather` (pyproj) before eccodes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pyproj
+import rioxarray  # noqa: F401  (registers the .rio accessor used to attach the CRS)
+import xarray as xr
+
+import tm_weather  # noqa: F401  (pyproj before eccodes; see tm_weather/__init__.py)
+import eccodes  # isort: skip
+from eccodes.highlevel.reader import codes_new_from_stream  # isort: skip
+
+from tm_weather.errors import InputError
+from tm_weather.lexicon import SOURCE_KEYS, T2M, T2M_ATTRS, to_kelvin
+from tm_weather.sources.base import check_t2m
+
+Form = Literal["analysis", "forecast"]
+
+#: The `.idx` search string that selects 2 m temperature (as Herbie searches: a substring of the line).
+T2M_SEARCH = SOURCE_KEYS["gfs"]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Reading 2 m temperature
+
+
+def read_t2m(source: str | PathLike | bytes, form: Form = "analysis", where: str | PathLike | None = None) -> xr.DataArray:
+    """All 2 m temperature messages in `source` (a GRIB1/GRIB2 file path, or the bytes of one or more messages).
+
+    A message is T2M if its ecCodes shortName is `2t`, or (GRIB2) discipline 0 / category 0 / number 0 at
+    `heightAboveGround` level 2. Grids: `regular_ll` (x = longitude in [-180, 180) when that keeps the axis
+    evenly spaced, else as stored; y = latitude; EPSG:4326) and `lambert` (x, y in metres of the message's
+    Lambert conformal CRS, plus 2-D `latitude`/`longitude`). Every message must share one grid.
+
+    Returns t2m float32 kelvin, `form="analysis"`: `(time, y, x)`, time = valid time, one message per time;
+    `form="forecast"`: `(init_time, lead_time, y, x)` with `valid_time(init_time, lead_time)`, NaN where the
+    source holds no message for an (init, lead) pair. `where` names the source in errors (default: the path,
+    or "<GRIB bytes>").
+    """
+    where = where if where is not None else (source if not isinstance(source, bytes) else "<GRIB bytes>")
+    fields, grid = [], None
+    for number, h in _messages(source, where):
+        if not _is_t2m(h):
+            continue
+        field_grid = _grid(h, where, number)
+        if grid is not None and not field_grid.same_as(grid):
+            raise InputError(where, f"GRIB message {number} grid", "the same grid as the first T2M message", "a different grid")
+        grid = field_grid
+        fields.append(_field(h, grid, where, number))
+    if not fields:
+        raise InputError(where, "2 m temperature", "at least one message with shortName '2t' (TMP at 2 m above ground)", "none")
+    da = _stack(fields, grid, form, where)
+    return check_t2m(da, where)
+
+
+def read_t2m_indexed(
+    grib_path: str | PathLike, idx_path: str | PathLike | None = None, form: Form = "analysis"
+) -> xr.DataArray:
+    """Like `read_t2m(grib_path, form)`, but reading only the byte ranges the wgrib2 `.idx` (default: beside
+    the file, `grib_path + ".idx"`) lists for `T2M_SEARCH`: the rest of the file is never read."""
+    grib_path = Path(grib_path)
+    idx_path = Path(idx_path) if idx_path is not None else idx_path_for(grib_path)
+    ranges = idx_byte_ranges(idx_path, T2M_SEARCH)
+    if not ranges:
+        raise InputError(idx_path, "2 m temperature", f"an inventory line matching {T2M_SEARCH!r}", "none")
+    data = b"".join(read_byte_range(grib_path, start, end) for start, end in ranges)
+    return read_t2m(data, form, where=grib_path)
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """One message's grid. `x`, `y`: 1-D coordinates (degrees or metres); `x_order`: column permutation applied
+    to values so `x` increases after wrapping longitudes (None: as stored); `latitude`, `longitude`: 2-D (y, x)
+    degrees for projected grids, else None; `crs`: WKT."""
+
+    key: str  # ecCodes md5GridSection: equal keys mean identical grids
+    crs: str
+    x: np.ndarray
+    y: np.ndarray
+    x_order: np.ndarray | None
+    latitude: np.ndarray | None
+    longitude: np.ndarray | None
+
+    def same_as(self, other: _Grid) -> bool:
+        return self.key == other.key
+
+
+@dataclass(frozen=True)
+class _Field:
+    init: np.datetime64
+    valid: np.datetime64
+    values: np.ndarray  # (y, x) float32 kelvin
+
+
+def _messages(source: str | PathLike | bytes, where: str | PathLike) -> Iterator[tuple[int, int]]:
+    """(1-based message number, ecCodes handle) for each message; the handle is released after each step.
+
+    Any ecCodes error (truncated or corrupt message) is an `InputError`; a source with no message is one too.
+    """
+    number = 0
+    try:
+        with (io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")) as f:
+            while True:
+                # Files go through ecCodes' own FILE* reader; buffers through its stream reader, which (unlike
+                # eccodes.highlevel.MemoryReader) raises on a truncated last message instead of stopping quietly.
+                h = codes_new_from_stream(f) if isinstance(source, bytes) else eccodes.codes_grib_new_from_file(f)
+                if h is None:
+                    break
+                number += 1
+                try:
+                    yield number, h
+                finally:
+                    eccodes.codes_release(h)
+    except OSError as e:
+        raise InputError(where, "file", "a readable GRIB file", e.strerror or str(e)) from e
+    except eccodes.GribInternalError as e:
+        raise InputError(where, f"GRIB message {number + 1}", "a complete, decodable GRIB message", str(e)) from e
+    if number == 0:
+        raise InputError(where, "GRIB messages", "at least one GRIB message", "none")
+
+
+def _is_t2m(h: int) -> bool:
+    if eccodes.codes_get(h, "shortName") == "2t":
+        return True
+    return eccodes.codes_get_long(h, "edition") == 2 and (
+        [eccodes.codes_get_long(h, k) for k in ("discipline", "parameterCategory", "parameterNumber")] == [0, 0, 0]
+        and eccodes.codes_get_string(h, "typeOfLevel") == "heightAboveGround"
+        and eccodes.codes_get_long(h, "level") == 2
+        and eccodes.codes_get_long(h, "productDefinitionTemplateNumber") in (0, 1)  # instantaneous, not max/min
+    )
+
+
+_grid_cache: dict[str, _Grid] = {}
+
+
+def _grid(h: int, where: str | PathLike, number: int) -> _Grid:
+    """The message's grid (cached by ecCodes' md5 of the grid section: building one costs a lat/lon array)."""
+    key = eccodes.codes_get_string(h, "md5GridSection")
+    if key not in _grid_cache:
+        grid_type = eccodes.codes_get_string(h, "gridType")
+        builders = {"regular_ll": _regular_ll_grid, "lambert": _lambert_grid}
+        if grid_type not in builders:
+            raise InputError(where, f"GRIB message {number} gridType", "regular_ll or lambert", repr(grid_type))
+        if eccodes.codes_get_long(h, "jPointsAreConsecutive"):
+            raise InputError(where, f"GRIB message {number} scanning mode", "rows of consecutive x points", "columns")
+        _grid_cache[key] = builders[grid_type](h, key)
+    return _grid_cache[key]
+
+
+def _shape(h: int) -> tuple[int, int]:
+    """(ny, nx) of the grid (ecCodes' Nj/Ni, which alias Ny/Nx on projected grids)."""
+    return eccodes.codes_get_long(h, "Nj"), eccodes.codes_get_long(h, "Ni")
+
+
+def _regular_ll_grid(h: int, key: str) -> _Grid:
+    """Latitude/longitude from ecCodes' per-point arrays (which already follow the scanning mode)."""
+    ny, nx = _shape(h)
+    lat = eccodes.codes_get_double_array(h, "latitudes").reshape(ny, nx)[:, 0]
+    lon = eccodes.codes_get_double_array(h, "longitudes").reshape(ny, nx)[0, :]
+    wrapped = (lon + 180.0) % 360.0 - 180.0
+    order = np.argsort(wrapped, kind="stable")
+    steps = np.diff(wrapped[order])
+    # Wrap 0..360 longitudes to -180..180 (as ERA5 and the sites use) unless that would split the grid, e.g. a
+    # Pacific window 150..210 E, which then stays in 0..360.
+    if nx > 1 and np.allclose(steps, steps[0]) and steps[0] > 0:
+        x, x_order = wrapped[order], (None if np.array_equal(order, np.arange(nx)) else order)
+    else:
+        x, x_order = lon, None
+    return _Grid(key, pyproj.CRS.from_epsg(4326).to_wkt(), x, lat, x_order, None, None)
+
+
+def _lambert_grid(h: int, key: str) -> _Grid:
+    """Lambert conformal (URMA/RTMA 2.5 km): CRS from ecCodes' `projString`, which ecCodes builds from LoV, LaD,
+    Latin1, Latin2 and the earth shape; x, y in metres from the first point (La1, Lo1) stepped by Dx, Dy in the
+    scanning directions."""
+    ny, nx = _shape(h)
+    crs = pyproj.CRS.from_proj4(eccodes.codes_get_string(h, "projString"))
+    to_xy = pyproj.Transformer.from_crs(crs.geodetic_crs, crs, always_xy=True)
+    x0, y0 = to_xy.transform(
+        eccodes.codes_get_double(h, "longitudeOfFirstGridPointInDegrees"),
+        eccodes.codes_get_double(h, "latitudeOfFirstGridPointInDegrees"),
+    )
+    sx = -1.0 if eccodes.codes_get_long(h, "iScansNegatively") else 1.0
+    sy = 1.0 if eccodes.codes_get_long(h, "jScansPositively") else -1.0
+    x = x0 + sx * eccodes.codes_get_double(h, "DxInMetres") * np.arange(nx)
+    y = y0 + sy * eccodes.codes_get_double(h, "DyInMetres") * np.arange(ny)
+    lat = eccodes.codes_get_double_array(h, "latitudes").reshape(ny, nx)
+    lon = (eccodes.codes_get_double_array(h, "longitudes").reshape(ny, nx) + 180.0) % 360.0 - 180.0
+    return _Grid(key, crs.to_wkt(), x, y, None, lat, lon)
+
+
+def _field(h: int, grid: _Grid, where: str | PathLike, number: int) -> _Field:
+    """Decode one T2M message: values (y, x) in K with bitmap-missing points NaN, init and valid times."""
+    values = eccodes.codes_get_double_array(h, "values").reshape(_shape(h))
+    if eccodes.codes_get_long(h, "bitmapPresent"):
+        missing = eccodes.codes_get_long_array(h, "bitmap").reshape(values.shape) == 0
+        values[missing] = np.nan
+    if grid.x_order is not None:
+        values = values[:, grid.x_order]
+    values = to_kelvin(values, eccodes.codes_get_string(h, "units"), where, f"{T2M} (GRIB message {number})")
+    init = _datetime(eccodes.codes_get_long(h, "dataDate"), eccodes.codes_get_long(h, "dataTime"))
+    # The valid time comes from ecCodes' validityDate/Time, which apply the step in whatever unit it is coded.
+    valid = _datetime(eccodes.codes_get_long(h, "validityDate"), eccodes.codes_get_long(h, "validityTime"))
+    return _Field(init, valid, values)
+
+
+def _datetime(date: int, hhmm: int) -> np.datetime64:
+    """ecCodes date (YYYYMMDD) and time (HHMM) -> datetime64[ns] UTC."""
+    return np.datetime64(pd.Timestamp(f"{date:08d}") + pd.Timedelta(hours=hhmm // 100, minutes=hhmm % 100), "ns")
+
+
+def _stack(fields: list[_Field], grid: _Grid, form: Form, where: str | PathLike) -> xr.DataArray:
+    """Stack decoded fields into the contract DataArray (see `read_t2m`)."""
+    space = {"y": grid.y, "x": grid.x}
+    if form == "analysis":
+        times = np.array([f.valid for f in fields], dtype="datetime64[ns]")
+        _unique(times, where, "valid time")
+        order = np.argsort(times, kind="stable")
+        da = xr.DataArray(np.stack([fields[i].values for i in order]), dims=("time", "y", "x"), coords={"time": times[order], **space})
+    else:
+        keys = [(f.init, f.valid - f.init) for f in fields]
+        _unique(np.array([f"{i}/{lead}" for i, lead in keys]), where, "(init time, lead time)")
+        inits = np.unique(np.array([k[0] for k in keys], dtype="datetime64[ns]"))
+        leads = np.unique(np.array([k[1] for k in keys], dtype="timedelta64[ns]"))
+        cube = np.full((inits.size, leads.size, grid.y.size, grid.x.size), np.nan, dtype=np.float32)
+        for (init, lead), f in zip(keys, fields):
+            cube[np.searchsorted(inits, init), np.searchsorted(leads, lead)] = f.values
+        da = xr.DataArray(cube, dims=("init_time", "lead_time", "y", "x"), coords={"init_time": inits, "lead_time": leads, **space})
+        da = da.assign_coords(valid_time=da.init_time + da.lead_time)
+    if grid.latitude is not None:
+        da = da.assign_coords(latitude=(("y", "x"), grid.latitude), longitude=(("y", "x"), grid.longitude))
+    da.name = T2M
+    da.attrs.update(T2M_ATTRS)
+    return da.rio.write_crs(grid.crs)
+
+
+def _unique(keys: np.ndarray, where: str | PathLike, what: str) -> None:
+    values, counts = np.unique(keys, return_counts=True)
+    if (counts > 1).any():
+        raise InputError(where, f"2 m temperature {what}", "one message each", f"{values[counts > 1][0]} repeated")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# wgrib2-format inventories
+
+
+def idx_path_for(grib_path: str | PathLike) -> Path:
+    """Where the `.idx` of `grib_path` lives: beside it, the name plus `.idx` (NOAA's and Herbie's convention)."""
+    return Path(f"{grib_path}.idx")
+
+
+def write_idx(grib_path: str | PathLike, idx_path: str | PathLike | None = None) -> Path:
+    """Write the wgrib2-format inventory of a GRIB2 file (default: `grib_path + ".idx"`) and return its path.
+
+    One line per message, as `wgrib2 -s` writes it and NOAA publishes it beside GFS/HRRR files:
+    `N:BYTE_OFFSET:d=YYYYMMDDHH:VAR:LEVEL:FORECAST:`, e.g. `581:420191661:d=2026082600:TMP:2 m above ground:6 hour fcst:`.
+    The file is written to a temporary name in the same folder and renamed, so a reader never sees half of it;
+    a bad GRIB file raises `InputError` and writes nothing.
+    """
+    grib_path = Path(grib_path)
+    idx_path = Path(idx_path) if idx_path is not None else idx_path_for(grib_path)
+    lines = []
+    for number, h in _messages(grib_path, grib_path):
+        if eccodes.codes_get_long(h, "edition") != 2:
+            raise InputError(grib_path, f"GRIB message {number} edition", "GRIB2 (wgrib2 inventories cover GRIB2 only)", "GRIB1")
+        date, hhmm = eccodes.codes_get_long(h, "dataDate"), eccodes.codes_get_long(h, "dataTime")
+        offset = eccodes.codes_get_long(h, "offset")
+        lines.append(f"{number}:{offset}:d={date:08d}{hhmm // 100:02d}:{_idx_var(h)}:{_idx_level(h)}:{_idx_forecast(h)}:\n")
+    fd, tmp = tempfile.mkstemp(prefix=f".{idx_path.name}.", dir=idx_path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.writelines(lines)
+        os.replace(tmp, idx_path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return idx_path
+
+
+# wgrib2's variable abbreviations by (discipline, category, number): ecCodes knows these parameters only by its
+# own shortNames (`2t`, `t`, `gh`), so the NCEP names that `.idx` searches use are listed here by hand.
+_WGRIB2_NAMES = {
+    (0, 0, 0): "TMP", (0, 0, 2): "POT", (0, 0, 4): "TMAX", (0, 0, 5): "TMIN", (0, 0, 6): "DPT",
+    (0, 0, 10): "LHTFL", (0, 0, 11): "SHTFL", (0, 0, 21): "APTMP",
+    (0, 1, 0): "SPFH", (0, 1, 1): "RH", (0, 1, 3): "PWAT", (0, 1, 7): "PRATE", (0, 1, 8): "APCP",
+    (0, 1, 10): "ACPCP", (0, 1, 11): "SNOD", (0, 1, 13): "WEASD", (0, 1, 22): "CLWMR", (0, 1, 37): "CPRAT",
+    (0, 2, 0): "WDIR", (0, 2, 1): "WIND", (0, 2, 2): "UGRD", (0, 2, 3): "VGRD", (0, 2, 8): "VVEL",
+    (0, 2, 10): "ABSV", (0, 2, 22): "GUST",
+    (0, 3, 0): "PRES", (0, 3, 1): "PRMSL", (0, 3, 5): "HGT",
+    (0, 4, 7): "DSWRF", (0, 5, 3): "DLWRF", (0, 6, 1): "TCDC", (0, 7, 6): "CAPE", (0, 7, 7): "CIN",
+    (0, 19, 0): "VIS", (2, 0, 0): "LAND", (10, 2, 0): "ICEC",
+}
+#: NCEP's local parameters (numbers 192..254, centre 7) that GFS carries.
+_WGRIB2_NCEP_LOCAL_NAMES = {
+    (0, 1, 192): "CRAIN", (0, 1, 193): "CFRZR", (0, 1, 194): "CICEP", (0, 1, 195): "CSNOW",
+    (0, 3, 196): "HPBL", (0, 14, 192): "O3MR",
+}
+_NCEP = 7
+
+
+def _idx_var(h: int) -> str:
+    """wgrib2's name for the parameter; for one not in the tables, wgrib2's own wording for unknown codes."""
+    code = tuple(eccodes.codes_get_long(h, k) for k in ("discipline", "parameterCategory", "parameterNumber"))
+    centre = eccodes.codes_get_long(h, "centre")
+    if code[2] >= 192:  # local use
+        name = _WGRIB2_NCEP_LOCAL_NAMES.get(code) if centre == _NCEP else None
+        local_table = eccodes.codes_get_long(h, "localTablesVersion")
+        return name or f"var discipline={code[0]} center={centre} local_table={local_table} parmcat={code[1]} parm={code[2]}"
+    master = eccodes.codes_get_long(h, "tablesVersion")
+    return _WGRIB2_NAMES.get(code) or f"var discipline={code[0]} master_table={master} parmcat={code[1]} parm={code[2]}"
+
+
+# wgrib2's level wording by GRIB2 code table 4.5 (fixed surface type). "{}" takes the surface's value.
+_WGRIB2_LEVELS = {
+    1: "surface", 2: "cloud base", 3: "cloud top", 4: "0C isotherm", 6: "max wind", 7: "tropopause",
+    8: "top of atmosphere", 10: "entire atmosphere", 100: "{} mb", 101: "mean sea level",
+    102: "{} m above mean sea level", 103: "{} m above ground", 104: "{} sigma level", 105: "{} hybrid level",
+    106: "{} m below ground", 108: "{} mb above ground", 109: "PV={} (Km^2/kg/s) surface",
+    200: "entire atmosphere (considered as a single layer)", 204: "highest tropospheric freezing level",
+    211: "boundary layer cloud layer", 212: "low cloud bottom level", 213: "low cloud top level",
+    214: "low cloud layer", 215: "cloud ceiling", 220: "planetary boundary layer", 222: "middle cloud bottom level",
+    223: "middle cloud top level", 224: "middle cloud layer", 232: "high cloud bottom level",
+    233: "high cloud top level", 234: "high cloud layer", 242: "convective cloud bottom level",
+    243: "convective cloud top level", 244: "convective cloud layer",
+}
+#: Layers (first and second surface of one type) read "{top}-{bottom} <unit>", e.g. "0-0.1 m below ground".
+_WGRIB2_LAYERS = {100: "mb", 103: "m above ground", 104: "sigma layer", 106: "m below ground", 108: "mb above ground"}
+_PRESSURE_TYPES = (100, 108)  # coded in Pa, written in mb
+_SIGN_BIT = 2**31
+
+
+def _idx_level(h: int) -> str:
+    first = _surface(h, "First")
+    second = _surface(h, "Second")
+    if second is not None and first is not None and first[0] == second[0] and first[0] in _WGRIB2_LAYERS:
+        return f"{first[1]:g}-{second[1]:g} {_WGRIB2_LAYERS[first[0]]}"
+    if first is None:
+        return "reserved"
+    template = _WGRIB2_LEVELS.get(first[0], f"level type {first[0]} value {{}}")
+    return template.format(f"{first[1]:g}")
+
+
+def _surface(h: int, which: str) -> tuple[int, float] | None:
+    """(type, value) of the first/second fixed surface, value in the unit wgrib2 prints; None if missing."""
+    kind = eccodes.codes_get_long(h, f"typeOf{which}FixedSurface")
+    if kind == 255:
+        return None
+    if eccodes.codes_is_missing(h, f"scaledValueOf{which}FixedSurface"):
+        return kind, float("nan")
+    scaled = eccodes.codes_get_long(h, f"scaledValueOf{which}FixedSurface")
+    if scaled >= _SIGN_BIT:  # NCEP codes negative values (PV = -2e-6) sign-and-magnitude; ecCodes reads unsigned
+        scaled = -(scaled - _SIGN_BIT)
+    value = scaled * 10.0 ** -eccodes.codes_get_long(h, f"scaleFactorOf{which}FixedSurface")
+    return kind, value / 100.0 if kind in _PRESSURE_TYPES else value
+
+
+_STEP_UNITS = {0: "min", 1: "hour", 2: "day", 13: "sec"}  # GRIB2 code table 4.4
+_STATISTICS = {0: "ave", 1: "acc", 2: "max", 3: "min"}  # GRIB2 code table 4.10
+_STATISTICAL_TEMPLATES = (8, 11, 12)  # product definition templates with a time range
+
+
+def _idx_forecast(h: int) -> str:
+    """wgrib2's forecast wording: `anl`, `120 hour fcst`, `114-120 hour max fcst`, `0-1 day acc fcst`."""
+    unit = _STEP_UNITS.get(eccodes.codes_get_long(h, "stepUnits"), "hour")
+    start, end = eccodes.codes_get_long(h, "startStep"), eccodes.codes_get_long(h, "endStep")
+    if eccodes.codes_get_long(h, "productDefinitionTemplateNumber") in _STATISTICAL_TEMPLATES:
+        stat = _STATISTICS.get(eccodes.codes_get_long(h, "typeOfStatisticalProcessing"), "stat")
+        if unit == "hour" and start % 24 == 0 and end % 24 == 0:  # wgrib2 writes whole-day ranges in days
+            unit, start, end = "day", start // 24, end // 24
+        return f"{start}-{end} {unit} {stat} fcst"
+    return "anl" if end == 0 else f"{end} {unit} fcst"
+
+
+@dataclass(frozen=True)
+class IdxLine:
+    """One inventory line: message `number`, first byte `start`, last byte `end` (inclusive; None for the last
+    message: up to the end of the file) and the `text` searched (the line from its `:d=` on)."""
+
+    number: int
+    start: int
+    end: int | None
+    text: str
+
+
+def read_idx(idx_path: str | PathLike) -> list[IdxLine]:
+    """Parse a wgrib2-format `.idx`; a message ends one byte before the next message starts (as Herbie reads it)."""
+    idx_path = Path(idx_path)
+    try:
+        raw = idx_path.read_text().splitlines()
+    except OSError as e:
+        raise InputError(idx_path, "file", "a readable wgrib2 .idx inventory", e.strerror or str(e)) from e
+    parsed = []
+    for i, line in enumerate(raw, 1):
+        parts = line.split(":", 2)
+        if len(parts) < 3 or not parts[0].isdigit() or not parts[1].isdigit():
+            raise InputError(idx_path, f"line {i}", "N:BYTE_OFFSET:d=YYYYMMDDHH:VAR:LEVEL:FORECAST:", repr(line[:80]))
+        parsed.append((int(parts[0]), int(parts[1]), ":" + parts[2]))
+    starts = [p[1] for p in parsed]
+    if any(b <= a for a, b in zip(starts, starts[1:])):
+        raise InputError(idx_path, "byte offsets", "increasing from line to line", "otherwise")
+    ends = [s - 1 for s in starts[1:]] + [None]
+    return [IdxLine(n, s, e, t) for (n, s, t), e in zip(parsed, ends)]
+
+
+def idx_byte_ranges(idx_path: str | PathLike, search: str = T2M_SEARCH) -> list[tuple[int, int | None]]:
+    """(start, end) byte ranges (end inclusive, None = to end of file) of the messages whose line contains `search`."""
+    return [(line.start, line.end) for line in read_idx(idx_path) if search in line.text]
+
+
+def read_byte_range(grib_path: str | PathLike, start: int, end: int | None) -> bytes:
+    """Bytes `start..end` (inclusive; None = to the end) of `grib_path`: one GRIB message located by an `.idx`.
+
+    Raises `InputError` if they do not begin with `GRIB` (an `.idx` stale for this file), so a wrong range can
+    never be decoded as some other message."""
+    try:
+        with open(grib_path, "rb") as f:
+            f.seek(start)
+            data = f.read(-1 if end is None else end - start + 1)
+    except OSError as e:
+        raise InputError(grib_path, "file", "a readable GRIB file", e.strerror or str(e)) from e
+    if data[:4] != b"GRIB":
+        raise InputError(grib_path, f"bytes {start}-{'' if end is None else end}", "a GRIB message (is the .idx stale?)", repr(data[:4]))
+    return data
