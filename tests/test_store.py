@@ -1,0 +1,161 @@
+"""The zarr store: idempotent writes, merges, nothing committed on error, locking, recovery after a kill."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from tm_weather.store import Store, StoreLocked, partition_key
+
+
+def tree_hash(path: Path) -> str:
+    """sha256 over every file's relative path and bytes under `path`."""
+    h = hashlib.sha256()
+    for root, dirs, files in sorted(os.walk(path)):
+        dirs.sort()
+        for name in sorted(files):
+            p = Path(root) / name
+            h.update(str(p.relative_to(path)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def hours(day: int, sites=("a", "b"), hours_=range(24), seed: int | None = None) -> xr.Dataset:
+    t0 = np.datetime64("2019-03-01T00", "ns") + np.timedelta64(day, "D")
+    times = t0 + np.array(list(hours_)) * np.timedelta64(1, "h")
+    rng = np.random.default_rng(day if seed is None else seed)
+    values = (270 + 10 * rng.random((len(sites), len(times)))).astype("float32")
+    return xr.Dataset({"t2m": (("site", "time"), values)}, coords={"site": list(sites), "time": times})
+
+
+def write_days(store: Store, days, **kw) -> list[str]:
+    with store.writer() as txn:
+        for d in days:
+            key = partition_key("hourly", "era5", np.datetime64("2019-03-01") + np.timedelta64(d, "D"))
+            txn.put(key, txn.merged(key, hours(d, **kw)))
+    return sorted(txn.staged)
+
+
+def test_partition_keys():
+    day = np.datetime64("2019-03-02T13:00")
+    assert partition_key("hourly", "era5", day) == "hourly/era5/2019-03-02"
+    assert partition_key("fields", "era5", day, tile="T1") == "fields/era5/T1/2019-03-02"
+    with pytest.raises(ValueError):
+        partition_key("fields", "era5", day)
+
+
+def test_write_read_roundtrip_and_idempotent(tmp_path):
+    store = Store(tmp_path / "s.zarr")
+    assert len(write_days(store, range(3))) == 3
+    before = tree_hash(store.path)
+    assert write_days(store, range(3)) == []  # same values again: nothing staged, bytes unchanged
+    assert tree_hash(store.path) == before
+    back = store.read("hourly", "era5")
+    expected = xr.concat([hours(d) for d in range(3)], dim="time")
+    np.testing.assert_array_equal(back["t2m"].values, expected["t2m"].values)
+    assert list(back["site"].values) == ["a", "b"]
+    assert store.summary() == [("hourly", "era5", 3, "2019-03-01", "2019-03-03")]
+    # readable with plain xarray and consolidated metadata
+    ds = xr.open_zarr(store.path, group="hourly/era5/2019-03-02", consolidated=True)
+    assert ds["t2m"].shape == (2, 24)
+
+
+def test_merge_keeps_old_hours_and_sites(tmp_path):
+    store = Store(tmp_path / "s.zarr")
+    write_days(store, [0], hours_=range(12))
+    write_days(store, [0], hours_=range(12, 24), sites=("b", "c"), seed=0)
+    ds = store.read("hourly", "era5")
+    assert ds.sizes == {"site": 3, "time": 24}
+    assert np.isnan(ds["t2m"].sel(site="c").values[:12]).all()  # c had no morning: NaN, never a fill number
+    assert np.isfinite(ds["t2m"].sel(site="a").values[:12]).all()
+
+
+def test_error_inside_writer_commits_nothing(tmp_path):
+    store = Store(tmp_path / "s.zarr")
+    write_days(store, [0])
+    before = tree_hash(store.path)
+    with pytest.raises(RuntimeError, match="bad input"):
+        with store.writer() as txn:
+            txn.put(partition_key("hourly", "era5", np.datetime64("2019-03-05")), hours(4))
+            raise RuntimeError("bad input")
+    assert tree_hash(store.path) == before
+    assert not store._staging.exists()
+
+
+def test_second_writer_is_refused(tmp_path):
+    store = Store(tmp_path / "s.zarr")
+    with store.writer():
+        with pytest.raises(StoreLocked, match="another tm-weather run"):
+            with Store(tmp_path / "s.zarr").writer():
+                pass
+
+
+def test_recover_restores_partition_cut_off_mid_replace(tmp_path):
+    store = Store(tmp_path / "s.zarr")
+    write_days(store, [0])
+    before = tree_hash(store.path)
+    key = "hourly/era5/2019-03-01"
+    # what a kill between the two renames of a replacement leaves behind
+    store._journal.mkdir(exist_ok=True)
+    saved = store._journal / "abc"
+    saved.with_suffix(".origin").write_text(key)
+    os.rename(store.path / key, saved)
+    (store._staging / "half").mkdir(parents=True)
+    with store.writer():
+        pass
+    assert tree_hash(store.path) == before
+    assert not any(store._journal.iterdir()) and not store._staging.exists()
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, numpy as np
+    sys.path.insert(0, {tests!r})
+    from test_store import write_days
+    from tm_weather.store import Store
+    store = Store({path!r})
+    write_days(store, range(0, 12))
+    write_days(store, range(6, 18), seed=None)
+    """
+)
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_then_rerun_equals_uninterrupted(tmp_path):
+    """20 runs killed at random moments, each followed by a full re-run: the store equals a clean run's."""
+    script = tmp_path / "writer.py"
+    clean = tmp_path / "clean.zarr"
+    script.write_text(WRITER.format(tests=str(Path(__file__).parent), path=str(clean)))
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, str(script)], check=True, timeout=300)
+    duration = time.monotonic() - t0
+    expected = tree_hash(clean)
+
+    rng = np.random.default_rng(7)
+    target = tmp_path / "killed.zarr"
+    script.write_text(WRITER.format(tests=str(Path(__file__).parent), path=str(target)))
+    killed = 0
+    for _ in range(20):
+        proc = subprocess.Popen([sys.executable, str(script)])
+        time.sleep(rng.uniform(0.2, duration))
+        if proc.poll() is None:
+            proc.kill()
+            killed += 1
+        proc.wait()
+        if target.exists() and (target / "zarr.json").exists():
+            # whatever a reader sees now is whole days: every partition opens and has 24 hours
+            store = Store(target)
+            for key in store.keys():
+                assert store.read_partition(key).sizes["time"] == 24
+    assert killed >= 10
+    subprocess.run([sys.executable, str(script)], check=True, timeout=300)
+    assert tree_hash(target) == expected
