@@ -1,0 +1,42 @@
+"""NOAA GFS 2 m temperature through Herbie: forecasts (`gfs`) and the analysis, lead 0 (`gfs_analysis`).
+
+Only the `:TMP:2 m above ground:` message of each file is fetched, by `.idx` byte range, into the catalog's cache
+(`tm_weather.sources.herbie_fetch` says where Herbie keeps what). Fields are on the product's regular lat/lon grid
+(`pgrb2.0p25`: 1440 x 721, x = longitude in -180..180 as `tm_weather.grib.read_t2m` returns it, EPSG:4326).
+
+Herbie's GFS template knows product `pgrb2.0p25` (NOAA's cloud archives) only for runs from 2021-01-01; earlier runs
+come from NCEI as products "0.5-degree" or "1.0-degree", and a catalog product Herbie does not know for a run's date
+is an `InputError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+from tm_weather.catalog import Catalog, GFSAnalysisConfig, GFSConfig
+from tm_weather.sources.herbie_fetch import HerbieAnalysis, HerbieSource
+
+
+class GFSForecast(HerbieSource):
+    """GFS forecasts: `source(init_times)` -> t2m `(init_time, lead_time, y, x)` at the configured `fxx` lead
+    hours, with `valid_time(init_time, lead_time)`; `times(start, end)` gives the configured cycles in the window."""
+
+    kind = "forecast"
+
+    def __init__(self, config: GFSConfig, catalog: Catalog):
+        super().__init__("gfs", config.product, config.cycles, config.priority, catalog.path(catalog.cache_dir))
+        self.fxx = sorted(set(config.fxx))
+
+    def __call__(self, init_times: Sequence[np.datetime64]) -> xr.DataArray:
+        runs = [xr.concat([self.field(t, fxx, "forecast") for fxx in self.fxx], dim="lead_time") for t in init_times]
+        return xr.concat(runs, dim="init_time")
+
+
+class GFSAnalysis(HerbieAnalysis):
+    """The GFS analysis (lead 0) as truth: `source(times)` -> t2m `(time, y, x)` at the configured cycles."""
+
+    def __init__(self, config: GFSAnalysisConfig, catalog: Catalog):
+        super().__init__("gfs", config.product, config.cycles, config.priority, catalog.path(catalog.cache_dir))
