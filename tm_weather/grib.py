@@ -21,11 +21,11 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,7 @@ from tm_weather.lexicon import SOURCE_KEYS, T2M, T2M_ATTRS, to_kelvin
 from tm_weather.sources.base import check_t2m
 
 Form = Literal["analysis", "forecast"]
+T = TypeVar("T")
 
 #: The `.idx` search string that selects 2 m temperature (as Herbie searches: a substring of the line).
 T2M_SEARCH = SOURCE_KEYS["gfs"]
@@ -65,18 +66,21 @@ def read_t2m(source: str | PathLike | bytes, form: Form = "analysis", where: str
     or "<GRIB bytes>").
     """
     where = where if where is not None else (source if not isinstance(source, bytes) else "<GRIB bytes>")
-    fields, grid = [], None
-    for number, h in _messages(source, where):
+
+    def visit(number: int, h: int) -> tuple[_Grid, _Field] | None:
         if not _is_t2m(h):
-            continue
-        field_grid = _grid(h, where, number)
-        if grid is not None and not field_grid.same_as(grid):
-            raise InputError(where, f"GRIB message {number} grid", "the same grid as the first T2M message", "a different grid")
-        grid = field_grid
-        fields.append(_field(h, grid, where, number))
+            return None
+        grid = _grid(h, where, number)
+        return grid, _field(h, grid, where, number)
+
+    decoded = [d for d in _each_message(source, where, visit) if d is not None]
+    grids = {grid.key: grid for grid, _ in decoded}
+    if len(grids) > 1:
+        raise InputError(where, "2 m temperature grids", "one grid for every T2M message", f"{len(grids)} grids")
+    fields = [field for _, field in decoded]
     if not fields:
         raise InputError(where, "2 m temperature", "at least one message with shortName '2t' (TMP at 2 m above ground)", "none")
-    da = _stack(fields, grid, form, where)
+    da = _stack(fields, decoded[0][0], form, where)
     return check_t2m(da, where)
 
 
@@ -108,9 +112,6 @@ class _Grid:
     latitude: np.ndarray | None
     longitude: np.ndarray | None
 
-    def same_as(self, other: _Grid) -> bool:
-        return self.key == other.key
-
 
 @dataclass(frozen=True)
 class _Field:
@@ -119,12 +120,13 @@ class _Field:
     values: np.ndarray  # (y, x) float32 kelvin
 
 
-def _messages(source: str | PathLike | bytes, where: str | PathLike) -> Iterator[tuple[int, int]]:
-    """(1-based message number, ecCodes handle) for each message; the handle is released after each step.
+def _each_message(source: str | PathLike | bytes, where: str | PathLike, visit: Callable[[int, int], T]) -> list[T]:
+    """`visit(number, handle)` for each message (numbered from 1), in file order; the results.
 
-    Any ecCodes error (truncated or corrupt message) is an `InputError`; a source with no message is one too.
+    Every ecCodes error, while reading a message or in `visit` (truncated, corrupt or undecodable message),
+    becomes an `InputError` naming `where` and the message; a source holding no GRIB message is one too.
     """
-    number = 0
+    results: list[T] = []
     try:
         with (io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")) as f:
             while True:
@@ -133,17 +135,17 @@ def _messages(source: str | PathLike | bytes, where: str | PathLike) -> Iterator
                 h = codes_new_from_stream(f) if isinstance(source, bytes) else eccodes.codes_grib_new_from_file(f)
                 if h is None:
                     break
-                number += 1
                 try:
-                    yield number, h
+                    results.append(visit(len(results) + 1, h))
                 finally:
                     eccodes.codes_release(h)
     except OSError as e:
         raise InputError(where, "file", "a readable GRIB file", e.strerror or str(e)) from e
     except eccodes.GribInternalError as e:
-        raise InputError(where, f"GRIB message {number + 1}", "a complete, decodable GRIB message", str(e)) from e
-    if number == 0:
+        raise InputError(where, f"GRIB message {len(results) + 1}", "a complete, decodable GRIB message", str(e)) from e
+    if not results:
         raise InputError(where, "GRIB messages", "at least one GRIB message", "none")
+    return results
 
 
 def _is_t2m(h: int) -> bool:
@@ -286,13 +288,15 @@ def write_idx(grib_path: str | PathLike, idx_path: str | PathLike | None = None)
     """
     grib_path = Path(grib_path)
     idx_path = Path(idx_path) if idx_path is not None else idx_path_for(grib_path)
-    lines = []
-    for number, h in _messages(grib_path, grib_path):
+
+    def line(number: int, h: int) -> str:
         if eccodes.codes_get_long(h, "edition") != 2:
             raise InputError(grib_path, f"GRIB message {number} edition", "GRIB2 (wgrib2 inventories cover GRIB2 only)", "GRIB1")
         date, hhmm = eccodes.codes_get_long(h, "dataDate"), eccodes.codes_get_long(h, "dataTime")
         offset = eccodes.codes_get_long(h, "offset")
-        lines.append(f"{number}:{offset}:d={date:08d}{hhmm // 100:02d}:{_idx_var(h)}:{_idx_level(h)}:{_idx_forecast(h)}:\n")
+        return f"{number}:{offset}:d={date:08d}{hhmm // 100:02d}:{_idx_var(h)}:{_idx_level(h)}:{_idx_forecast(h)}:\n"
+
+    lines = _each_message(grib_path, grib_path, line)
     fd, tmp = tempfile.mkstemp(prefix=f".{idx_path.name}.", dir=idx_path.parent)
     try:
         with os.fdopen(fd, "w") as f:
