@@ -110,10 +110,13 @@ def test_extract_points_wraps_the_seam_of_a_global_0_360_grid():
 
 
 def _urma_like_field(values: np.ndarray) -> xr.DataArray:
-    """A Lambert conformal 2.5 km grid around (40 N, 95 W), ascending y, `values` `(t, 20, 30)`."""
+    """A Lambert conformal 2.5 km grid around (40 N, 95 W), ascending y, `values` `(t, 20, 30)`, with the
+    contract's 2-D latitude and longitude coordinates."""
     x0, y0 = Transformer.from_crs(4326, URMA_CRS, always_xy=True).transform(-95.0, 40.0)
     x, y = x0 + 2500.0 * np.arange(30), y0 + 2500.0 * np.arange(20)
-    da = xr.DataArray(values.astype(np.float32), dims=("time", "y", "x"), coords={"y": y, "x": x}, name="t2m")
+    lon, lat = Transformer.from_crs(URMA_CRS, 4326, always_xy=True).transform(*np.meshgrid(x, y))
+    coords = {"y": y, "x": x, "latitude": (("y", "x"), lat), "longitude": (("y", "x"), lon)}
+    da = xr.DataArray(values.astype(np.float32), dims=("time", "y", "x"), coords=coords, name="t2m")
     return da.rio.write_crs(URMA_CRS)
 
 
@@ -124,6 +127,7 @@ def test_extract_points_on_projected_grid_matches_loop_and_is_exact_for_planes()
     field = _urma_like_field(rng.uniform(260, 280, (3, 20, 30)))
     px, py = Transformer.from_crs(4326, URMA_CRS, always_xy=True).transform(lon, lat)
     out = extract_points(field, lat, lon, names)
+    np.testing.assert_array_equal(out.latitude, lat)  # the sites' own, not the grid's 2-D coordinates
     ref = _reference(field.values.astype(np.float64), field.y.values, field.x.values, py, px, "bilinear")
     np.testing.assert_allclose(out.values, ref, rtol=0, atol=1e-4)
     # a plane in projected metres is reproduced exactly by bilinear interpolation
@@ -152,7 +156,8 @@ def test_daily_means_on_real_era5_equal_numpy(era5):
 def test_daily_detects_gaps_and_applies_the_rule(era5):
     points = extract_points(era5, [52.2, 55.9], [0.1, -3.2], ["cambridge", "edinburgh"]).transpose("site", "time")
     t = points.time.values
-    keep = ~((t == np.datetime64("2019-03-02T05", "ns")) | ((t >= np.datetime64("2019-03-04", "ns")) & (t < np.datetime64("2019-03-05", "ns"))))
+    day4 = (t >= np.datetime64("2019-03-04", "ns")) & (t < np.datetime64("2019-03-05", "ns"))
+    keep = ~((t == np.datetime64("2019-03-02T05", "ns")) | day4)
     gappy = points.isel(time=keep).copy()
     gappy.loc[{"site": "edinburgh", "time": np.datetime64("2019-03-02T06", "ns")}] = np.inf  # not finite: absent
     strict, lenient = daily(gappy), daily(gappy, DailyRule(min_hours=22))
@@ -212,7 +217,8 @@ def test_regrid_keeps_nan_and_rejects_uncovered_tile(era5, tiles):
     lat, lon = np.arange(57.3, 57.15, -0.005), np.arange(9.8, 9.9, 0.005)  # cells of ~0.5 km: a few per tile
     values = np.random.default_rng(3).uniform(270, 280, (1, lat.size, lon.size))
     x, y = grid.centres()
-    pixel_lon, pixel_lat = Transformer.from_crs(grid.crs, 4326, always_xy=True).transform(*np.meshgrid(x[::37], y[::37]))
+    to_lonlat = Transformer.from_crs(grid.crs, 4326, always_xy=True)
+    pixel_lon, pixel_lat = to_lonlat.transform(*np.meshgrid(x[::37], y[::37]))
     j, i = _bracket(lat, pixel_lat[0, 0])[0], _bracket(lon, pixel_lon[0, 0])[0]
     values[0, j, i] = np.nan  # a corner of the north-west pixel's cell
     out = regrid_to_tile(_lonlat_field(lat, lon, values), grid.crs, grid.transform, grid.shape)

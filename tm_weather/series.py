@@ -49,7 +49,7 @@ class TileGrid:
         if not isinstance(self.transform, Affine):
             raise InputError("TileGrid", "transform", "an affine.Affine", type(self.transform).__name__)
         if self.transform.b != 0 or self.transform.d != 0 or self.transform.a == 0 or self.transform.e == 0:
-            raise InputError("TileGrid", "transform", "north-up (no rotation), non-zero pixel size", str(self.transform))
+            raise InputError("TileGrid", "transform", "north-up, non-zero pixel size", str(self.transform))
         if len(self.shape) != 2 or min(self.shape) < 1:
             raise InputError("TileGrid", "shape", "(ny, nx), both >= 1", str(self.shape))
         object.__setattr__(self, "shape", (int(self.shape[0]), int(self.shape[1])))
@@ -93,11 +93,12 @@ def extract_points(
     """
     lat, lon = np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)
     if not (lat.ndim == lon.ndim == 1 and lat.size == lon.size == len(names)):
-        raise InputError("extract_points", "sites", "lat, lon and names of equal length", f"{lat.size}, {lon.size}, {len(names)}")
+        found = f"{lat.size}, {lon.size}, {len(names)}"
+        raise InputError("extract_points", "sites", "lat, lon and names of equal length", found)
     if len(set(names)) != len(names):
         raise InputError("extract_points", "site names", "unique names", str(list(names)))
     if np.any(np.abs(lat) > 90) or not np.all(np.isfinite(lon)):
-        raise InputError("extract_points", "site coordinates", "lat within -90..90 and finite lon", f"lat {lat}, lon {lon}")
+        raise InputError("extract_points", "site coordinates", "lat in -90..90, finite lon", f"lat {lat}, lon {lon}")
     field, gx, gy = _onto_field_grid(field, _LONLAT, lon, lat, "extract_points")
     outside = _outside(field, gx, gy)
     if outside.any():
@@ -232,7 +233,8 @@ def _sample(field: xr.DataArray, gx: np.ndarray, gy: np.ndarray, dim: str, metho
     """`field` `(..., y, x)` at the points (gx, gy) in its own coordinates -> `(..., dim)`, in field's dtype."""
     if method not in _XARRAY_METHOD:
         raise InputError("interpolation", "method", "'bilinear' or 'nearest'", repr(method))
-    grid_coords = [c for c in field.coords if c not in ("x", "y") and (set(field[c].dims) & {"x", "y"} or c == "spatial_ref")]
+    on_grid = [c for c in field.coords if c not in ("x", "y") and set(field[c].dims) & {"x", "y"}]
+    field = field.drop_vars(on_grid + ["spatial_ref"], errors="ignore")  # e.g. 2-D latitude/longitude
     points = {"x": xr.DataArray(gx, dims=dim), "y": xr.DataArray(gy, dims=dim)}
-    out = field.drop_vars(grid_coords).interp(points, method=_XARRAY_METHOD[method]).drop_vars(["x", "y"])
+    out = field.interp(points, method=_XARRAY_METHOD[method]).drop_vars(["x", "y"])
     return out.astype(field.dtype).transpose(..., dim)

@@ -54,7 +54,8 @@ class S2Tile:
     def __post_init__(self) -> None:
         r, m = self.reflectance, self.mask
         if r.dims != ("band", "y", "x") or tuple(r["band"].values) != S2_BANDS or r.dtype != np.float32:
-            raise InputError(self.path, "reflectance", f"float32 (band, y, x) with bands {S2_BANDS}", f"{r.dtype} {r.dims}")
+            expected = f"float32 (band, y, x) with bands {S2_BANDS}"
+            raise InputError(self.path, "reflectance", expected, f"{r.dtype} {r.dims}")
         if m.dims != ("y", "x") or m.dtype != bool or m.shape != r.shape[1:]:
             raise InputError(self.path, "mask", f"bool (y, x) of shape {r.shape[1:]}", f"{m.dtype} {m.dims} {m.shape}")
         nan = np.isnan(r.values)
@@ -108,9 +109,9 @@ def read_s2l2a(
         mask = mask | read_scl(scl, TileGrid.of(da)).isin(SCL_CLOUD_CLASSES)
     reflectance = ((da.astype(np.float32) + np.float32(offset)) / np.float32(QUANTIFICATION)).where(~mask)
     reflectance = reflectance.astype(np.float32).assign_coords(band=list(S2_BANDS))
-    reflectance = reflectance.rio.write_nodata(np.nan, encoded=False).rio.write_crs(da.rio.crs)
+    reflectance = reflectance.rio.write_nodata(np.nan, encoded=False)
     reflectance.name, reflectance.attrs = "reflectance", {"units": "1", "long_name": "surface reflectance"}
-    return S2Tile(reflectance, mask.drop_vars("spatial_ref").rename("mask"), acquired, offset, path)
+    return S2Tile(reflectance, mask.rename("mask"), acquired, offset, path)
 
 
 def read_scl(path: str | Path, grid: TileGrid) -> xr.DataArray:
@@ -142,7 +143,7 @@ def _open(path: Path) -> xr.DataArray:
     try:
         with rioxarray.open_rasterio(path, masked=False) as da:
             da = da.load()
-    except (rasterio.errors.RasterioIOError, OSError) as e:
+    except OSError as e:  # rasterio's RasterioIOError is an OSError
         raise InputError(path, "file", "a readable GeoTIFF", str(e)) from e
     if da.rio.crs is None:
         raise InputError(path, "CRS", "a georeferenced GeoTIFF with a CRS", "none")
@@ -192,7 +193,8 @@ def _acquisition_time(path: Path, time: np.datetime64 | str | None) -> np.dateti
     tagged = next(((p, t) for p in candidates if p.is_file() and (t := _tag_time(p)) is not None), None)
     given = None if time is None else _utc(time)
     if tagged is None and given is None:
-        raise InputError(path, "acquisition time", f"a datetime tag here or in {'/'.join(TIME_SIBLINGS)}, or a time argument", "none")
+        expected = f"a datetime tag here or in {'/'.join(TIME_SIBLINGS)}, or a time argument"
+        raise InputError(path, "acquisition time", expected, "none")
     if tagged is not None and given is not None and tagged[1] != given:
         raise InputError(path, "acquisition time", f"{tagged[1]} (datetime tag of {tagged[0]})", f"argument {given}")
     return given if tagged is None else tagged[1]
@@ -203,14 +205,18 @@ def _tag_offset(path: Path) -> int | None:
     with rasterio.open(path) as src:
         tags = src.tags()
         band_offsets = {src.tags(i).get("BOA_ADD_OFFSET") for i in src.indexes}
-    if "BOA_ADD_OFFSET" in tags:
-        return int(float(tags["BOA_ADD_OFFSET"]))
-    if band_offsets != {None}:
-        if len(band_offsets) != 1:
-            raise InputError(path, "BOA_ADD_OFFSET band tags", "one value on every band", str(sorted(map(str, band_offsets))))
-        return int(float(band_offsets.pop()))
-    if "PROCESSING_BASELINE" in tags:
-        return BASELINE_04_OFFSET if float(tags["PROCESSING_BASELINE"]) >= 4.0 else 0
+    if band_offsets != {None} and len(band_offsets) != 1:
+        found = str(sorted(band_offsets, key=str))
+        raise InputError(path, "BOA_ADD_OFFSET band tags", "one value on every band", found)
+    try:
+        if "BOA_ADD_OFFSET" in tags:
+            return int(float(tags["BOA_ADD_OFFSET"]))
+        if band_offsets != {None}:
+            return int(float(band_offsets.pop()))
+        if "PROCESSING_BASELINE" in tags:
+            return BASELINE_04_OFFSET if float(tags["PROCESSING_BASELINE"]) >= 4.0 else 0
+    except ValueError as e:
+        raise InputError(path, "BOA_ADD_OFFSET / PROCESSING_BASELINE tags", "numbers", str(tags)[:200]) from e
     return None
 
 
