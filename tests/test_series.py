@@ -109,10 +109,10 @@ def test_extract_points_wraps_the_seam_of_a_global_0_360_grid():
     np.testing.assert_allclose(out.values, ref, rtol=0, atol=1e-4)
 
 
-def _urma_like_field(values: np.ndarray) -> xr.DataArray:
-    """A Lambert conformal 2.5 km grid around (40 N, 95 W), ascending y, `values` `(t, 20, 30)`, with the
+def _urma_like_field(values: np.ndarray, lat0: float = 40.0, lon0: float = -95.0) -> xr.DataArray:
+    """A Lambert conformal 2.5 km grid from (lat0, lon0) north-east, ascending y, `values` `(t, 20, 30)`, with the
     contract's 2-D latitude and longitude coordinates."""
-    x0, y0 = Transformer.from_crs(4326, URMA_CRS, always_xy=True).transform(-95.0, 40.0)
+    x0, y0 = Transformer.from_crs(4326, URMA_CRS, always_xy=True).transform(lon0, lat0)
     x, y = x0 + 2500.0 * np.arange(30), y0 + 2500.0 * np.arange(20)
     lon, lat = Transformer.from_crs(URMA_CRS, 4326, always_xy=True).transform(*np.meshgrid(x, y))
     coords = {"y": y, "x": x, "latitude": (("y", "x"), lat), "longitude": (("y", "x"), lon)}
@@ -225,3 +225,16 @@ def test_regrid_keeps_nan_and_rejects_uncovered_tile(era5, tiles):
     ref = _reference(values, lat, lon, pixel_lat.ravel(), pixel_lon.ravel(), "bilinear").reshape(pixel_lat.shape)
     np.testing.assert_allclose(out.values[0, ::37, ::37], ref, rtol=0, atol=1e-4)
     assert np.isnan(out.values[0, 0, 0]) and np.isfinite(out.values).mean() > 0.5
+
+
+def test_regrid_projected_plane_onto_real_tile_is_analytic():
+    """A Lambert conformal (URMA-like) field that is a plane in its metres, onto the Ontario tile (UTM 16N)."""
+    grid = read_s2l2a(S2 / "609U_541L_3_0.tif", boa_add_offset=0).grid  # about 54.8 N, 84.0 W
+    field = _urma_like_field(np.zeros((1, 20, 30)), lat0=54.75, lon0=-84.1)
+    xx, yy = np.meshgrid(field.x.values - field.x.values[0], field.y.values - field.y.values[0])
+    field = field.copy(data=(250 + 1e-4 * xx + 2e-4 * yy)[None].astype(np.float32))
+    out = regrid_to_tile(field, grid.crs, grid.transform, grid.shape)
+    x, y = grid.centres()
+    fx, fy = Transformer.from_crs(grid.crs, URMA_CRS, always_xy=True).transform(*np.meshgrid(x, y))
+    expected = 250 + 1e-4 * (fx - field.x.values[0]) + 2e-4 * (fy - field.y.values[0])
+    np.testing.assert_allclose(out.values[0], expected, rtol=0, atol=1e-4)

@@ -11,8 +11,8 @@ grids), and `xarray.DataArray.interp` (scipy `interpn`) samples the field. Why n
 (`rio.reproject`) for tiles: it needs -180..180 longitudes, does not wrap the seam of 0..360 grids, and its
 nodata handling differs from point extraction; one path keeps the two consistent.
 
-NaN semantics of bilinear sampling: a NaN in any of the four cells around a point makes that point NaN
-(for "nearest", only the nearest cell counts). No value is filled.
+NaN semantics of bilinear sampling: a NaN at any of the four grid points around a point makes that point NaN
+(for "nearest", only the nearest grid point counts). No value is filled.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def extract_points(
 
     `lat`, `lon` in degrees (lon in -180..180 or 0..360), `names` unique; the output has coordinates `site`
     (the names), `latitude` and `longitude`, keeps the field's name, attrs, dtype and non-spatial coordinates.
-    A NaN in any contributing cell gives NaN (see the module docstring). A site outside the grid raises
+    A NaN at any contributing grid point gives NaN (see the module docstring). A site outside the grid raises
     `InputError` naming the site.
     """
     lat, lon = np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)

@@ -11,6 +11,7 @@ i.e. BOA_ADD_OFFSET = -1000; earlier ones, and harmonised collections such as Ma
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,7 @@ class S2Tile:
 def read_s2l2a(
     path: str | Path,
     *,
-    time: np.datetime64 | str | None = None,
+    time: np.datetime64 | dt.datetime | str | None = None,
     boa_add_offset: int | None = None,
     scl: str | Path | None = None,
 ) -> S2Tile:
@@ -180,7 +181,7 @@ def _tag_time(path: Path) -> np.datetime64 | None:
         raise InputError(path, "datetime tag", "an ISO 8601 time", repr(tag)) from e
 
 
-def _utc(value: np.datetime64 | str) -> np.datetime64:
+def _utc(value: np.datetime64 | dt.datetime | str) -> np.datetime64:
     """`value` as UTC datetime64[ns]: zone-aware times are converted, naive ones are taken as UTC."""
     stamp = pd.Timestamp(value)
     if stamp.tzinfo is not None:
@@ -188,7 +189,7 @@ def _utc(value: np.datetime64 | str) -> np.datetime64:
     return np.datetime64(stamp.to_datetime64(), "ns")
 
 
-def _acquisition_time(path: Path, time: np.datetime64 | str | None) -> np.datetime64:
+def _acquisition_time(path: Path, time: np.datetime64 | dt.datetime | str | None) -> np.datetime64:
     candidates = [path] + [path.parent.parent / kind / path.name for kind in TIME_SIBLINGS]
     tagged = next(((p, t) for p in candidates if p.is_file() and (t := _tag_time(p)) is not None), None)
     given = None if time is None else _utc(time)
