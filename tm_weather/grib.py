@@ -9,8 +9,10 @@ Public functions (their signatures are stable; `tm_weather.sources.gfs` and `gri
 - `write_idx(grib_path, idx_path)`: a wgrib2-format inventory (`N:OFFSET:d=YYYYMMDDHH:VAR:LEVEL:FORECAST:`),
   written atomically, that Herbie (and `read_t2m_indexed`) can search and byte-range read.
 - `idx_byte_ranges(idx_path, search)` and `read_byte_range(grib_path, start, end)`: the messages an `.idx`
-  line search selects, and their bytes; `read_t2m_indexed` joins them so a point extraction reads only the
-  T2M message(s) of a file instead of scanning it.
+  line search selects, and their bytes; `t2m_bytes` / `read_t2m_indexed` join them so a point extraction reads
+  only the T2M message(s) of a file instead of scanning it.
+- `read_t2m_files(paths, form)` and `t2m_times(source)`: several files as one array (through their `.idx` when
+  present), and the (init, valid) times of a source's T2M messages from headers only.
 
 Every ecCodes failure (truncated, corrupt, undecodable message) becomes an `InputError` naming the file and the
 message number: never a crash, never a partial result. Import order: `tm_weather` (pyproj) before eccodes.
@@ -21,7 +23,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -65,7 +67,64 @@ def read_t2m(source: str | PathLike | bytes, form: Form = "analysis", where: str
     source holds no message for an (init, lead) pair. `where` names the source in errors (default: the path,
     or "<GRIB bytes>").
     """
-    where = where if where is not None else (source if not isinstance(source, bytes) else "<GRIB bytes>")
+    where = where if where is not None else _name(source)
+    return _combine(_decode_t2m(source, where), form, where)
+
+
+def read_t2m_files(paths: Sequence[str | PathLike], form: Form = "analysis") -> xr.DataArray:
+    """`read_t2m` over several GRIB files at once (e.g. one file per lead time), each read through the `.idx`
+    beside it when there is one (`t2m_source`); the same array contract, stacked across the files."""
+    decoded = [d for path in paths for d in _decode_t2m(t2m_source(path), path)]
+    return _combine(decoded, form, paths[0] if len(paths) == 1 else f"{paths[0]} (and {len(paths) - 1} more files)")
+
+
+def t2m_times(source: str | PathLike | bytes, where: str | PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(init times, valid times), datetime64[ns], of the T2M messages in `source`, from message headers only."""
+    where = where if where is not None else _name(source)
+
+    def visit(number: int, h: int) -> tuple[np.datetime64, np.datetime64] | None:
+        return _times(h) if _is_t2m(h) else None
+
+    found = [t for t in _each_message(source, where, visit, headers_only=True) if t is not None]
+    if not found:
+        raise InputError(where, "2 m temperature", _T2M_EXPECTED, "none")
+    inits, valids = zip(*found)
+    return np.array(inits, dtype="datetime64[ns]"), np.array(valids, dtype="datetime64[ns]")
+
+
+def t2m_source(grib_path: str | PathLike) -> Path | bytes:
+    """What to decode for the T2M of `grib_path`: the bytes of its T2M messages when an `.idx` lies beside it
+    (`t2m_bytes`: the rest of the file is never read), else the path itself (ecCodes scans every message)."""
+    idx = idx_path_for(grib_path)
+    return t2m_bytes(grib_path, idx) if idx.exists() else Path(grib_path)
+
+
+def t2m_bytes(grib_path: str | PathLike, idx_path: str | PathLike | None = None) -> bytes:
+    """The bytes of the T2M messages of `grib_path`, located by the lines of its wgrib2 `.idx` (default: beside
+    the file) that contain `T2M_SEARCH`. Raises `InputError` if the `.idx` lists none."""
+    idx_path = Path(idx_path) if idx_path is not None else idx_path_for(grib_path)
+    ranges = idx_byte_ranges(idx_path, T2M_SEARCH)
+    if not ranges:
+        raise InputError(idx_path, "2 m temperature", f"an inventory line matching {T2M_SEARCH!r}", "none")
+    return b"".join(read_byte_range(grib_path, start, end) for start, end in ranges)
+
+
+def read_t2m_indexed(
+    grib_path: str | PathLike, idx_path: str | PathLike | None = None, form: Form = "analysis"
+) -> xr.DataArray:
+    """Like `read_t2m(grib_path, form)`, but decoding only the messages the `.idx` lists for T2M (`t2m_bytes`)."""
+    return read_t2m(t2m_bytes(grib_path, idx_path), form, where=grib_path)
+
+
+_T2M_EXPECTED = "at least one message with shortName '2t' (TMP at 2 m above ground)"
+
+
+def _name(source: str | PathLike | bytes) -> str | PathLike:
+    return "<GRIB bytes>" if isinstance(source, bytes) else source
+
+
+def _decode_t2m(source: str | PathLike | bytes, where: str | PathLike) -> list[tuple[_Grid, _Field]]:
+    """The grid and decoded field of every T2M message in `source`; `InputError` if there is none."""
 
     def visit(number: int, h: int) -> tuple[_Grid, _Field] | None:
         if not _is_t2m(h):
@@ -74,28 +133,18 @@ def read_t2m(source: str | PathLike | bytes, form: Form = "analysis", where: str
         return grid, _field(h, grid, where, number)
 
     decoded = [d for d in _each_message(source, where, visit) if d is not None]
+    if not decoded:
+        raise InputError(where, "2 m temperature", _T2M_EXPECTED, "none")
+    return decoded
+
+
+def _combine(decoded: list[tuple[_Grid, _Field]], form: Form, where: str | PathLike) -> xr.DataArray:
+    """Decoded T2M messages on one grid -> the checked contract DataArray (see `read_t2m`)."""
     grids = {grid.key: grid for grid, _ in decoded}
     if len(grids) > 1:
         raise InputError(where, "2 m temperature grids", "one grid for every T2M message", f"{len(grids)} grids")
-    fields = [field for _, field in decoded]
-    if not fields:
-        raise InputError(where, "2 m temperature", "at least one message with shortName '2t' (TMP at 2 m above ground)", "none")
-    da = _stack(fields, decoded[0][0], form, where)
+    da = _stack([field for _, field in decoded], decoded[0][0], form, where)
     return check_t2m(da, where)
-
-
-def read_t2m_indexed(
-    grib_path: str | PathLike, idx_path: str | PathLike | None = None, form: Form = "analysis"
-) -> xr.DataArray:
-    """Like `read_t2m(grib_path, form)`, but reading only the byte ranges the wgrib2 `.idx` (default: beside
-    the file, `grib_path + ".idx"`) lists for `T2M_SEARCH`: the rest of the file is never read."""
-    grib_path = Path(grib_path)
-    idx_path = Path(idx_path) if idx_path is not None else idx_path_for(grib_path)
-    ranges = idx_byte_ranges(idx_path, T2M_SEARCH)
-    if not ranges:
-        raise InputError(idx_path, "2 m temperature", f"an inventory line matching {T2M_SEARCH!r}", "none")
-    data = b"".join(read_byte_range(grib_path, start, end) for start, end in ranges)
-    return read_t2m(data, form, where=grib_path)
 
 
 @dataclass(frozen=True)
@@ -120,8 +169,11 @@ class _Field:
     values: np.ndarray  # (y, x) float32 kelvin
 
 
-def _each_message(source: str | PathLike | bytes, where: str | PathLike, visit: Callable[[int, int], T]) -> list[T]:
-    """`visit(number, handle)` for each message (numbered from 1), in file order; the results.
+def _each_message(
+    source: str | PathLike | bytes, where: str | PathLike, visit: Callable[[int, int], T], headers_only: bool = False
+) -> list[T]:
+    """`visit(number, handle)` for each message (numbered from 1), in file order; the results. `headers_only`
+    (files only) skips loading the data sections, for visits that read no values.
 
     Every ecCodes error, while reading a message or in `visit` (truncated, corrupt or undecodable message),
     becomes an `InputError` naming `where` and the message; a source holding no GRIB message is one too.
@@ -132,7 +184,7 @@ def _each_message(source: str | PathLike | bytes, where: str | PathLike, visit: 
             while True:
                 # Files go through ecCodes' own FILE* reader; buffers through its stream reader, which (unlike
                 # eccodes.highlevel.MemoryReader) raises on a truncated last message instead of stopping quietly.
-                h = codes_new_from_stream(f) if isinstance(source, bytes) else eccodes.codes_grib_new_from_file(f)
+                h = codes_new_from_stream(f) if isinstance(source, bytes) else eccodes.codes_grib_new_from_file(f, headers_only)
                 if h is None:
                     break
                 try:
@@ -227,10 +279,15 @@ def _field(h: int, grid: _Grid, where: str | PathLike, number: int) -> _Field:
     if grid.x_order is not None:
         values = values[:, grid.x_order]
     values = to_kelvin(values, eccodes.codes_get_string(h, "units"), where, f"{T2M} (GRIB message {number})")
+    return _Field(*_times(h), values)
+
+
+def _times(h: int) -> tuple[np.datetime64, np.datetime64]:
+    """(init, valid) of a message. The valid time is ecCodes' validityDate/Time, which apply the step in
+    whatever unit the message codes it (hours, minutes, days), so the lead is valid - init."""
     init = _datetime(eccodes.codes_get_long(h, "dataDate"), eccodes.codes_get_long(h, "dataTime"))
-    # The valid time comes from ecCodes' validityDate/Time, which apply the step in whatever unit it is coded.
     valid = _datetime(eccodes.codes_get_long(h, "validityDate"), eccodes.codes_get_long(h, "validityTime"))
-    return _Field(init, valid, values)
+    return init, valid
 
 
 def _datetime(date: int, hhmm: int) -> np.datetime64:
