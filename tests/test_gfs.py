@@ -6,8 +6,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import io
+
 import numpy as np
+import pandas as pd
 import pytest
+import requests
+import urllib3
 
 import tm_weather  # noqa: F401  (pyproj before eccodes)
 import eccodes  # isort: skip
@@ -78,6 +83,109 @@ def test_forecast_from_cached_file_and_project_idx_without_network(tmp_path, no_
     # The subset and the .idx alone serve a second fetch: the full file is no longer needed.
     full.unlink()
     np.testing.assert_array_equal(gfs([RUN]).values, da.values)
+
+
+def write_t2m_as(path: Path, run: np.datetime64, fxx: int) -> None:
+    """The fixture's TMP 2 m message relabelled as run `run` +`fxx` h, then the message after it, in a GRIB2 file
+    with its .idx (two messages: Herbie drops the end-byte column of a one-line inventory and then fails to cut)."""
+    with open(FIXTURE, "rb") as f:
+        while eccodes.codes_get((h := eccodes.codes_grib_new_from_file(f)), "shortName") != "2t":
+            eccodes.codes_release(h)
+        following = eccodes.codes_grib_new_from_file(f)
+    try:
+        eccodes.codes_set(h, "dataDate", int(f"{pd.Timestamp(run):%Y%m%d}"))
+        eccodes.codes_set(h, "dataTime", int(f"{pd.Timestamp(run):%H%M}"))
+        eccodes.codes_set(h, "forecastTime", fxx)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(eccodes.codes_get_message(h) + eccodes.codes_get_message(following))
+    finally:
+        eccodes.codes_release(h)
+        eccodes.codes_release(following)
+    write_idx(path)
+
+
+def test_forecast_cube_over_runs_and_leads(tmp_path, no_network):
+    runs = np.array(["2011-01-10T00:00", "2011-01-10T12:00"], dtype="datetime64[ns]")
+    for run in runs:
+        for fxx in (114, 120):
+            write_t2m_as(tmp_path / "cache" / "gfs" / "20110110" / f"gfs_3_20110110_{pd.Timestamp(run):%H%M}_{fxx:03d}.grb2", run, fxx)
+    gfs = open_gfs(tmp_path, product="1.0-degree", cycles=[0, 12], fxx=[120, 114])
+
+    da = check_t2m(gfs(gfs.times(runs[0], runs[1])), "gfs")
+
+    assert da.shape == (2, 2, 73, 144)
+    np.testing.assert_array_equal(da.init_time.values, runs)
+    np.testing.assert_array_equal(da.lead_time.values, np.array([114, 120], dtype="timedelta64[h]"))
+    np.testing.assert_array_equal(da.valid_time.values, runs[:, None] + np.array([114, 120], dtype="timedelta64[h]"))
+    values, _, lon = fixture_t2m()
+    order = np.argsort((lon[0] + 180) % 360 - 180)
+    for field in da.stack(field=("init_time", "lead_time")).transpose("field", "y", "x").values:
+        np.testing.assert_array_equal(field, values[:, order].astype(np.float32))
+
+
+AWS_GFS = "https://noaa-gfs-bdp-pds.s3.amazonaws.com/gfs.20240110/12/atmos/gfs.t12z.pgrb2.0p25.f006"
+RUN_2024 = np.datetime64("2024-01-10T12:00", "ns")
+
+
+class FakeServer:
+    """Serves `files` (URL -> bytes) in place of requests' transport (`HTTPAdapter.send`): HEAD, GET and
+    single byte-range GET (206), as S3 does; `honour_range=False` answers ranges with the whole file (200)."""
+
+    def __init__(self, files: dict[str, bytes], honour_range: bool = True):
+        self.files, self.honour_range, self.calls = files, honour_range, []
+
+    def send(self, adapter: requests.adapters.HTTPAdapter, request: requests.PreparedRequest) -> requests.Response:
+        self.calls.append((request.method, request.url, request.headers.get("Range")))
+        data, status = self.files.get(request.url), 200
+        if data is None:
+            data, status = b"", 404
+        elif request.headers.get("Range") and self.honour_range:
+            start, _, end = request.headers["Range"].removeprefix("bytes=").partition("-")
+            data, status = data[int(start) : int(end) + 1 if end else None], 206
+        raw = urllib3.HTTPResponse(
+            body=io.BytesIO(b"" if request.method == "HEAD" else data),
+            headers={"Content-Length": str(len(data))},
+            status=status,
+            request_method=request.method,
+            preload_content=False,
+        )
+        return adapter.build_response(request, raw)
+
+
+def serve_gfs_2024(tmp_path: Path, monkeypatch, **server) -> tuple[FakeServer, bytes]:
+    """A run 2024-01-10 12Z +6 h file (the fixture's T2M relabelled) and its .idx on the fake AWS bucket."""
+    remote = tmp_path / "remote" / "gfs.t12z.pgrb2.0p25.f006"
+    write_t2m_as(remote, RUN_2024, 6)
+    fake = FakeServer({AWS_GFS: remote.read_bytes(), AWS_GFS + ".idx": (remote.parent / f"{remote.name}.idx").read_bytes()}, **server)
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", lambda adapter, request, **kw: fake.send(adapter, request))
+    return fake, remote.read_bytes()
+
+
+def test_remote_fetch_downloads_only_the_t2m_bytes_then_serves_from_cache(tmp_path, no_network, monkeypatch):
+    fake, data = serve_gfs_2024(tmp_path, monkeypatch)
+    gfs = open_gfs(tmp_path, fxx=[6], cycles=[12], priority=["aws"])
+
+    da = check_t2m(gfs([RUN_2024]), "gfs")
+
+    assert da.valid_time.values[0, 0] == np.datetime64("2024-01-10T18:00", "ns")
+    ranges = [r for method, _, r in fake.calls if method == "GET" and r]
+    t2m_bytes = len(data) - len(data[data.index(b"GRIB", 4) :])  # the first of the file's two messages
+    assert ranges == [f"bytes=0-{t2m_bytes - 1}"]
+    cache = tmp_path / "cache" / "gfs" / "20240110"
+    assert (cache / "gfs.t12z.pgrb2.0p25.f006.idx").read_bytes() == fake.files[AWS_GFS + ".idx"]
+    assert [p.stat().st_size for p in cache.glob("subset_*__gfs.t12z.pgrb2.0p25.f006")] == [t2m_bytes]
+
+    fake.calls.clear()
+    np.testing.assert_array_equal(gfs([RUN_2024]).values, da.values)
+    assert fake.calls == []  # the second fetch comes from the cache
+
+
+def test_failed_remote_subset_leaves_nothing_in_the_cache(tmp_path, no_network, monkeypatch):
+    serve_gfs_2024(tmp_path, monkeypatch, honour_range=False)  # e.g. a proxy that strips the Range header
+    gfs = open_gfs(tmp_path, fxx=[6], cycles=[12], priority=["aws"])
+    with pytest.raises(InputError, match="Range request not honored"):
+        gfs([RUN_2024])
+    assert list((tmp_path / "cache" / "gfs" / "20240110").glob("subset_*")) == []
 
 
 def test_cache_only_miss_names_the_missing_file_without_network(tmp_path, no_network):

@@ -14,7 +14,9 @@ Where Herbie looks (herbie-data 2026.10, `herbie/core.py`; `<file>` is the last 
 `Herbie(...)` probes remote sources as soon as it is built (HTTP HEAD requests without a timeout) unless the full
 file is in the cache; an empty `priority` makes it search no remote source at all. So we first build it with
 `priority=[]` (cache only: no network touched), and only if the cache lacks the inventory or the data build it
-again with the catalog's priority.
+again with the catalog's priority. Herbie gives those probes no timeout (its range downloads get 30 s): behind a
+firewall that drops packets each waits for the system's connect timeout (about 2 min on Linux), and the first
+failure ends the fetch with an `InputError`.
 
 Herbie creates `~/.config/herbie/` (config and a custom-template stub that it then puts on `sys.path`) and prints a
 banner the first time it is imported, unless `HERBIE_CONFIG_PATH` names a folder holding a `config.toml`: we point it
@@ -48,11 +50,22 @@ overwrite = false
 verbose = false
 """
 
-if "HERBIE_CONFIG_PATH" not in os.environ:
-    if not (_CONFIG_DIR / "config.toml").exists():
-        _CONFIG_DIR.mkdir(parents=True, exist_ok=True)
-        (_CONFIG_DIR / "config.toml").write_text(_QUIET_CONFIG.format(save_dir=_CONFIG_DIR / "data"))
+
+def _use_quiet_herbie_config() -> None:
+    """Point HERBIE_CONFIG_PATH at tm-weather's folder holding a quiet config (unless the user set it)."""
+    if "HERBIE_CONFIG_PATH" in os.environ:
+        return
+    try:
+        if not (_CONFIG_DIR / "config.toml").exists():
+            _CONFIG_DIR.mkdir(parents=True, exist_ok=True)
+            (_CONFIG_DIR / "config.toml").write_text(_QUIET_CONFIG.format(save_dir=_CONFIG_DIR / "data"))
+    except OSError as e:  # an unwritable home: Herbie then warns once and uses its defaults
+        log.warning("cannot write %s (%s): Herbie will use its own config", _CONFIG_DIR, e)
+        return
     os.environ["HERBIE_CONFIG_PATH"] = str(_CONFIG_DIR)
+
+
+_use_quiet_herbie_config()
 
 from herbie import Herbie  # noqa: E402  (after HERBIE_CONFIG_PATH is set)
 
@@ -95,9 +108,16 @@ def _subset(herbie: Herbie, search: str) -> Path:
     """Cut (or re-use) the subset of `herbie`'s file matching `search`."""
     if herbie.inventory(search).empty:
         raise InputError(herbie.idx, f"message {search!r}", "a matching line in the GRIB2 inventory", "none")
+    path = herbie.get_localFilePath(search)
+    cached = path.exists()
     # Herbie prints "Created directory" even when not verbose: make it first.
-    herbie.get_localFilePath().parent.mkdir(parents=True, exist_ok=True)
-    path = herbie.download(search, verbose=False, errors="raise")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        herbie.download(search, verbose=False, errors="raise")
+    except BaseException:
+        if not cached:  # Herbie writes the subset in place: never leave a truncated one in the cache
+            path.unlink(missing_ok=True)
+        raise
     log.info("%s: %s (run %s, +%d h) from %s", path, search, herbie.date, herbie.fxx, herbie.grib_source)
     return path
 
