@@ -50,7 +50,7 @@ class WaveField:
     amp: np.ndarray
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, sd: float, wavelength_km: tuple[float, float], n: int = 48) -> WaveField:
+    def draw(cls, rng: np.random.Generator, sd: float, wavelength_km: tuple[float, float], n: int = 32) -> WaveField:
         """Equal-energy waves per log wavelength, scaled so the field's standard deviation is `sd`."""
         basis = WaveBasis.draw(rng, n, wavelength_km)
         amp = np.full(n, sd * np.sqrt(2.0 / n))

@@ -27,8 +27,8 @@ PRESETS = {
         name="tiny",
         tiles={"train": 2, "val": 1, "test": 1},
         episodes={"train": ((2, 10, 1),), "val": ((6, 10, 1),), "test": ((10, 10, 1),)},
-        lat=(45.0, 55.0),
-        lon=(5.0, 15.0),
+        lat=(48.0, 52.0),
+        lon=(8.0, 11.0),
         truth_cells=5,
     ),
     "demo": Preset(
