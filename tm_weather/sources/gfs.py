@@ -17,6 +17,7 @@ import numpy as np
 import xarray as xr
 
 from tm_weather.catalog import Catalog, GFSAnalysisConfig, GFSConfig
+from tm_weather.grib import read_t2m_files
 from tm_weather.sources.herbie_fetch import HerbieAnalysis, HerbieSource
 
 
@@ -31,8 +32,7 @@ class GFSForecast(HerbieSource):
         self.fxx = sorted(set(config.fxx))
 
     def __call__(self, init_times: Sequence[np.datetime64]) -> xr.DataArray:
-        runs = [xr.concat([self.field(t, fxx, "forecast") for fxx in self.fxx], dim="lead_time") for t in init_times]
-        return xr.concat(runs, dim="init_time")
+        return read_t2m_files([self.fetch(t, fxx) for t in init_times for fxx in self.fxx], "forecast")
 
 
 class GFSAnalysis(HerbieAnalysis):

@@ -36,7 +36,7 @@ import requests
 import xarray as xr
 
 from tm_weather.errors import InputError
-from tm_weather.grib import T2M_SEARCH, Form, read_t2m
+from tm_weather.grib import T2M_SEARCH, read_t2m_files, t2m_times
 
 log = logging.getLogger(__name__)
 
@@ -142,20 +142,16 @@ class HerbieSource:
         """The run times the schedule (`hours` of every day) puts in [start, end]."""
         return cycle_times(start, end, self.hours)
 
-    def field(self, run: np.datetime64, fxx: int, form: Form) -> xr.DataArray:
-        """T2M of run `run` at lead `fxx` hours, in `read_t2m`'s `form`: `(init_time=1, lead_time=1, y, x)` or
-        `(time=1, y, x)`. Raises `InputError` if the file holds another run or lead time (a misplaced file)."""
+    def fetch(self, run: np.datetime64, fxx: int) -> Path:
+        """The cached GRIB2 subset holding T2M of run `run` at lead `fxx` hours (see `fetch_message`). Raises
+        `InputError` if it holds another run or lead time (a file misplaced in the cache)."""
         run = np.datetime64(run, "ns")
         path = fetch_message(self.model, self.product, run, fxx, T2M_SEARCH, self.priority, self.save_dir)
-        da = read_t2m(path, "forecast")
-        found = [(i, lead) for i in da["init_time"].values for lead in da["lead_time"].values]
-        if found != [(run, np.timedelta64(fxx, "h"))]:
-            found_text = ", ".join(f"run {pd.Timestamp(i)} +{lead // np.timedelta64(1, 'h')} h" for i, lead in found)
-            raise InputError(path, "2 m temperature run and lead time", f"run {pd.Timestamp(run)} +{fxx} h", found_text)
-        if form == "forecast":
-            return da
-        valid = da["valid_time"].values.ravel()
-        return da.squeeze(["init_time", "lead_time"], drop=True).expand_dims(time=valid)  # drops valid_time too
+        inits, valids = t2m_times(path)
+        if list(zip(inits, valids)) != [(run, run + np.timedelta64(fxx, "h"))]:
+            found = ", ".join(f"run {pd.Timestamp(i)} +{(v - i) // np.timedelta64(1, 'h')} h" for i, v in zip(inits, valids))
+            raise InputError(path, "2 m temperature run and lead time", f"run {pd.Timestamp(run)} +{fxx} h", found)
+        return path
 
 
 class HerbieAnalysis(HerbieSource):
@@ -164,4 +160,4 @@ class HerbieAnalysis(HerbieSource):
     kind = "analysis"
 
     def __call__(self, times: Sequence[np.datetime64]) -> xr.DataArray:
-        return xr.concat([self.field(t, 0, "analysis") for t in times], dim="time")
+        return read_t2m_files([self.fetch(t, 0) for t in times], "analysis")
