@@ -12,6 +12,7 @@ import pytest
 from grib_samples import DX, LAMBERT_KEYS, t2m_of, write_lambert_analysis
 from tm_weather.catalog import Catalog
 from tm_weather.grib import write_idx
+from tm_weather.series import extract_points
 from tm_weather.sources import open_source
 from tm_weather.sources.base import check_t2m
 
@@ -30,18 +31,20 @@ CORNERS = {
 }
 
 
-def open_analysis(tmp_path: Path, kind: str):
+def cached_analysis(tmp_path: Path, kind: str = "urma"):
+    """The `kind` source of a catalog whose cache holds the sample analysis valid at VALID where Herbie looks for
+    it (templates urma/rtma, product anl: <save_dir>/<model>/<YYYYMMDD>/<model>2p5.tHHz.2dvaranl_ndfd.grb2_wexp),
+    with the project's .idx beside it."""
+    path = tmp_path / "cache" / kind / "20240110" / f"{kind}2p5.t12z.2dvaranl_ndfd.grb2_wexp"
+    path.parent.mkdir(parents=True)
+    write_idx(write_lambert_analysis(path, "2024-01-10T12:00", step=STEP))
     catalog = Catalog(root=tmp_path, store=Path("store.zarr"), cache_dir=Path("cache"), sources={kind: {"kind": kind}})
     return open_source(kind, catalog.sources[kind], catalog)
 
 
 @pytest.mark.parametrize("kind", ["urma", "rtma"])
 def test_analysis_on_lambert_grid_from_cache_without_network(tmp_path, no_network, kind):
-    # Herbie's urma/rtma templates, product anl: <save_dir>/<model>/<YYYYMMDD>/<model>2p5.tHHz.2dvaranl_ndfd.grb2_wexp
-    path = tmp_path / "cache" / kind / "20240110" / f"{kind}2p5.t12z.2dvaranl_ndfd.grb2_wexp"
-    path.parent.mkdir(parents=True)
-    write_idx(write_lambert_analysis(path, "2024-01-10T12:00", step=STEP))
-    source = open_analysis(tmp_path, kind)
+    source = cached_analysis(tmp_path, kind)
 
     assert source.kind == "analysis"
     assert len(source.times(np.datetime64("2024-01-10T00:00"), np.datetime64("2024-01-10T23:59"))) == 24
@@ -74,11 +77,15 @@ def test_analysis_on_lambert_grid_from_cache_without_network(tmp_path, no_networ
     assert float(point) == pytest.approx(expected, abs=1e-3)
 
 
+def test_point_extraction_through_the_grid_crs(tmp_path, no_network):
+    lat, lon = np.array([39.74, 43.88, 25.77]), np.array([-104.99, -91.25, -80.19])  # Denver, La Crosse, Miami
+    sites = extract_points(cached_analysis(tmp_path)([VALID]), lat=lat, lon=lon, names=["denver", "la_crosse", "miami"])
+    # Bilinear between grid points 10 km apart of a field smooth in lat/lon: the field's value at the site.
+    np.testing.assert_allclose(sites.isel(time=0).values, t2m_of(lat, lon), atol=0.01)
+
+
 def test_known_grid_point_value_matches_the_grid_definition(tmp_path, no_network):
-    path = tmp_path / "cache" / "urma" / "20240110" / "urma2p5.t12z.2dvaranl_ndfd.grb2_wexp"
-    path.parent.mkdir(parents=True)
-    write_idx(write_lambert_analysis(path, "2024-01-10T12:00", step=STEP))
-    da = open_analysis(tmp_path, "urma")([VALID]).isel(time=0)
+    da = cached_analysis(tmp_path)([VALID]).isel(time=0)
 
     # Real-grid point (i, j) = (1200, 800) (0-based), located independently of the file with PROJ.
     lcc = pyproj.CRS.from_proj4("+proj=lcc +lat_1=25 +lat_2=25 +lat_0=25 +lon_0=265 +R=6371200 +units=m +no_defs")
