@@ -37,6 +37,8 @@ class Tile(_Strict):
     dem: Path | None = None
     lulc: Path | None = None
     time: dt.datetime | None = None  # acquisition time (UTC); else read from the GeoTIFF's datetime tag
+    # BOA_ADD_OFFSET in DN: 0 for harmonised products (Major-TOM, TerraMind); None: from tags or the date
+    boa_add_offset: Literal[0, -1000] | None = None
 
 
 class GFSConfig(_Strict):

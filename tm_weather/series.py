@@ -66,6 +66,13 @@ class TileGrid:
         y = self.transform.f + (np.arange(ny) + 0.5) * self.transform.e
         return x, y
 
+    def corners_lonlat(self) -> tuple[np.ndarray, np.ndarray]:
+        """Longitudes and latitudes (degrees) of the four outer pixel corners: `(4,)` each."""
+        ny, nx = self.shape
+        cx, cy = self.transform * (np.array([0, nx, 0, nx]), np.array([0, 0, ny, ny]))
+        lon, lat = Transformer.from_crs(self.crs, _LONLAT, always_xy=True).transform(cx, cy)
+        return np.asarray(lon), np.asarray(lat)
+
     def mismatch(self, other: TileGrid) -> str:
         """'' if `other` is the same grid (transforms equal to 1/1000 of a pixel), else what differs."""
         if not self.crs.equals(other.crs):
@@ -109,6 +116,14 @@ def extract_points(
         )
     out = _sample(field, gx, gy, "site", method)
     return out.assign_coords(site=list(names), latitude=("site", lat), longitude=("site", lon))
+
+
+def covers(field: xr.DataArray, lat: Sequence[float], lon: Sequence[float]) -> np.ndarray:
+    """Which points (degrees) lie inside `field`'s grid `(..., y, x)`: bool `(n,)`, the test `extract_points`
+    applies, for callers that skip points a regional source does not cover."""
+    lat, lon = np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)
+    field, gx, gy = _onto_field_grid(field, _LONLAT, lon, lat, "covers")
+    return ~_outside(field, gx, gy)
 
 
 def regrid_to_tile(
