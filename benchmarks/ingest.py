@@ -1,0 +1,166 @@
+"""Ingest benchmark: hourly T2M series at 100 sites from 13 GFS-layout GRIB2 files (f000..f012, 0.25 deg).
+
+Compares, in one run, on the same files and sites:
+
+- tm-weather: each file's wgrib2 `.idx` (as NOAA publishes beside every GFS file) locates the `TMP:2 m above
+  ground` message; only its bytes are read and decoded (`tm_weather.grib.read_t2m_files`), then bilinear point
+  extraction (`tm_weather.series.extract_points`);
+- what a user writes instead: `xr.open_dataset(path, engine="cfgrib", filter_by_keys={"shortName": "2t"})` per
+  file, then `.interp` (bilinear) at the sites, concatenated over the files. cfgrib scans every message of each
+  file and, on a first open, writes its own index file; a second, warm run that reuses those indexes is timed too.
+
+The files are made in a temporary folder from the real 2.5 deg GFS fixture: 21 of its messages 172..193, in GFS's
+own order (TMP 2 m is the 19th), each regridded bilinearly to the 1440 x 721 global 0.25 deg grid and written
+with ecCodes using the fixture's messages as templates (same complex packing); TMP 2 m also gets a diurnal term
+varying with lead time. Bytes read are measured from /proc/self/io (`rchar`) around each method.
+
+Run: `.venv/bin/python benchmarks/ingest.py` (about a minute on 2 cores). Results: BENCHMARKS.md, "## Ingest".
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+import tm_weather  # noqa: F401  (pyproj before eccodes)
+import eccodes  # isort: skip
+from tm_weather import grib
+from tm_weather.series import extract_points
+
+FIXTURE = Path(__file__).resolve().parents[1] / "tests/data/gfs/gfs.t12z.pgrbf120.2p5deg.grib2"
+#: 1-based message numbers in the fixture, in its (GFS's) order: 172..193 (TMP 2 m is 191) less 175, a two-field
+#: (UGRD + VGRD) message that ecCodes cannot regrid in place.
+TEMPLATE_MESSAGES = [n for n in range(172, 194) if n != 175]
+NI, NJ, STEP = 1440, 721, 0.25  # the GFS pgrb2.0p25 grid: 0..359.75 E, 90..-90 N
+
+
+def rchar() -> int:
+    """Bytes this process has read through read() calls so far (Linux /proc/self/io)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise RuntimeError("no rchar in /proc/self/io")
+
+
+def quarter_degree(values: np.ndarray) -> np.ndarray:
+    """A 2.5 deg global field (73, 144), rows 90..-90 N, columns 0..357.5 E -> the 0.25 deg grid (721, 1440),
+    bilinear, the 0/360 seam wrapped."""
+    lat = np.linspace(90, -90, 73)
+    lon = np.arange(145) * 2.5
+    coarse = xr.DataArray(np.concatenate([values, values[:, :1]], axis=1), dims=("lat", "lon"), coords={"lat": lat, "lon": lon})
+    return coarse.interp(lat=np.linspace(90, -90, NJ), lon=np.arange(NI) * STEP).values
+
+
+def make_files(folder: Path, leads: range) -> list[Path]:
+    """Write gfs.t12z.pgrb2.0p25.fNNN for each lead (hours) into `folder`, with their `.idx`; return the paths."""
+    templates = []
+    with open(FIXTURE, "rb") as f:
+        for number in range(1, TEMPLATE_MESSAGES[-1] + 1):
+            h = eccodes.codes_grib_new_from_file(f)
+            if number in TEMPLATE_MESSAGES:
+                templates.append(h)
+            else:
+                eccodes.codes_release(h)
+    grid = {
+        "Ni": NI, "Nj": NJ, "iDirectionIncrementInDegrees": STEP, "jDirectionIncrementInDegrees": STEP,
+        "latitudeOfFirstGridPointInDegrees": 90.0, "longitudeOfFirstGridPointInDegrees": 0.0,
+        "latitudeOfLastGridPointInDegrees": -90.0, "longitudeOfLastGridPointInDegrees": 360.0 - STEP,
+    }
+    coslat = np.cos(np.deg2rad(np.linspace(90, -90, NJ)))[:, None]
+    paths = [folder / f"gfs.t12z.pgrb2.0p25.f{lead:03d}" for lead in leads]
+    outs = [open(p, "wb") for p in paths]
+    try:
+        for h in templates:
+            fine = quarter_degree(eccodes.codes_get_values(h).reshape(73, 144))
+            is_t2m = eccodes.codes_get(h, "shortName") == "2t"
+            for key, value in grid.items():
+                eccodes.codes_set(h, key, value)
+            for lead, out in zip(leads, outs):
+                eccodes.codes_set(h, "forecastTime", lead)
+                if is_t2m or lead == leads[0]:  # other fields: packed once, only the header changes per lead
+                    eccodes.codes_set_values(h, (fine + 3.0 * np.sin(2 * np.pi * lead / 24) * coslat).ravel() if is_t2m else fine.ravel())
+                out.write(eccodes.codes_get_message(h))
+            eccodes.codes_release(h)
+    finally:
+        for out in outs:
+            out.close()
+    return paths
+
+
+def sites(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """`n` seeded random sites, 60 S..70 N, away from the 359.75..360 E seam (cfgrib's `.interp` cannot wrap)."""
+    rng = np.random.default_rng(seed)
+    lat = rng.uniform(-60, 70, n)
+    lon = rng.uniform(-180, 180, n)
+    lon[(lon % 360) > 359.75 - 1e-9] -= 0.5
+    return lat, lon, [f"site{i:03d}" for i in range(n)]
+
+
+def with_cfgrib(paths: list[Path], lat: np.ndarray, lon: np.ndarray, names: list[str]) -> xr.DataArray:
+    """What a user writes: cfgrib per file, then bilinear `.interp` at the sites -> (lead_time, site)."""
+    target = {"latitude": xr.DataArray(lat, dims="site"), "longitude": xr.DataArray(lon % 360, dims="site")}
+    series = []
+    for path in paths:
+        with xr.open_dataset(path, engine="cfgrib", filter_by_keys={"shortName": "2t"}, decode_timedelta=True) as ds:
+            series.append(ds.t2m.interp(target, method="linear").load())
+    return xr.concat(series, dim="step", coords="different", compat="equals", join="outer").assign_coords(site=names)
+
+
+def measure(method, *args) -> tuple[xr.DataArray, float, int]:
+    """(result, seconds, bytes read) of one call."""
+    read0, t0 = rchar(), time.perf_counter()
+    out = method(*args)
+    return out, time.perf_counter() - t0, rchar() - read0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--leads", type=int, default=13, help="number of hourly lead files, f000 on (default 13)")
+    parser.add_argument("--sites", type=int, default=100, help="number of sites (default 100)")
+    args = parser.parse_args()
+    lat, lon, names = sites(args.sites)
+    with tempfile.TemporaryDirectory(prefix="tm-weather-ingest-") as tmp:
+        t0 = time.perf_counter()
+        paths = make_files(Path(tmp), range(args.leads))
+        t1 = time.perf_counter()
+        for path in paths:
+            grib.write_idx(path)
+        t2 = time.perf_counter()
+        file_bytes = sum(p.stat().st_size for p in paths)
+        print(f"{len(paths)} files, {file_bytes / 1e6:.1f} MB, {NI}x{NJ} grid, {len(TEMPLATE_MESSAGES)} messages each: "
+              f"made in {t1 - t0:.1f} s; .idx written in {t2 - t1:.2f} s (NOAA publishes them; not counted below)")
+
+        # Warm-up on a copy of the 2.5 deg fixture, so neither method's timing includes importing its libraries.
+        warmup = Path(tmp) / "warmup.grib2"
+        shutil.copy(FIXTURE, warmup)
+        grib.write_idx(warmup)
+        extract_points(grib.read_t2m_files([warmup], form="forecast"), lat, lon, names)
+        with_cfgrib([warmup], lat, lon, names)
+
+        field, t_read, b_read = measure(grib.read_t2m_files, paths, "forecast")
+        ours, t_extract, b_extract = measure(extract_points, field, lat, lon, names)
+        cold, t_cold, b_cold = measure(with_cfgrib, paths, lat, lon, names)
+        warm, t_warm, b_warm = measure(with_cfgrib, paths, lat, lon, names)
+
+    ours = ours.isel(init_time=0)
+    assert ours.shape == cold.shape == (args.leads, args.sites)
+    assert list(ours.lead_time.values // np.timedelta64(1, "h")) == list(range(args.leads))
+    diff = max(float(np.abs(ours.values - cold.values).max()), float(np.abs(ours.values - warm.values).max()))
+    t_ours, b_ours = t_read + t_extract, b_read + b_extract
+    print(f"tm-weather, T2M by .idx byte range (read_t2m_files): {t_read:6.2f} s, read {b_read / 1e6:7.2f} MB")
+    print(f"tm-weather, bilinear at the sites (extract_points)  : {t_extract:6.2f} s")
+    print(f"tm-weather, total                                   : {t_ours:6.2f} s, read {b_ours / 1e6:7.2f} MB")
+    for label, t, b in (("first open", t_cold, b_cold), ("indexes reused", t_warm, b_warm)):
+        print(f"cfgrib open_dataset + interp, {label:<15}       : {t:6.2f} s, read {b / 1e6:7.2f} MB -> "
+              f"{t / t_ours:.1f}x tm-weather's time ({t / t_read:.1f}x its read alone), {b / b_ours:.1f}x its bytes")
+    print(f"max |tm-weather - cfgrib| over {ours.size} values: {diff:.2e} K ({'within' if diff <= 1e-4 else 'ABOVE'} 1e-4 K)")
+
+
+if __name__ == "__main__":
+    main()
