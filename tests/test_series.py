@@ -15,7 +15,7 @@ from affine import Affine
 from pyproj import CRS, Transformer
 
 from tm_weather.errors import InputError
-from tm_weather.series import DailyRule, TileGrid, daily, extract_points, regrid_to_tile
+from tm_weather.series import DailyRule, TileGrid, covers, daily, extract_points, regrid_to_tile
 from tm_weather.sources.sentinel2 import read_s2l2a
 
 DATA = Path(__file__).parent / "data"
@@ -238,3 +238,22 @@ def test_regrid_projected_plane_onto_real_tile_is_analytic():
     fx, fy = Transformer.from_crs(grid.crs, URMA_CRS, always_xy=True).transform(*np.meshgrid(x, y))
     expected = 250 + 1e-4 * (fx - field.x.values[0]) + 2e-4 * (fy - field.y.values[0])
     np.testing.assert_allclose(out.values[0], expected, rtol=0, atol=1e-4)
+
+
+def test_covers_agrees_with_extract_points(era5):
+    lat, lon = [51.5, 60.0, 50.0, 52.0], [-0.25, -0.25, 2.0, 3.0]
+    assert covers(era5, lat, lon).tolist() == [True, False, True, False]
+    for la, lo, ok in zip(lat, lon, covers(era5, lat, lon)):
+        if not ok:
+            with pytest.raises(InputError):
+                extract_points(era5, [la], [lo], ["s"])
+
+
+def test_tile_corners_lonlat_bound_the_pixel_centres(tiles):
+    grid = tiles["637U_59R_1_3"]  # North Jutland, EPSG:32632
+    lon, lat = grid.corners_lonlat()
+    x, y = grid.centres()
+    clon, clat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform(*np.meshgrid(x, y))
+    assert lon.min() < clon.min() and clon.max() < lon.max()
+    assert lat.min() < clat.min() and clat.max() < lat.max()
+    assert 56 < lat.mean() < 58 and 9 < lon.mean() < 11
