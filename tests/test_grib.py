@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pyproj
@@ -22,6 +23,7 @@ GFS_MESSAGES = 307
 
 #: A real NOAA inventory line (HRRR, 2023-12-01 00Z, as NOAA published it; Herbie's sample_data/index_files).
 REAL_NOAA_LINE = "71:37248515:d=2023120100:TMP:2 m above ground:anl:"
+DATA = Path(__file__).parent / "data"
 
 
 def _eccodes_t2m(path):
@@ -38,6 +40,18 @@ def _eccodes_t2m(path):
             finally:
                 eccodes.codes_release(h)
     raise AssertionError("no 2t message")
+
+
+@pytest.fixture(scope="module")
+def gfs_eccodes():
+    """The GFS fixture's T2M straight from ecCodes (values, latitudes, longitudes), read once for the module."""
+    return _eccodes_t2m(DATA / GFS)
+
+
+@pytest.fixture(scope="module")
+def gfs_field():
+    """`grib.read_t2m` of the GFS fixture, read once for the module."""
+    return grib.read_t2m(DATA / GFS)
 
 
 def _gfs_t2m_bytes(data_dir) -> bytes:
@@ -61,9 +75,9 @@ def _edit_message(message: bytes, **keys) -> bytes:
 # ---------------------------------------------------------------------------------------------- reading T2M
 
 
-def test_gfs_analysis_form_matches_eccodes_at_every_grid_point(data_dir):
-    da = grib.read_t2m(data_dir / GFS)
-    values, lat, lon = _eccodes_t2m(data_dir / GFS)
+def test_gfs_analysis_form_matches_eccodes_at_every_grid_point(gfs_field, gfs_eccodes):
+    da = gfs_field
+    values, lat, lon = gfs_eccodes
     assert da.dims == ("time", "y", "x") and da.shape == (1, 73, 144)
     assert da.dtype == np.float32 and da.attrs["units"] == "K" and da.rio.crs.to_epsg() == 4326
     assert da.time.values[0] == np.datetime64("2011-01-15T12:00", "ns")
@@ -75,12 +89,12 @@ def test_gfs_analysis_form_matches_eccodes_at_every_grid_point(data_dir):
     assert float(da.sel(time=da.time[0], y=45.0, x=-92.5)) == np.float32(values[list(lat).index(45.0), list(lon).index(267.5)])
 
 
-def test_gfs_bilinear_at_la_crosse_matches_eccodes_neighbours(data_dir):
+def test_gfs_bilinear_at_la_crosse_matches_eccodes_neighbours(gfs_field, gfs_eccodes):
     """T2M at 43.88 N, 91.25 W via the project's point extraction equals bilinear weights applied by hand to the
     four surrounding grid values read straight from ecCodes."""
     from tm_weather.series import extract_points
 
-    values, lat, lon = _eccodes_t2m(data_dir / GFS)
+    values, lat, lon = gfs_eccodes
     site_lat, site_lon = 43.88, 360.0 - 91.25
     j0 = int(np.where(lat == 45.0)[0][0])  # rows run north to south: 45.0 then 42.5
     i0 = int(np.where(lon == 267.5)[0][0])
@@ -92,7 +106,7 @@ def test_gfs_bilinear_at_la_crosse_matches_eccodes_neighbours(data_dir):
         + values[j0 + 1, i0] * wy * (1 - wx)
         + values[j0 + 1, i0 + 1] * wy * wx
     )
-    got = extract_points(grib.read_t2m(data_dir / GFS), [43.88], [-91.25], ["la_crosse"])
+    got = extract_points(gfs_field, [43.88], [-91.25], ["la_crosse"])
     assert got.sizes == {"time": 1, "site": 1}
     assert float(got.values[0, 0]) == pytest.approx(reference, abs=1e-4)
 
@@ -105,10 +119,8 @@ def test_gfs_forecast_form_init_lead_valid(data_dir):
     assert da.valid_time.values[0, 0] == np.datetime64("2011-01-15T12:00", "ns")
 
 
-def test_bytes_buffer_reads_like_the_file(data_dir):
-    from_bytes = grib.read_t2m(_gfs_t2m_bytes(data_dir))
-    from_file = grib.read_t2m(data_dir / GFS)
-    assert from_bytes.identical(from_file)
+def test_bytes_buffer_reads_like_the_file(data_dir, gfs_field):
+    assert grib.read_t2m(_gfs_t2m_bytes(data_dir)).identical(gfs_field)
 
 
 def test_era5_grib1_hourly_series(data_dir):
@@ -135,10 +147,10 @@ def test_bitmap_missing_values_are_nan(data_dir):
     assert np.nanmin(da.values) > 170  # no fill number among the finite values
 
 
-def test_south_to_north_scanning_reads_the_same_field(data_dir):
+def test_south_to_north_scanning_reads_the_same_field(data_dir, gfs_field, gfs_eccodes):
     message = _gfs_t2m_bytes(data_dir)
-    original = grib.read_t2m(message)
-    values, _, _ = _eccodes_t2m(data_dir / GFS)
+    original = gfs_field
+    values, _, _ = gfs_eccodes
     flipped = _edit_message(
         message,
         jScansPositively=1,
@@ -254,8 +266,8 @@ def test_not_grib_at_all_is_input_error(tmp_path):
         grib.read_t2m(path)
 
 
-def test_celsius_labelled_kelvin_is_input_error(data_dir):
-    values, _, _ = _eccodes_t2m(data_dir / GFS)
+def test_celsius_labelled_kelvin_is_input_error(data_dir, gfs_eccodes):
+    values, _, _ = gfs_eccodes
     celsius = _edit_message(_gfs_t2m_bytes(data_dir), values=(values - 273.15).ravel())
     with pytest.raises(InputError, match="kelvin within"):
         grib.read_t2m(celsius)
@@ -315,7 +327,7 @@ def test_read_idx_parses_a_real_noaa_line(tmp_path):
     assert grib.idx_byte_ranges(idx, ":POT:") == [(38436248, None)]
 
 
-def test_herbie_finds_t2m_in_our_idx_and_the_right_bytes(data_dir, tmp_path, no_network):
+def test_herbie_finds_t2m_in_our_idx_and_the_right_bytes(data_dir, gfs_field, tmp_path, no_network):
     """Herbie, given our .idx beside a local file where it caches GFS, selects the TMP 2 m message's bytes."""
     from herbie import Herbie
 
@@ -329,7 +341,7 @@ def test_herbie_finds_t2m_in_our_idx_and_the_right_bytes(data_dir, tmp_path, no_
     assert list(found.start_byte) == [GFS_T2M_OFFSET]
     assert list(found.end_byte) == [GFS_T2M_OFFSET + GFS_T2M_LENGTH - 1]
     message = grib.read_byte_range(local, GFS_T2M_OFFSET, int(found.end_byte.iloc[0]))
-    assert grib.read_t2m(message).identical(grib.read_t2m(data_dir / GFS))
+    assert grib.read_t2m(message).identical(gfs_field)
 
 
 def test_indexed_read_equals_full_read(gfs_copy):
