@@ -162,6 +162,11 @@ class _Grid:
     latitude: np.ndarray | None
     longitude: np.ndarray | None
 
+    def __post_init__(self) -> None:
+        for a in (self.x, self.y, self.latitude, self.longitude):
+            if a is not None:
+                a.flags.writeable = False  # cached and shared by every array read on this grid
+
 
 @dataclass(frozen=True)
 class _Field:
@@ -366,7 +371,7 @@ def write_idx(grib_path: str | PathLike, idx_path: str | PathLike | None = None)
         offset = eccodes.codes_get_long(h, "offset")
         return f"{number}:{offset}:d={date:08d}{hhmm // 100:02d}:{_idx_var(h)}:{_idx_level(h)}:{_idx_forecast(h)}:\n"
 
-    lines = _each_message(grib_path, grib_path, line)
+    lines = _each_message(grib_path, grib_path, line, headers_only=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{idx_path.name}.", dir=idx_path.parent)
     try:
         with os.fdopen(fd, "w") as f:
