@@ -23,7 +23,7 @@ from tm_weather.sources.sentinel2 import read_dem, read_lulc, read_s2l2a
 from tm_weather.world import constants as C
 from tm_weather.world.build import build_world
 from tm_weather.world.era5_fit import fit_era5
-from tm_weather.world.gfs import MESSAGES
+from tm_weather.world.gfs import MESSAGES, error_sd
 from tm_weather.world.presets import PRESETS
 from tm_weather.world.report import Scores
 
@@ -122,11 +122,11 @@ def test_catalog_loads_and_splits_keep_test_tiles_and_days_apart(world):
 
 def test_gfs_errors_grow_with_lead_and_land_cover_adds_information(world):
     _, scores = world
-    early = np.concatenate([e for lead in range(4) for e in scores.errors[lead]])
-    late = np.concatenate([e for lead in range(9, 13) for e in scores.errors[lead]])
-    assert np.sqrt(np.mean(late**2)) > np.sqrt(np.mean(early**2))
-    rows = list(scores.rmse().values())
-    assert rows[-1] < rows[-2]  # knowing the true land cover lowers the baseline's error
+    assert np.all(np.diff(error_sd(np.asarray(C.GFS_LEADS))) > 0)
+    assert sorted(scores.errors) == list(C.GFS_LEADS)
+    # what the baseline misses and S-2 shows: the true sub-grid land-cover terms minus GFS's grid-scale ones
+    missed = np.concatenate([o - e for lead in C.GFS_LEADS for o, e in zip(scores.oracle_errors[lead], scores.errors[lead])])
+    assert missed.std() > 0.15
 
 
 def test_fitted_constants_match_a_fit_on_the_real_era5_fixture(data_dir):

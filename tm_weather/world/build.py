@@ -38,11 +38,12 @@ SYNOPTIC_WAVELENGTHS = (2.0, 6.0)
 
 @dataclass(frozen=True)
 class Episode:
-    """A run of world days: `days` `(day,)` datetime64[D]; `hours` `(hour,)` datetime64[h] from the first day's
-    00Z to 12 h past the last day (the last run's f012); `first_day`: index of `days[0]` among all world days."""
+    """A run of consecutive world days with continuous weather: `days` `(day,)` datetime64[D]; `test` `(day,)`
+    bool, the test split's days; `first_day`: index of `days[0]` among all world days; `hours` `(hour,)`
+    datetime64[h] from the first day's 00Z to 12 h past the last day (the last run's f012)."""
 
     days: np.ndarray
-    split: str
+    test: np.ndarray
     first_day: int
 
     @property
@@ -63,8 +64,8 @@ def build_world(out: Path, preset: Preset, seed: int) -> Scores:
     landscape = Landscape.draw(land_rng)
     doys = _doy(layout.days)
     episodes, first = [], 0
-    for days, split in zip(layout.episodes, layout.episode_splits):
-        episodes.append(Episode(days, split, first))
+    for days in layout.episodes:
+        episodes.append(Episode(days, np.isin(days, layout.split_days("test")), first))
         first += len(days)
     synoptic = [
         EvolvingField.draw(
@@ -91,8 +92,8 @@ def build_world(out: Path, preset: Preset, seed: int) -> Scores:
             steps = np.arange(len(episode.days) * 24)
             terms = _terms(episode, steps, tcells, weather(tcells.lat, tcells.lon, steps))
             terms["noise"] = noise_rng.normal(0, C.CELL_NOISE_K, terms["noise"].shape)
-            if tile.split == "test" and episode.split == "test":
-                scores.add_truth(terms)
+            if tile.split == "test" and episode.test.any():
+                scores.add_truth({k: v[episode.test[steps // 24]] for k, v in terms.items()})
                 test_cells[(tile.name, episode.days[0])] = (tcells, sum(terms.values()), terms)
             times.append(episode.hours[steps])
             fields.append(sum(terms.values()).reshape(len(steps), *glat.shape))
@@ -151,16 +152,18 @@ def _write_gfs(
                     }
                     write_gfs_file(gfs_path(out / "cache", init, int(lead)), grid, init, int(lead),
                                    {k: v.reshape(shape) for k, v in fields.items()})
-                key = [k for k in test_cells if k[1] == episode.days[0]]
-                for tile_key in key:
-                    _score_run(scores, grid, gcells, t2m, terms, steps, *test_cells[tile_key])
+                if not episode.test[d]:
+                    continue
+                scored = steps < 24 * len(episode.days)
+                scored[scored] = episode.test[steps[scored] // 24]
+                for key in [k for k in test_cells if k[1] == episode.days[0]]:
+                    _score_run(scores, grid, gcells, t2m, terms, steps, scored, *test_cells[key])
 
 
 def _score_run(scores: Scores, grid: GFSGrid, gcells: Cells, t2m: np.ndarray, terms: dict, steps: np.ndarray,
-               tcells: Cells, truth: np.ndarray, truth_terms: dict) -> None:
-    """Baseline errors of one run `t2m` `(lead, point)` at a test tile's truth cells, leads whose valid hour the
-    truth covers (`truth`, `truth_terms`: `(hour, cell)`)."""
-    inside = steps < truth.shape[0]
+               scored: np.ndarray, tcells: Cells, truth: np.ndarray, truth_terms: dict) -> None:
+    """Baseline errors of one run `t2m` `(lead, point)` (episode hours `steps`) at a test tile's truth cells
+    (`truth`, `truth_terms`: `(hour, cell)`), at the leads marked `scored` (valid on a test day)."""
     land = sum(terms[t] for t in LAND_COVER_TERMS)
     stacked = np.concatenate([t2m, land, gcells.elevation[None]])  # (2 * lead + 1, point)
     cube = stacked.reshape(len(stacked), grid.lat.size, grid.lon.size)[:, ::-1].transpose(1, 2, 0)
@@ -169,7 +172,7 @@ def _score_run(scores: Scores, grid: GFSGrid, gcells: Cells, t2m: np.ndarray, te
     gfs, gfs_land, orography = at[:n], at[n : 2 * n], at[-1]
     baseline = gfs + C.LAPSE_RATE * (tcells.elevation - orography)[None]
     true_land = sum(truth_terms[t] for t in LAND_COVER_TERMS)
-    for lead in np.flatnonzero(inside):
+    for lead in np.flatnonzero(scored):
         error = baseline[lead] - truth[steps[lead]]
         scores.add_baseline(int(lead), error, error + true_land[steps[lead]] - gfs_land[lead])
 

@@ -53,12 +53,17 @@ STATIC_CLASSES = (WATER, TREES, FLOODED, CROPS, BUILT, BARE, RANGELAND)
 #: assumed: class shares of the landscape at 36 N and at 68 N (linear in latitude between), same order.
 CLASS_SHARES_36N = (0.08, 0.15, 0.01, 0.30, 0.15, 0.06, 0.25)
 CLASS_SHARES_68N = (0.15, 0.50, 0.05, 0.08, 0.08, 0.02, 0.12)
-#: assumed: land-cover patches have wavelengths 200 m .. 20 km; sd of each class's random field (log-share units).
-COVER_FIELD = dict(sd=1.5, wavelength_km=(0.2, 20.0))
+#: assumed: land-cover patches have wavelengths 500 m .. 40 km; sd of each class's random field (log-share units).
+COVER_FIELD = dict(sd=2.0, wavelength_km=(0.8, 80.0))
 #: fitted: water damps the diurnal cycle to this fraction (ERA5 sea / land diurnal range).
 WATER_DIURNAL_RATIO = ERA5_FIT.water_damping
-#: literature: nocturnal urban heat island of a few K (Oke 1982, QJRMS 108:1-24); K at the night-time peak.
-URBAN_NIGHT_K = 2.0
+#: literature: water's heat capacity delays its seasonal cycle by about a month (lake surface temperatures lag air
+#: temperatures by weeks to months); assumed: air over water follows the lagged cycle by this weight.
+WATER_LAG_DAYS = 30.0
+WATER_LAG_WEIGHT = 0.5
+#: literature: nocturnal urban heat island of a few K, largest on clear nights in large cities (Oke 1982, QJRMS
+#: 108:1-24); K at the night-time peak.
+URBAN_NIGHT_K = 3.0
 #: literature: forest cooler by day, warmer by night, about 1 K (Lee et al. 2011, Nature 479:384-387); K at peaks.
 FOREST_DAY_K = -1.0
 FOREST_NIGHT_K = 0.5

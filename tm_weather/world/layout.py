@@ -26,32 +26,33 @@ class TileSpec:
 
 @dataclass(frozen=True)
 class Layout:
-    """tiles; episodes: runs of consecutive days (each `(day,)` datetime64[D]) with the split of each."""
+    """tiles; days: every world day, sorted, datetime64[D]; day_splits: the split of each day."""
 
     tiles: tuple[TileSpec, ...]
-    episodes: tuple[np.ndarray, ...]
-    episode_splits: tuple[str, ...]
+    days: np.ndarray
+    day_splits: np.ndarray
 
     @property
-    def days(self) -> np.ndarray:
-        """All world days, sorted, datetime64[D]."""
-        return np.concatenate(self.episodes)
+    def episodes(self) -> list[np.ndarray]:
+        """Runs of consecutive days (each `(day,)` datetime64[D]): weather is continuous within one."""
+        breaks = np.flatnonzero(np.diff(self.days) != np.timedelta64(1, "D")) + 1
+        return np.split(self.days, breaks)
 
     def split_days(self, split: str) -> np.ndarray:
-        return np.concatenate([e for e, s in zip(self.episodes, self.episode_splits) if s == split])
+        return self.days[self.day_splits == split]
 
 
 def plan(preset: Preset, rng: np.random.Generator) -> Layout:
     """Tile centres stratified in latitude over the preset's box (so tiles span its climates), each tile acquired
-    on one day of its split at about 10:30 local solar time; episodes as the preset lists them."""
-    episodes, episode_splits = [], []
+    on one day of its split at about 10:30 local solar time; days as the preset's episodes list them."""
+    days, splits = [], []
     for split in SPLITS:
         for month, day, n in preset.episodes[split]:
-            start = np.datetime64(f"{preset.year}-{month:02d}-{day:02d}")
-            episodes.append(start + np.arange(n))
-            episode_splits.append(split)
-    order = np.argsort([e[0] for e in episodes])
-    layout_days = {s: np.concatenate([e for e, es in zip(episodes, episode_splits) if es == s]) for s in SPLITS}
+            days.append(np.datetime64(f"{preset.year}-{month:02d}-{day:02d}") + np.arange(n))
+            splits += [split] * n
+    days, splits = np.concatenate(days), np.asarray(splits)
+    order = np.argsort(days)
+    layout = Layout(tiles=(), days=days[order], day_splits=splits[order])
 
     n = sum(preset.tiles.values())
     band = rng.permutation(n)
@@ -61,13 +62,9 @@ def plan(preset: Preset, rng: np.random.Generator) -> Layout:
     tiles, i = [], 0
     for split in SPLITS:
         for _ in range(preset.tiles[split]):
-            day = rng.choice(layout_days[split])
+            day = rng.choice(layout.split_days(split))
             minutes = int(round((S2_LOCAL_HOUR - lon[i] / 15.0) * 60 + rng.uniform(-15, 15)))
             acquired = np.datetime64(day, "s") + np.timedelta64(minutes * 60 + int(rng.integers(60)), "s")
             tiles.append(TileSpec(f"tile{i:02d}", round(float(lat[i]), 4), round(float(lon[i]), 4), split, acquired))
             i += 1
-    return Layout(
-        tiles=tuple(tiles),
-        episodes=tuple(episodes[k] for k in order),
-        episode_splits=tuple(episode_splits[k] for k in order),
-    )
+    return Layout(tiles=tuple(tiles), days=layout.days, day_splits=layout.day_splits)

@@ -84,12 +84,13 @@ def t2m_terms(
     local = hour + np.asarray(lon)[None] / 15.0
     diurnal = diurnal_range(lat[None], doy) * diurnal_shape(local)
     share = {c: fractions[..., c - 1] for c in (C.WATER, C.TREES, C.BUILT, C.SNOW)}
+    lag = climate(lat[None], lon[None], doy - C.WATER_LAG_DAYS) - climate(lat[None], lon[None], doy)
     return {
         "climate": climate(lat[None], lon[None], doy),
         "diurnal": diurnal,
         "synoptic": synoptic,
         "elevation": C.LAPSE_RATE * np.broadcast_to(elevation[None], diurnal.shape),
-        "water": share[C.WATER] * (C.WATER_DIURNAL_RATIO - 1) * diurnal,
+        "water": share[C.WATER] * ((C.WATER_DIURNAL_RATIO - 1) * diurnal + C.WATER_LAG_WEIGHT * lag),
         "urban": share[C.BUILT] * C.URBAN_NIGHT_K * night_weight(local),
         "forest": share[C.TREES] * (C.FOREST_DAY_K * day_weight(local) + C.FOREST_NIGHT_K * night_weight(local)),
         "snow": share[C.SNOW] * C.SNOW_K,

@@ -10,7 +10,7 @@ SPLITS = ("train", "val", "test")
 @dataclass(frozen=True)
 class Preset:
     """tiles: number of tile locations per split; episodes: per split, runs of consecutive days as
-    (month, day, number of days) in `year`; lat, lon: the box (degrees) tile centres are drawn in;
+    (month, day, number of days) in `year` (adjacent runs of different splits share continuous weather); lat, lon: the box (degrees) tile centres are drawn in;
     truth_cells: cells per side of each tile's 2.5 km truth grid (odd: the tile sits in the centre cell)."""
 
     name: str
@@ -26,7 +26,7 @@ PRESETS = {
     "tiny": Preset(
         name="tiny",
         tiles={"train": 2, "val": 1, "test": 1},
-        episodes={"train": ((2, 10, 1),), "val": ((6, 10, 1),), "test": ((10, 10, 1),)},
+        episodes={"train": ((2, 10, 1),), "val": ((2, 11, 1),), "test": ((2, 12, 1),)},
         lat=(48.0, 52.0),
         lon=(8.0, 11.0),
         truth_cells=5,

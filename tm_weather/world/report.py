@@ -39,15 +39,14 @@ class Scores:
         return {t: float(np.var(v) / total) for t, v in values.items()}
 
     def rmse(self) -> dict[str, float]:
-        """Rows of the baseline table -> RMSE (K)."""
+        """Rows of the baseline table -> RMSE (K): the baseline and the baseline plus the true sub-grid land-cover
+        terms, at `REPORT_LEADS` and over all leads."""
         rows = {}
-        for lead in REPORT_LEADS:
-            rows[f"GFS+lapse baseline, f{lead:03d}"] = _rmse(self.errors[lead])
-        every = [e for lead in sorted(self.errors) for e in self.errors[lead]]
-        rows["GFS+lapse baseline, f000-f012"] = _rmse(every)
-        rows["  + true land-cover terms (what S-2 adds), f000-f012"] = _rmse(
-            [e for lead in sorted(self.oracle_errors) for e in self.oracle_errors[lead]]
-        )
+        for label, leads in [(f"f{lead:03d}", [lead]) for lead in REPORT_LEADS] + [("f000-f012", sorted(self.errors))]:
+            rows[f"GFS+lapse baseline, {label}"] = _rmse([e for lead in leads for e in self.errors[lead]])
+            rows[f"  + true land-cover terms (what S-2 adds), {label}"] = _rmse(
+                [e for lead in leads for e in self.oracle_errors[lead]]
+            )
         return rows
 
     def table(self) -> str:
