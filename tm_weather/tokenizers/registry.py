@@ -1,0 +1,158 @@
+"""Modality name -> how its tokenizer is built, trained and evaluated, and its checkpoint I/O.
+
+Each `Modality` names its model config and training settings per preset (`demo`: minutes on a shared CPU;
+`full`: longer), and a `task(data_path)` giving random training batches and a held-out `evaluate(model)`.
+A checkpoint is one safetensors file whose metadata holds the modality and the model config as JSON, so
+`load_tokenizer(path)` rebuilds the model with nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from tm_weather.errors import InputError
+from tm_weather.tokenizers.image import ImageTokenizer, ImageTokenizerConfig
+from tm_weather.tokenizers.image_data import t2m_field_task, world_task
+from tm_weather.tokenizers.series import SeriesTokenizer, SeriesTokenizerConfig
+from tm_weather.tokenizers.series_data import daily_task, hourly_task
+from tm_weather.tokenizers.train import TrainConfig
+
+#: Where trained checkpoints and their model cards live (top-level `tokenizers/`, not a Python package).
+CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "tokenizers"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A model size and its training run."""
+
+    model: SeriesTokenizerConfig | ImageTokenizerConfig
+    train: TrainConfig
+
+
+@dataclass(frozen=True)
+class Modality:
+    """A tokenized modality: `task(model_config, data_path or None)` loads its training and held-out data
+    (None: the default, shipped data)."""
+
+    name: str
+    description: str
+    tokenizer: type[nn.Module]
+    config: type
+    presets: dict[str, Preset]
+    task: Callable
+
+    def build(self, config) -> nn.Module:
+        return self.tokenizer(config)
+
+
+def _hourly_task(config: SeriesTokenizerConfig, path: Path | None):
+    return hourly_task(config.length, path)
+
+
+def _hourly(tokens: int, hidden: int, steps: int) -> dict[str, Preset]:
+    """Presets of a 24 h, `tokens`-token hourly tokenizer (the 1- and 4-token ones are the benchmark's curve)."""
+    return {
+        "demo": Preset(SeriesTokenizerConfig(tokens=tokens, hidden=hidden, search_passes=2),
+                       TrainConfig(steps=steps, batch=512, lr=3e-3)),
+        "full": Preset(SeriesTokenizerConfig(tokens=tokens, hidden=2 * hidden, search_passes=2),
+                       TrainConfig(steps=8 * steps, batch=1024, lr=2e-3)),
+    }
+
+
+#: TerraMind's pre-training standardisation (DESIGN.md), S-2 converted from DN to reflectance (/ 10000).
+S2_MEAN = (1390.458, 1503.317, 1718.197, 1853.91, 2199.1, 2779.975, 2987.011, 3083.234, 3132.22, 3162.988, 2424.884, 1857.648)
+S2_STD = (2106.761, 2141.107, 2038.973, 2134.138, 2085.321, 1889.926, 1820.257, 1871.918, 1753.829, 1797.379, 1434.261, 1334.311)
+IMAGE_CONFIGS = {
+    "s2l2a": ImageTokenizerConfig(channels=12, mean=tuple(m / 1e4 for m in S2_MEAN), std=tuple(s / 1e4 for s in S2_STD)),
+    "dem": ImageTokenizerConfig(mean=(670.665,), std=(951.272,)),
+    "ndvi": ImageTokenizerConfig(mean=(0.327,), std=(0.322,)),
+    "lulc": ImageTokenizerConfig(classes=9, levels=(7, 5, 5, 5, 5)),
+    "t2m_field": ImageTokenizerConfig(mean=(280.0,), std=(10.0,)),
+}
+IMAGE_DESCRIPTIONS = {
+    "s2l2a": "Sentinel-2 L2A, 12 bands, reflectance",
+    "dem": "elevation, m",
+    "ndvi": "NDVI",
+    "lulc": "land cover, 9 classes (cross-entropy)",
+    "t2m_field": "2 m temperature field, K (ERA5 0.25 deg cells, 16 px each)",
+}
+
+
+def _image(name: str) -> Modality:
+    base = IMAGE_CONFIGS[name]
+    presets = {
+        "demo": Preset(replace(base, width=32, blocks=1), TrainConfig(steps=1500, batch=8, lr=2e-3)),
+        "full": Preset(replace(base, width=64, blocks=2), TrainConfig(steps=20000, batch=16, lr=1e-3)),
+    }
+    task = (lambda config, path: t2m_field_task(path)) if name == "t2m_field" else (lambda config, path: world_task(name, path))
+    return Modality(name, f"{IMAGE_DESCRIPTIONS[name]}: 224 px, 14 x 14 tokens", ImageTokenizer, ImageTokenizerConfig, presets, task)
+
+
+MODALITIES: dict[str, Modality] = {
+    m.name: m
+    for m in (
+        Modality("t2m_hourly", "hourly 2 m temperature, 24 h windows, 2 tokens", SeriesTokenizer,
+                 SeriesTokenizerConfig, _hourly(2, 256, 8000), _hourly_task),
+        Modality("t2m_hourly_1tok", "hourly 2 m temperature, 24 h windows, 1 token (benchmark curve)", SeriesTokenizer,
+                 SeriesTokenizerConfig, _hourly(1, 128, 4000), _hourly_task),
+        Modality("t2m_hourly_4tok", "hourly 2 m temperature, 24 h windows, 4 tokens (benchmark curve)", SeriesTokenizer,
+                 SeriesTokenizerConfig, _hourly(4, 128, 4000), _hourly_task),
+        Modality(
+            "t2m_daily", "daily mean/min/max 2 m temperature, 16-day windows (32 in `full`), 4 tokens (8)",
+            SeriesTokenizer, SeriesTokenizerConfig,
+            {
+                "demo": Preset(SeriesTokenizerConfig(length=16, channels=3, tokens=4, hidden=128, search_passes=2),
+                               TrainConfig(steps=3000, batch=256, lr=2e-3, weight_decay=0.01)),
+                "full": Preset(SeriesTokenizerConfig(length=32, channels=3, tokens=8, hidden=256, search_passes=2),
+                               TrainConfig(steps=20000, batch=512, lr=2e-3, weight_decay=0.01)),
+            },
+            lambda config, path: daily_task(config.length, path),
+        ),
+        *(_image(name) for name in IMAGE_CONFIGS),
+    )
+}
+
+
+def get_modality(name: str) -> Modality:
+    if name not in MODALITIES:
+        raise InputError("--modality", "name", f"one of {sorted(MODALITIES)}", repr(name))
+    return MODALITIES[name]
+
+
+def save_tokenizer(model: nn.Module, modality: str, path: Path) -> str:
+    """Write `model` as float16 safetensors with its modality and config in the metadata; return its sha256."""
+    tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
+    meta = {"modality": modality, "config": json.dumps(model.config.to_dict())}
+    save_file(tensors, str(path), metadata=meta)
+    return sha256(path)
+
+
+def load_tokenizer(path: str | Path) -> tuple[nn.Module, str]:
+    """Checkpoint -> (tokenizer in eval mode, float32, modality name)."""
+    path = Path(path)
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+        tensors = load_file(str(path))
+    except Exception as e:  # safetensors raises its own error types for bad files
+        raise InputError(path, "file", "a safetensors tokenizer checkpoint", str(e)[:120]) from e
+    if "modality" not in meta or "config" not in meta:
+        raise InputError(path, "metadata", "'modality' and 'config'", str(sorted(meta)))
+    modality = get_modality(meta["modality"])
+    model = modality.build(modality.config.from_dict(json.loads(meta["config"])))
+    model.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()})
+    return model.eval(), modality.name
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
