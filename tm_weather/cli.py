@@ -17,6 +17,7 @@ COMMANDS = (
     "tm_weather.commands.demo",
     "tm_weather.commands.ingest",
     "tm_weather.commands.index",
+    "tm_weather.commands.tokenizers",
     "tm_weather.commands.world",
 )
 
