@@ -172,7 +172,7 @@ class _Grid:
 class _Field:
     init: np.datetime64
     valid: np.datetime64
-    values: np.ndarray  # (y, x) float32 kelvin
+    values: np.ndarray  # (y, x) float32 kelvin, columns as stored (`_stack` applies the grid's x_shift)
 
 
 def _each_message(
@@ -294,8 +294,6 @@ def _field(h: int, grid: _Grid, where: str | PathLike, number: int) -> _Field:
     if eccodes.codes_get_long(h, "bitmapPresent"):
         missing = eccodes.codes_get_long_array(h, "bitmap").reshape(values.shape) == 0
         values[missing] = np.nan
-    if grid.x_shift:
-        values = np.roll(values, -grid.x_shift, axis=1)
     values = to_kelvin(values, eccodes.codes_get_string(h, "units"), where, f"{T2M} (GRIB message {number})")
     return _Field(*_times(h), values)
 
@@ -314,22 +312,32 @@ def _datetime(date: int, hhmm: int) -> np.datetime64:
 
 
 def _stack(fields: list[_Field], grid: _Grid, form: Form, where: str | PathLike) -> xr.DataArray:
-    """Stack decoded fields into the contract DataArray (see `read_t2m`)."""
-    space = {"y": grid.y, "x": grid.x}
+    """Stack decoded fields into the contract DataArray (see `read_t2m`), copying each field once, straight into
+    its slot of the result (with the longitude wrap's column rotation)."""
     if form == "analysis":
         times = np.array([f.valid for f in fields], dtype="datetime64[ns]")
         _unique(times, where, "valid time")
-        order = np.argsort(times, kind="stable")
-        da = xr.DataArray(np.stack([fields[i].values for i in order]), dims=("time", "y", "x"), coords={"time": times[order], **space})
+        axes = {"time": np.sort(times)}
+        slots = [(int(np.searchsorted(axes["time"], t)),) for t in times]
     else:
         keys = [(f.init, f.valid - f.init) for f in fields]
         _unique(np.array([f"{i}/{lead}" for i, lead in keys]), where, "(init time, lead time)")
-        inits = np.unique(np.array([k[0] for k in keys], dtype="datetime64[ns]"))
-        leads = np.unique(np.array([k[1] for k in keys], dtype="timedelta64[ns]"))
-        cube = np.full((inits.size, leads.size, grid.y.size, grid.x.size), np.nan, dtype=np.float32)
-        for (init, lead), f in zip(keys, fields):
-            cube[np.searchsorted(inits, init), np.searchsorted(leads, lead)] = f.values
-        da = xr.DataArray(cube, dims=("init_time", "lead_time", "y", "x"), coords={"init_time": inits, "lead_time": leads, **space})
+        axes = {
+            "init_time": np.unique(np.array([k[0] for k in keys], dtype="datetime64[ns]")),
+            "lead_time": np.unique(np.array([k[1] for k in keys], dtype="timedelta64[ns]")),
+        }
+        slots = [(int(np.searchsorted(axes["init_time"], i)), int(np.searchsorted(axes["lead_time"], lead))) for i, lead in keys]
+    shape = tuple(a.size for a in axes.values())
+    cube = np.empty(shape + (grid.y.size, grid.x.size), dtype=np.float32)
+    filled = np.zeros(shape, dtype=bool)
+    n, k = grid.x.size, grid.x_shift
+    for slot, f in zip(slots, fields):
+        cube[slot][:, : n - k] = f.values[:, k:]
+        cube[slot][:, n - k :] = f.values[:, :k]
+        filled[slot] = True
+    cube[~filled] = np.nan  # (init, lead) pairs the source holds no message for
+    da = xr.DataArray(cube, dims=(*axes, "y", "x"), coords={**axes, "y": grid.y, "x": grid.x})
+    if form == "forecast":
         da = da.assign_coords(valid_time=da.init_time + da.lead_time)
     if grid.latitude is not None:
         da = da.assign_coords(latitude=(("y", "x"), grid.latitude), longitude=(("y", "x"), grid.longitude))
