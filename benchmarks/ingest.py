@@ -12,9 +12,12 @@ Compares, in one run, on the same files and sites:
 The files are made in a temporary folder from the real 2.5 deg GFS fixture: 21 of its messages 172..193, in GFS's
 own order (TMP 2 m is the 19th), each regridded bilinearly to the 1440 x 721 global 0.25 deg grid and written
 with ecCodes using the fixture's messages as templates (same complex packing); TMP 2 m also gets a diurnal term
-varying with lead time. Bytes read are measured from /proc/self/io (`rchar`) around each method.
+varying with lead time. `--messages N` pads each file to N messages by repeating the fields before TMP 2 m, as
+GFS's real files (about 700 messages) have hundreds of fields before it. Bytes read are measured from
+/proc/self/io (`rchar`) around each method.
 
-Run: `.venv/bin/python benchmarks/ingest.py` (about a minute on 2 cores). Results: BENCHMARKS.md, "## Ingest".
+Run: `.venv/bin/python benchmarks/ingest.py [--messages 200]` (20 s; 2 min with 200 messages, on 2 cores).
+Results: BENCHMARKS.md, "## Ingest".
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ FIXTURE = Path(__file__).resolve().parents[1] / "tests/data/gfs/gfs.t12z.pgrbf12
 #: 1-based message numbers in the fixture, in its (GFS's) order: 172..193 (TMP 2 m is 191) less 175, a two-field
 #: (UGRD + VGRD) message that ecCodes cannot regrid in place.
 TEMPLATE_MESSAGES = [n for n in range(172, 194) if n != 175]
+T2M_MESSAGE = 191
 NI, NJ, STEP = 1440, 721, 0.25  # the GFS pgrb2.0p25 grid: 0..359.75 E, 90..-90 N
 
 
@@ -57,8 +61,10 @@ def quarter_degree(values: np.ndarray) -> np.ndarray:
     return coarse.interp(lat=np.linspace(90, -90, NJ), lon=np.arange(NI) * STEP).values
 
 
-def make_files(folder: Path, leads: range) -> list[Path]:
-    """Write gfs.t12z.pgrb2.0p25.fNNN for each lead (hours) into `folder`, with their `.idx`; return the paths."""
+def make_files(folder: Path, leads: range, messages: int) -> list[Path]:
+    """Write gfs.t12z.pgrb2.0p25.fNNN for each lead (hours) into `folder`, `messages` messages each; return the
+    paths. The template messages keep their order; with `messages` above their number, the ones before TMP 2 m
+    repeat (GFS's own 0.25 deg files hold about 700 messages, most of them before TMP 2 m)."""
     templates = []
     with open(FIXTURE, "rb") as f:
         for number in range(1, TEMPLATE_MESSAGES[-1] + 1):
@@ -73,23 +79,25 @@ def make_files(folder: Path, leads: range) -> list[Path]:
         "latitudeOfLastGridPointInDegrees": -90.0, "longitudeOfLastGridPointInDegrees": 360.0 - STEP,
     }
     coslat = np.cos(np.deg2rad(np.linspace(90, -90, NJ)))[:, None]
+    encoded = []  # per template, its message bytes per lead
+    for h in templates:
+        fine = quarter_degree(eccodes.codes_get_values(h).reshape(73, 144))
+        is_t2m = eccodes.codes_get(h, "shortName") == "2t"
+        for key, value in grid.items():
+            eccodes.codes_set(h, key, value)
+        per_lead = []
+        for lead in leads:
+            eccodes.codes_set(h, "forecastTime", lead)
+            if is_t2m or lead == leads[0]:  # other fields: packed once, only the header changes per lead
+                eccodes.codes_set_values(h, (fine + 3.0 * np.sin(2 * np.pi * lead / 24) * coslat).ravel() if is_t2m else fine.ravel())
+            per_lead.append(eccodes.codes_get_message(h))
+        encoded.append(per_lead)
+        eccodes.codes_release(h)
+    t2m = TEMPLATE_MESSAGES.index(T2M_MESSAGE)
+    order = [i % t2m for i in range(messages - (len(encoded) - t2m))] + list(range(t2m, len(encoded)))
     paths = [folder / f"gfs.t12z.pgrb2.0p25.f{lead:03d}" for lead in leads]
-    outs = [open(p, "wb") for p in paths]
-    try:
-        for h in templates:
-            fine = quarter_degree(eccodes.codes_get_values(h).reshape(73, 144))
-            is_t2m = eccodes.codes_get(h, "shortName") == "2t"
-            for key, value in grid.items():
-                eccodes.codes_set(h, key, value)
-            for lead, out in zip(leads, outs):
-                eccodes.codes_set(h, "forecastTime", lead)
-                if is_t2m or lead == leads[0]:  # other fields: packed once, only the header changes per lead
-                    eccodes.codes_set_values(h, (fine + 3.0 * np.sin(2 * np.pi * lead / 24) * coslat).ravel() if is_t2m else fine.ravel())
-                out.write(eccodes.codes_get_message(h))
-            eccodes.codes_release(h)
-    finally:
-        for out in outs:
-            out.close()
+    for i, path in enumerate(paths):
+        path.write_bytes(b"".join(encoded[t][i] for t in order))
     return paths
 
 
@@ -123,17 +131,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--leads", type=int, default=13, help="number of hourly lead files, f000 on (default 13)")
     parser.add_argument("--sites", type=int, default=100, help="number of sites (default 100)")
+    parser.add_argument("--messages", type=int, default=len(TEMPLATE_MESSAGES),
+                        help=f"messages per file (default {len(TEMPLATE_MESSAGES)}; more repeat the fields before TMP 2 m)")
     args = parser.parse_args()
+    if args.messages < len(TEMPLATE_MESSAGES):
+        parser.error(f"--messages must be at least {len(TEMPLATE_MESSAGES)}")
     lat, lon, names = sites(args.sites)
     with tempfile.TemporaryDirectory(prefix="tm-weather-ingest-") as tmp:
         t0 = time.perf_counter()
-        paths = make_files(Path(tmp), range(args.leads))
+        paths = make_files(Path(tmp), range(args.leads), args.messages)
         t1 = time.perf_counter()
         for path in paths:
             grib.write_idx(path)
         t2 = time.perf_counter()
         file_bytes = sum(p.stat().st_size for p in paths)
-        print(f"{len(paths)} files, {file_bytes / 1e6:.1f} MB, {NI}x{NJ} grid, {len(TEMPLATE_MESSAGES)} messages each: "
+        print(f"{len(paths)} files, {file_bytes / 1e6:.1f} MB, {NI}x{NJ} grid, {args.messages} messages each: "
               f"made in {t1 - t0:.1f} s; .idx written in {t2 - t1:.2f} s (NOAA publishes them; not counted below)")
 
         # Warm-up on a copy of the 2.5 deg fixture, so neither method's timing includes importing its libraries.
