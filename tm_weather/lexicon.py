@@ -55,10 +55,10 @@ def to_kelvin(values: np.ndarray, units: str, where: str | PathLike, field: str 
 
 def check_kelvin_range(values: np.ndarray, where: str | PathLike, field: str = T2M) -> None:
     """Raise `InputError` if finite values fall outside `T2M_RANGE_K` (wrong units labelled as kelvin)."""
-    finite = np.asarray(values)[np.isfinite(values)]
-    if finite.size == 0:
+    values = np.asarray(values)
+    if values.size == 0 or np.isnan(values).all():
         return
-    lo, hi = float(finite.min()), float(finite.max())
+    lo, hi = float(np.fmin.reduce(values, axis=None)), float(np.fmax.reduce(values, axis=None))  # NaN-skipping
     if lo < T2M_RANGE_K[0] or hi > T2M_RANGE_K[1]:
         raise InputError(
             where, f"{field} values", f"kelvin within {T2M_RANGE_K[0]:.0f}..{T2M_RANGE_K[1]:.0f}", f"{lo:.2f}..{hi:.2f}"

@@ -69,7 +69,9 @@ class TileGrid:
     def corners_lonlat(self) -> tuple[np.ndarray, np.ndarray]:
         """Longitudes and latitudes (degrees) of the four outer pixel corners: `(4,)` each."""
         ny, nx = self.shape
-        cx, cy = self.transform * (np.array([0, nx, 0, nx]), np.array([0, 0, ny, ny]))
+        col, row = np.array([0, nx, 0, nx]), np.array([0, 0, ny, ny])
+        t = self.transform
+        cx, cy = t.c + col * t.a + row * t.b, t.f + col * t.d + row * t.e
         lon, lat = Transformer.from_crs(self.crs, _LONLAT, always_xy=True).transform(cx, cy)
         return np.asarray(lon), np.asarray(lat)
 
@@ -217,26 +219,30 @@ def _onto_field_grid(
     field: xr.DataArray, src_crs: CRS, px: np.ndarray, py: np.ndarray, where: str
 ) -> tuple[xr.DataArray, np.ndarray, np.ndarray]:
     """Transform points (px, py) in `src_crs` into `field`'s x/y; on lat/lon grids bring the longitudes into
-    the grid's range and, for global grids, append the seam column. Returns (field, gx, gy)."""
+    [x_min, x_min + 360). Returns (field, gx, gy)."""
     if field.rio.crs is None:
         raise InputError(where, "field CRS", "a CRS on the grid (rioxarray)", "none")
     field_crs = CRS.from_user_input(field.rio.crs)
     gx, gy = Transformer.from_crs(src_crs, field_crs, always_xy=True).transform(px, py)
     gx, gy = np.asarray(gx, dtype=np.float64), np.asarray(gy, dtype=np.float64)
     if field_crs.is_geographic:
-        field = field.sortby("x")
-        x = field["x"].values
-        gx = x[0] + np.mod(gx - x[0], 360.0)
-        spacing = (x[-1] - x[0]) / (x.size - 1)
-        if np.isclose(x[-1] - x[0] + spacing, 360.0):
-            seam = field.isel(x=[0]).assign_coords(x=[x[0] + 360.0])
-            field = xr.concat([field, seam], dim="x")
+        x0 = float(field["x"].min())
+        gx = x0 + np.mod(gx - x0, 360.0)
     return field, gx, gy
+
+
+def _is_global(field: xr.DataArray) -> bool:
+    """A lat/lon grid whose columns go all the way round (the seam between last and first column is a cell)."""
+    x = field["x"].values
+    if not CRS.from_user_input(field.rio.crs).is_geographic or x.size < 2:
+        return False
+    return bool(np.isclose(abs(x[-1] - x[0]) * x.size / (x.size - 1), 360.0))
 
 
 def _outside(field: xr.DataArray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
     x, y = field["x"].values, field["y"].values
-    return (gx < x.min()) | (gx > x.max()) | (gy < y.min()) | (gy > y.max()) | ~np.isfinite(gx + gy)
+    x_max = x.min() + 360.0 if _is_global(field) else x.max()
+    return (gx < x.min()) | (gx > x_max) | (gy < y.min()) | (gy > y.max()) | ~np.isfinite(gx + gy)
 
 
 def _extent(field: xr.DataArray) -> str:
@@ -245,11 +251,44 @@ def _extent(field: xr.DataArray) -> str:
 
 
 def _sample(field: xr.DataArray, gx: np.ndarray, gy: np.ndarray, dim: str, method: Method) -> xr.DataArray:
-    """`field` `(..., y, x)` at the points (gx, gy) in its own coordinates -> `(..., dim)`, in field's dtype."""
+    """`field` `(..., y, x)` at the points (gx, gy) in its own coordinates -> `(..., dim)`, in field's dtype.
+
+    Written by hand rather than `DataArray.interp`: interp (scipy `interpn`) needs ascending coordinates and
+    an explicit seam column, i.e. copies of the whole field, which cost more than the sampling itself on a
+    global 0.25 deg cube; here only the (up to) four neighbours of each point are gathered."""
     if method not in _XARRAY_METHOD:
         raise InputError("interpolation", "method", "'bilinear' or 'nearest'", repr(method))
+    periodic = _is_global(field)
     on_grid = [c for c in field.coords if c not in ("x", "y") and set(field[c].dims) & {"x", "y"}]
     field = field.drop_vars(on_grid + ["spatial_ref"], errors="ignore")  # e.g. 2-D latitude/longitude
-    points = {"x": xr.DataArray(gx, dims=dim), "y": xr.DataArray(gy, dims=dim)}
-    out = field.interp(points, method=_XARRAY_METHOD[method]).drop_vars(["x", "y"])
-    return out.astype(field.dtype).transpose(..., dim)
+    ix0, ix1, wx = _neighbours(field["x"].values, gx, periodic=periodic)
+    iy0, iy1, wy = _neighbours(field["y"].values, gy, periodic=False)
+    if method == "nearest":
+        ix0, iy0 = np.where(wx < 0.5, ix0, ix1), np.where(wy < 0.5, iy0, iy1)
+        corners = [(iy0, ix0, np.ones_like(wx))]
+    else:
+        corners = [(iy0, ix0, (1 - wy) * (1 - wx)), (iy0, ix1, (1 - wy) * wx), (iy1, ix0, wy * (1 - wx)), (iy1, ix1, wy * wx)]
+    out = None
+    for iy, ix, w in corners:
+        values = field.isel(y=xr.DataArray(iy, dims=dim), x=xr.DataArray(ix, dims=dim)).drop_vars(["x", "y"])
+        term = values * xr.DataArray(w, dims=dim)  # NaN in a neighbour stays NaN, whatever its weight
+        out = term if out is None else out + term
+    return out.astype(field.dtype).transpose(..., dim).assign_attrs(field.attrs).rename(field.name)
+
+
+def _neighbours(coord: np.ndarray, p: np.ndarray, periodic: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For points `p` inside a strictly monotonic axis `coord` `(n,)`: indices i0, i1 of the bracketing cells
+    and the weight of i1 (0 at i0, 1 at i1). `periodic`: the axis wraps (i1 of the last cell is 0)."""
+    n = coord.size
+    ascending = coord[-1] > coord[0]
+    c = coord if ascending else coord[::-1]
+    if periodic:
+        c = np.append(c, c[0] + 360.0)
+    i = np.clip(np.searchsorted(c, p, side="right") - 1, 0, c.size - 2)
+    w = (p - c[i]) / (c[i + 1] - c[i])
+    j = i + 1
+    if periodic:
+        j = j % n
+    if not ascending:
+        i, j = n - 1 - i, n - 1 - j
+    return i, j, w
