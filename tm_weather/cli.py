@@ -18,6 +18,7 @@ COMMANDS = (
     "tm_weather.commands.ingest",
     "tm_weather.commands.index",
     "tm_weather.commands.tokenizers",
+    "tm_weather.commands.verify",
     "tm_weather.commands.world",
 )
 

@@ -1,0 +1,282 @@
+"""Baselines verified beside the model: what forecasters use today, each on the same tile, times and places.
+
+Each baseline's `predict(case, observed)` returns a deterministic T2M `(lead_time, *space)` in K on the
+truth's verification space (`tm_weather.verify.truth.Observed`), NaN where it has no value:
+
+- `Climatology`: a least-squares fit to the store's hourly series at the site nearest the tile over the train
+  split's dates (a mean per UTC hour of day plus one annual harmonic), evaluated at the valid times;
+- `Persistence`: the truth itself at the same hour the day before;
+- `GFSInterpolated`: the GFS run whose lead time to the valid hour is nearest 12 h (operationally 12..17 h;
+  runs every 6 h), bilinear onto the tile, optionally lapse-rate corrected to the tile's DEM from GFS's model
+  orography (`HGT:surface`) at -6.5 K/km;
+- `LinearS2`: ordinary least squares of truth on [1, GFS + lapse, the 12 Sentinel-2 L2A bands], fitted on the
+  train split's tiles at the same lead times;
+- `PredictionFiles`: any other model's ensemble files in `tm-weather generate`'s layout, verified by their
+  ensemble mean: the hook for the U-Net regression of issue 5 (`--baseline unet=UNET_tile*.nc`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from tm_weather.catalog import Catalog, Tile
+from tm_weather.errors import InputError
+from tm_weather.series import TileGrid, regrid_to_tile
+from tm_weather.sources.gfs import GFSForecast
+from tm_weather.sources.herbie_fetch import fetch_message
+from tm_weather.sources.sentinel2 import read_dem, read_s2l2a
+from tm_weather.store import Store
+from tm_weather.verify.prediction import LEAD, read_prediction
+from tm_weather.verify.truth import GridTruth, Observed, StationTruth
+
+#: ICAO standard atmosphere, K per m.
+LAPSE_RATE_K_PER_M = -0.0065
+#: The GFS lead time (hours) the GFS baselines aim for.
+GFS_LEAD_H = 12
+OROGRAPHY_SEARCH = ":HGT:surface:"
+
+
+@dataclass(frozen=True)
+class TileCase:
+    """A tile under verification: `name`, its `grid`, the valid times `(lead_time,)` (UTC datetime64[ns]) and
+    lead times `(lead_time,)` (timedelta64[ns]), and its catalog entry with paths resolved (`of`)."""
+
+    name: str
+    grid: TileGrid
+    valid: np.ndarray
+    leads: np.ndarray
+    entry: Tile
+
+    @classmethod
+    def of(cls, catalog: Catalog, name: str, grid: TileGrid, valid: np.ndarray, leads: np.ndarray) -> TileCase:
+        """The case of catalog tile `name`; `InputError` if the catalog has no such tile."""
+        entry = _entry(catalog, name)
+        paths = {k: catalog.path(getattr(entry, k)) for k in ("s2", "dem", "lulc") if getattr(entry, k) is not None}
+        return cls(name, grid, valid, leads, entry.model_copy(update=paths))
+
+    @classmethod
+    def train(cls, catalog: Catalog, name: str, leads: np.ndarray) -> TileCase:
+        """Catalog tile `name` at its acquisition hour (floored) plus `leads`, for fitting."""
+        entry = _entry(catalog, name)
+        s2 = _read_s2(catalog.path(entry.s2), entry)
+        start = pd.Timestamp(s2.time).floor("h").to_datetime64()
+        return cls.of(catalog, name, s2.grid, start + leads, leads)
+
+    def s2(self) -> xr.DataArray:
+        """Sentinel-2 L2A reflectance `(band, y, x)` (unitless, NaN where masked)."""
+        return _read_s2(self.entry.s2, self.entry).reflectance
+
+
+def _entry(catalog: Catalog, name: str) -> Tile:
+    entry = next((t for t in catalog.tiles if t.name == name), None)
+    if entry is None:
+        raise InputError(catalog.root, f"tiles.{name}", "the tile in the catalog", str([t.name for t in catalog.tiles]))
+    return entry
+
+
+def _read_s2(path: Path, entry: Tile):
+    """The S-2 tile at `path` read as the catalog entry says (acquisition time, BOA_ADD_OFFSET)."""
+    time = np.datetime64(entry.time.replace(tzinfo=None), "ns") if entry.time else None
+    return read_s2l2a(path, time=time, boa_add_offset=entry.boa_add_offset)
+
+
+class Baseline(Protocol):
+    name: str
+
+    def predict(self, case: TileCase, observed: Observed) -> xr.DataArray:
+        """T2M `(lead_time, *space)` in K on `observed`'s space."""
+        ...
+
+
+def _hours(valid: np.ndarray) -> np.ndarray:
+    """Valid times rounded to the nearest whole hour, datetime64[ns]."""
+    return pd.DatetimeIndex(valid).round("h").values
+
+
+def _on_tile(values: np.ndarray, case: TileCase) -> xr.DataArray:
+    """`(lead_time,)` or `(lead_time, y, x)` values -> a `(lead_time, y, x)` field on the tile's grid with CRS."""
+    values = np.asarray(values, dtype=np.float32)
+    values = np.broadcast_to(values[:, None, None] if values.ndim == 1 else values, (len(case.valid), *case.grid.shape))
+    x, y = case.grid.centres()
+    da = xr.DataArray(values, dims=(LEAD, "y", "x"), coords={"y": y, "x": x}, name="t2m", attrs={"units": "K"})
+    return da.rio.write_crs(case.grid.crs).rio.write_transform(case.grid.transform)
+
+
+class Climatology:
+    """Hourly climatology at the tile from the store (see the module docstring). `source`: the store's
+    `hourly/<source>` group (`{tile}` is replaced by the tile's name); `start`, `end`: the fitting dates."""
+
+    name = "climatology"
+
+    def __init__(self, catalog: Catalog, source: str, start: np.datetime64, end: np.datetime64):
+        self.catalog, self.source, self.start, self.end = catalog, source, start, end
+
+    def series(self, case: TileCase) -> pd.Series:
+        """The fitting series: t2m (K) by UTC time at the site nearest the tile's centre (within 50 km)."""
+        store, source = Store(self.catalog.path(self.catalog.store)), self.source.format(tile=case.name)
+        try:
+            hourly = store.read("hourly", source)["t2m"]
+        except KeyError as e:
+            raise InputError(store.path, f"hourly/{source}", "hourly series ingested (tm-weather ingest)", "none") from e
+        lon, lat = case.grid.corners_lonlat()
+        sites = {s.name: (s.lat, s.lon) for s in self.catalog.sites if s.name in hourly["site"].values}
+        km = {n: _distance_km(la, lo, lat.mean(), lon.mean()) for n, (la, lo) in sites.items()}
+        nearest = min(km, key=km.get, default=None)
+        if nearest is None or km[nearest] > 50:
+            raise InputError(store.path, f"hourly/{source} sites", f"a site within 50 km of tile {case.name}", str(km))
+        s = hourly.sel(site=nearest).to_series().dropna()
+        return s[(s.index >= pd.Timestamp(self.start)) & (s.index < pd.Timestamp(self.end) + pd.Timedelta("1D"))]
+
+    def predict(self, case: TileCase, observed: Observed) -> xr.DataArray:
+        s = self.series(case)
+        if s.empty:
+            raise InputError(f"store hourly/{self.source}", "train-split hours", f"values in {self.start}..{self.end}", "none")
+        coef, *_ = np.linalg.lstsq(_climate_features(s.index.values), s.to_numpy(np.float64), rcond=None)
+        return observed.sample(_on_tile(_climate_features(_hours(case.valid)) @ coef, case))
+
+
+def _climate_features(times: np.ndarray) -> np.ndarray:
+    """`(n, 26)`: one-hot UTC hour of day (24), cos and sin of the day of year's annual phase."""
+    t = pd.DatetimeIndex(times)
+    phase = 2 * np.pi * (t.dayofyear.to_numpy() - 1 + t.hour.to_numpy() / 24) / 365.25
+    return np.column_stack([np.eye(24)[t.hour.to_numpy()], np.cos(phase), np.sin(phase)])
+
+
+def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance on a 6371 km sphere."""
+    p1, p2, dl = np.radians(lat1), np.radians(lat2), np.radians(lon2 - lon1)
+    return float(6371 * np.arccos(np.clip(np.sin(p1) * np.sin(p2) + np.cos(p1) * np.cos(p2) * np.cos(dl), -1, 1)))
+
+
+class Persistence:
+    """The truth the day before at the same hour (NaN where the truth has none)."""
+
+    name = "persistence"
+
+    def __init__(self, truth_for: Callable[[str], GridTruth | StationTruth]):
+        self.truth_for = truth_for
+
+    def predict(self, case: TileCase, observed: Observed) -> xr.DataArray:
+        day_before = case.valid - np.timedelta64(1, "D")
+        return self.truth_for(case.name).on_tile(case.name, case.grid, day_before, missing="nan").obs
+
+
+class GFSInterpolated:
+    """GFS nearest 12 h lead, bilinear onto the tile; `lapse`: corrected by -6.5 K/km x (DEM - GFS orography)."""
+
+    def __init__(self, source: GFSForecast, lapse: bool):
+        self.source, self.lapse = source, lapse
+        self.name = "GFS 12 h + lapse rate" if lapse else "GFS 12 h"
+
+    def run_for(self, valid: np.datetime64) -> tuple[np.datetime64, int] | None:
+        """(init time, lead hours) of the run whose lead to `valid` (a whole hour) is nearest `GFS_LEAD_H`."""
+        runs = [(valid - np.timedelta64(f, "h"), f) for f in self.source.fxx]
+        runs = [(i, f) for i, f in runs if int((i - i.astype("datetime64[D]")) // np.timedelta64(1, "h")) in self.source.hours]
+        return min(runs, key=lambda r: (abs(r[1] - GFS_LEAD_H), -r[1]), default=None)
+
+    @functools.lru_cache(maxsize=32)
+    def run(self, init: np.datetime64) -> xr.DataArray:
+        """t2m `(lead_time, y, x)` of one run (cached)."""
+        return self.source([init]).isel(init_time=0)
+
+    @functools.lru_cache(maxsize=8)
+    def orography(self, init: np.datetime64) -> xr.DataArray:
+        """GFS model orography (m) `(y, x)` of one run, from its f000 file's `HGT:surface` message."""
+        s = self.source
+        path = fetch_message(s.model, s.product, init, 0, OROGRAPHY_SEARCH, s.priority, s.save_dir)
+        with xr.open_dataset(path, engine="cfgrib", backend_kwargs={"indexpath": ""}) as ds:
+            if "orog" not in ds:
+                raise InputError(path, "orography", "an HGT:surface (orog) message", str(list(ds.data_vars)))
+            orog = ds["orog"].load()
+        orog = orog.rename(latitude="y", longitude="x").drop_vars([c for c in orog.coords if c not in ("latitude", "longitude")])
+        return orog.sortby("y").rio.write_crs("EPSG:4326")
+
+    def field(self, case: TileCase, dem: xr.DataArray | None) -> xr.DataArray:
+        """GFS (lapse-corrected when `dem` is given) `(lead_time, y, x)` on the tile's full grid, K."""
+        fields = []
+        for valid in _hours(case.valid):
+            run = self.run_for(valid)
+            if run is None:
+                fields.append(np.full(case.grid.shape, np.nan, dtype=np.float32))
+                continue
+            init, lead = run
+            g = self.run(init).sel(lead_time=np.timedelta64(lead, "h"))
+            f = regrid_to_tile(g, case.grid.crs, case.grid.transform, case.grid.shape).values
+            if dem is not None:
+                orog = regrid_to_tile(self.orography(init), case.grid.crs, case.grid.transform, case.grid.shape)
+                f = f + LAPSE_RATE_K_PER_M * (dem.values - orog.values)
+            fields.append(f)
+        return _on_tile(np.stack(fields), case)
+
+    def predict(self, case: TileCase, observed: Observed) -> xr.DataArray:
+        return observed.sample(self.field(case, _dem(case) if self.lapse else None))
+
+
+def _dem(case: TileCase) -> xr.DataArray:
+    """The tile's DEM (m) `(y, x)`; `InputError` if the catalog gives none."""
+    if case.entry.dem is None:
+        raise InputError(f"tile {case.name}", "dem", "a DEM in the catalog for the lapse-rate correction", "none")
+    return read_dem(case.entry.dem, case.grid)
+
+
+class LinearS2:
+    """Least squares of truth on [1, GFS + lapse rate, 12 S-2 bands] (see the module docstring), fitted once on
+    `train` tiles, each at its acquisition hour plus the verified lead times."""
+
+    name = "linear regression on S-2"
+
+    def __init__(self, gfs: GFSInterpolated, truth_for: Callable[[str], GridTruth | StationTruth],
+                 train: Sequence[TileCase]):
+        self.gfs, self.truth_for, self.train = gfs, truth_for, list(train)
+        self._coef: np.ndarray | None = None
+
+    def features(self, case: TileCase, observed: Observed) -> np.ndarray:
+        """`(lead_time, *space, 14)` features on `observed`'s space."""
+        s2 = case.s2()
+        gfs = self.gfs.field(case, _dem(case))
+        bands = observed.sample(s2.broadcast_like(gfs.isel({LEAD: 0})).transpose("band", "y", "x")
+                                .expand_dims({LEAD: len(case.valid)}, axis=1))
+        cols = [np.ones(observed.obs.shape), observed.sample(gfs).values, *bands.values]
+        return np.stack(cols, axis=-1)
+
+    def coef(self) -> np.ndarray:
+        if self._coef is None:
+            x, y = [], []
+            for case in self.train:
+                observed = self.truth_for(case.name).on_tile(case.name, case.grid, case.valid, missing="nan")
+                x.append(self.features(case, observed).reshape(-1, 14))
+                y.append(observed.obs.values.ravel())
+            x, y = np.concatenate(x), np.concatenate(y)
+            ok = np.isfinite(y) & np.isfinite(x).all(1)
+            if ok.sum() < 15:
+                raise InputError("train split", "training samples", "at least 15 with truth, GFS and S-2", str(ok.sum()))
+            self._coef, *_ = np.linalg.lstsq(x[ok], y[ok], rcond=None)
+        return self._coef
+
+    def predict(self, case: TileCase, observed: Observed) -> xr.DataArray:
+        values = self.features(case, observed) @ self.coef()
+        return observed.obs.copy(data=values.astype(np.float32))
+
+
+class PredictionFiles:
+    """Another model's ensemble files (one per tile, `tm-weather generate`'s layout), by their ensemble mean."""
+
+    def __init__(self, name: str, paths: Sequence[Path]):
+        self.name = name
+        self.by_tile = {p.tile: p for p in map(read_prediction, paths)}
+
+    def predict(self, case: TileCase, observed: Observed) -> xr.DataArray:
+        pred = self.by_tile.get(case.name)
+        if pred is None:
+            raise InputError(f"baseline {self.name}", f"tile {case.name}", "a prediction file for the tile", "none")
+        if not np.array_equal(pred.valid_time, case.valid):
+            raise InputError(pred.path, "valid_time", f"the verified times {case.valid}", str(pred.valid_time))
+        return observed.sample(pred.t2m.mean("member"))

@@ -1,0 +1,186 @@
+"""Every metric of the model and of every baseline, overall and broken down, as one tidy table.
+
+`collect` puts the tiles side by side: the model's ensemble `fcst` `(tile, lead_time, member, *space)`, the
+truth `obs` `(tile, lead_time, *space)` and each baseline `(tile, lead_time, *space)`, in K, where space is
+the truth's verification space (`tm_weather.verify.truth`); tiles with fewer lead times or stations are padded
+with NaN. `score_table` scores them: RMSE, MAE, bias (K), ACC against the climatology baseline, CRPS (K; for a
+deterministic baseline the ECDF CRPS is its absolute error), fair CRPS and spread-skill for the ensemble;
+overall and by lead time, tile, land-cover class (the class covering most of each verified place), UTC hour of
+day and season. Each system is scored on the samples where it and the model both have values; the scorecard
+compares the model with each baseline on exactly their common samples. Pixels of a tile's projected grid are
+equal-area, so no latitude weights are applied.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from tm_weather.errors import InputError
+from tm_weather.sources.sentinel2 import read_lulc
+from tm_weather.verify import metrics as M
+from tm_weather.verify.baselines import Baseline, TileCase
+from tm_weather.verify.prediction import LEAD, TilePrediction
+from tm_weather.verify.truth import GridTruth, Observed, StationTruth
+
+log = logging.getLogger(__name__)
+MODEL = "model"
+CLIMATOLOGY = "climatology"
+
+
+@dataclass
+class Verification:
+    """What is compared (see the module docstring). `valid_time` `(tile, lead_time)`; `lulc` `(tile, *space)`
+    dominant land-cover class or None; `unavailable`: baseline name -> why it could not be computed;
+    `cases`, `predictions`, `observed`: per tile, for the maps and example tiles."""
+
+    fcst: xr.DataArray
+    obs: xr.DataArray
+    baselines: dict[str, xr.DataArray]
+    valid_time: xr.DataArray
+    lulc: xr.DataArray | None
+    unavailable: dict[str, str] = field(default_factory=dict)
+    cases: list[TileCase] = field(default_factory=list)
+    predictions: list[TilePrediction] = field(default_factory=list)
+    observed: list[Observed] = field(default_factory=list)
+
+    @property
+    def mean(self) -> xr.DataArray:
+        """The ensemble mean `(tile, lead_time, *space)`, NaN where a member is."""
+        return self.fcst.mean(M.MEMBER, skipna=False)
+
+
+def collect(predictions: Sequence[TilePrediction], cases: Sequence[TileCase],
+            truth_for: Callable[[str], GridTruth | StationTruth], baselines: Sequence[Baseline]) -> Verification:
+    """Truth and baselines for each tile's prediction, stacked over tiles. A baseline that fails with
+    `InputError` (data it needs are missing) is reported as unavailable; the truth failing is an error."""
+    fcst, obs, lulc, observed = [], [], [], []
+    per_baseline: dict[str, list[xr.DataArray]] = {b.name: [] for b in baselines}
+    unavailable: dict[str, str] = {}
+    for pred, case in zip(predictions, cases):
+        seen = truth_for(case.name).on_tile(case.name, case.grid, case.valid)
+        observed.append(seen)
+        obs.append(_indexed(seen.obs, case))
+        fcst.append(_indexed(seen.sample(pred.t2m).transpose(LEAD, M.MEMBER, ...), case))
+        lulc.append(_dominant_class(case, seen) if case.entry.lulc is not None else None)
+        for b in baselines:
+            if b.name in unavailable:
+                continue
+            try:
+                per_baseline[b.name].append(_indexed(b.predict(case, seen), case))
+            except InputError as e:
+                log.warning("baseline %s unavailable: %s", b.name, e)
+                unavailable[b.name] = str(e)
+    tiles = [c.name for c in cases]
+
+    def stack(parts: list[xr.DataArray]) -> xr.DataArray:
+        return xr.concat(parts, dim="tile", join="outer").assign_coords(tile=tiles).astype(np.float32)
+
+    valid = xr.concat([xr.DataArray(c.valid, dims=LEAD, coords={LEAD: c.leads}) for c in cases], "tile", join="outer")
+    return Verification(
+        fcst=stack(fcst), obs=stack(obs),
+        baselines={n: stack(p) for n, p in per_baseline.items() if n not in unavailable},
+        valid_time=valid.assign_coords(tile=tiles),
+        lulc=None if any(x is None for x in lulc) else stack(lulc),
+        unavailable=unavailable, cases=list(cases), predictions=list(predictions), observed=observed,
+    )
+
+
+def _indexed(da: xr.DataArray, case: TileCase) -> xr.DataArray:
+    """`da` `(lead_time, ...)` labelled by the case's lead times, ready to stack over tiles."""
+    return da.drop_vars([c for c in da.coords if c not in ("station", M.MEMBER)]).assign_coords({LEAD: case.leads})
+
+
+def _dominant_class(case: TileCase, seen: Observed) -> xr.DataArray:
+    """The land-cover class covering most of each verified place `(*space)` (NaN where none is known)."""
+    lulc = read_lulc(case.entry.lulc, case.grid)
+    classes = np.unique(lulc.values)
+    share = xr.concat([seen.sample((lulc == c).astype(np.float32).rio.write_crs(case.grid.crs)) for c in classes], "c")
+    best = share.fillna(-1).argmax("c")
+    return xr.DataArray(classes[best.values].astype(np.float32), dims=best.dims, coords=best.coords).where(share.notnull().all("c"))
+
+
+def labels(v: Verification) -> dict[str, xr.DataArray | None]:
+    """Breakdown name -> group labels broadcastable to `v.obs` (None: everything in one group)."""
+    out = {
+        "all": None,
+        "lead time (h)": v.obs[LEAD] / np.timedelta64(1, "h"),
+        "tile": v.obs["tile"],
+        "hour of day (UTC)": v.valid_time.dt.hour.where(v.valid_time.notnull()),
+        "season": v.valid_time.dt.season.where(v.valid_time.notnull(), np.nan),
+    }
+    if v.lulc is not None:
+        out["land cover"] = v.lulc
+    return out
+
+
+def _score(metric: Callable[..., xr.DataArray], fcst: xr.DataArray, obs: xr.DataArray, group: xr.DataArray | None,
+           **kwargs) -> pd.Series:
+    """metric -> pd.Series by group label (one value "all" when `group` is None)."""
+    if group is None:
+        return pd.Series({"all": float(metric(fcst, obs, **kwargs))})
+    res = M.by_group(metric, fcst, obs, group, "group", **kwargs)
+    return pd.Series(res.values.astype(float), index=[str(g) for g in res["group"].values])
+
+
+def _deterministic(fcst: xr.DataArray, obs: xr.DataArray, clim: xr.DataArray | None) -> dict[str, Callable]:
+    """name -> metric(fcst, obs, group) for a deterministic forecast."""
+    out = {
+        "RMSE": lambda g: _score(M.rmse, fcst, obs, g),
+        "MAE": lambda g: _score(M.mae, fcst, obs, g),
+        "bias": lambda g: _score(M.bias, fcst, obs, g),
+        "CRPS": lambda g: _score(M.crps, fcst.expand_dims(M.MEMBER), obs, g),
+    }
+    if clim is not None:
+        out["ACC"] = lambda g: _score(M.acc, fcst, obs, g, clim=clim)
+    return out
+
+
+def score_table(v: Verification) -> pd.DataFrame:
+    """Columns system, metric, breakdown, group, value, n (samples): the model on all its samples and each
+    baseline on the samples it shares with the model, every breakdown; then the scorecard rows (breakdown
+    'scorecard', group = the baseline) with the model and the baseline on their common samples."""
+    mean = v.mean
+    obs = v.obs.where(mean.notnull())
+    clim = v.baselines.get(CLIMATOLOGY)
+    rows = []
+
+    def add(system: str, metric: str, breakdown: str, values: pd.Series, n: pd.Series) -> None:
+        rows.extend(dict(system=system, metric=metric, breakdown=breakdown, group=g, value=x, n=int(n.get(g, 0)))
+                    for g, x in values.items())
+
+    def count(o: xr.DataArray, group: xr.DataArray | None) -> pd.Series:
+        return _score(lambda f, ob: ob.count(), o, o, group)
+
+    systems = {MODEL: (mean, obs)} | {n: (b, obs.where(b.notnull())) for n, b in v.baselines.items()}
+    for breakdown, group in labels(v).items():
+        for system, (f, o) in systems.items():
+            n = count(o, group)
+            metrics = _deterministic(f, o, None if system == CLIMATOLOGY else clim)
+            if system == MODEL:
+                metrics |= {
+                    "CRPS": lambda g: _score(M.crps, v.fcst, obs, g),
+                    "CRPS (fair)": lambda g: _score(M.crps, v.fcst, obs, g, method="fair"),
+                    "spread-skill": lambda g: _score(M.spread_skill, v.fcst, obs, g),
+                }
+            for metric, fn in metrics.items():
+                add(system, metric, breakdown, fn(group), n)
+    for name, b in v.baselines.items():
+        common = obs.where(b.notnull())
+        n = count(common, None)
+        model = _deterministic(mean, common, None if name == CLIMATOLOGY else clim)
+        model["CRPS"] = lambda g: _score(M.crps, v.fcst, common, g)
+        for metric, fn in _deterministic(b, common, None if name == CLIMATOLOGY else clim).items():
+            add(MODEL, metric, f"scorecard vs {name}", model[metric](None), n)
+            add(name, metric, f"scorecard vs {name}", fn(None), n)
+    return pd.DataFrame(rows)
+
+
+def rank_histogram(v: Verification) -> xr.DataArray:
+    """The model's rank histogram over every sample, dim `rank`."""
+    return M.rank_histogram(v.fcst, v.obs)
