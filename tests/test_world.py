@@ -4,8 +4,10 @@ its table makes (GFS errors grow with lead time; land cover carries information 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import io
+import shutil
 from pathlib import Path
 
 import eccodes
@@ -17,6 +19,7 @@ import xarray as xr
 from tm_weather.catalog import load_catalog
 from tm_weather.cli import main
 from tm_weather.grib import read_t2m
+from tm_weather.ingest import ingest
 from tm_weather.sources.era5 import read_era5_file
 from tm_weather.sources.isd import read_isd
 from tm_weather.sources.sentinel2 import read_dem, read_lulc, read_s2l2a
@@ -124,6 +127,7 @@ def test_gfs_errors_grow_with_lead_and_land_cover_adds_information(world):
     _, scores = world
     assert np.all(np.diff(error_sd(np.asarray(C.GFS_LEADS))) > 0)
     assert sorted(scores.errors) == list(C.GFS_LEADS)
+    assert sum(scores.shares().values()) == pytest.approx(1.0)
     # what the baseline misses and S-2 shows: the true sub-grid land-cover terms minus GFS's grid-scale ones
     missed = np.concatenate([o - e for lead in C.GFS_LEADS for o, e in zip(scores.oracle_errors[lead], scores.errors[lead])])
     assert missed.std() > 0.15
@@ -136,3 +140,17 @@ def test_fitted_constants_match_a_fit_on_the_real_era5_fixture(data_dir):
         assert getattr(fit, name) == pytest.approx(getattr(C.ERA5_FIT, name), rel=1e-3), name
     np.testing.assert_allclose(fit.diurnal_shape, C.ERA5_FIT.diurnal_shape, atol=1e-4)
     assert 0.1 < fit.water_damping < 0.5  # sea damps the diurnal cycle
+
+
+def test_ingest_stores_the_worlds_series_and_fields(world, tmp_path):
+    out, _ = world
+    shutil.copytree(out, tmp_path / "w")
+    catalog = load_catalog(tmp_path / "w" / "catalog.yaml")
+    days = PRESETS["tiny"].episodes
+    start = min(dt.date(PRESETS["tiny"].year, m, d) for runs in days.values() for m, d, _ in runs)
+    report = ingest(catalog, start=start, end=start + dt.timedelta(days=2), progress=False)
+    written = " ".join(report.written)
+    assert not report.empty
+    for kind, source in (("forecast", "gfs"), ("hourly", "gfs_analysis"), ("stations", "isd"), ("hourly", "truth_tile00")):
+        assert f"{kind}/{source}/" in written, (kind, source)
+    assert all(f"fields/truth_{t.name}/{t.name}" in written for t in catalog.tiles)

@@ -20,7 +20,7 @@ import yaml
 from scipy.interpolate import RegularGridInterpolator
 
 from tm_weather.world import constants as C
-from tm_weather.world.fields import EvolvingField
+from tm_weather.world.fields import EvolvingField, ar1_series
 from tm_weather.world.gfs import GFSGrid, error_sd, gfs_path, write_gfs_file, PRMSL_PA_PER_K, RH_PERCENT_PER_K
 from tm_weather.world.landscape import Cells, Landscape, cells
 from tm_weather.world.layout import Layout, TileSpec, plan
@@ -69,7 +69,7 @@ def build_world(out: Path, preset: Preset, seed: int) -> Scores:
         first += len(days)
     synoptic = [
         EvolvingField.draw(
-            weather_rng, len(e.hours), C.ERA5_FIT.sd_daily, C.ERA5_FIT.ar1_daily ** (1 / 24),
+            weather_rng, len(e.days) + 2, C.ERA5_FIT.sd_daily, C.ERA5_FIT.ar1_daily,
             tuple(f * C.ERA5_FIT.corr_length_km for f in SYNOPTIC_WAVELENGTHS), C.SYNOPTIC_WAVES,
         )
         for e in episodes
@@ -90,8 +90,8 @@ def build_world(out: Path, preset: Preset, seed: int) -> Scores:
         times, fields = [], []
         for episode, weather in zip(episodes, synoptic):
             steps = np.arange(len(episode.days) * 24)
-            terms = _terms(episode, steps, tcells, weather(tcells.lat, tcells.lon, steps))
-            terms["noise"] = noise_rng.normal(0, C.CELL_NOISE_K, terms["noise"].shape)
+            terms = _terms(episode, steps, tcells, weather(tcells.lat, tcells.lon, steps / 24))
+            terms["noise"] = ar1_series(noise_rng, len(steps), tcells.lat.size, C.CELL_NOISE_AR1, C.CELL_NOISE_K)
             if tile.split == "test" and episode.test.any():
                 scores.add_truth({k: v[episode.test[steps // 24]] for k, v in terms.items()})
                 test_cells[(tile.name, episode.days[0])] = (tcells, sum(terms.values()), terms)
@@ -134,14 +134,14 @@ def _write_gfs(
     shape = (grid.lat.size, grid.lon.size)
     leads = np.asarray(C.GFS_LEADS)
     for episode, weather in zip(episodes, synoptic):
-        anomaly = weather(lat, lon)  # (hour, point)
+        anomaly = weather(lat, lon, np.arange(len(episode.hours)) / 24)  # (hour, point)
         for d, day in enumerate(episode.days):
             for cycle in C.GFS_CYCLES:
                 steps = d * 24 + cycle + leads
                 terms = _terms(episode, steps, gcells, anomaly[steps])
                 model = sum(terms.values())
                 error = EvolvingField.draw(rng, len(leads), 1.0, C.GFS_ERROR_LEAD_AR1, C.GFS_ERROR_FIELD_KM, 12)
-                t2m = model + error_sd(leads)[:, None] * error(lat, lon)
+                t2m = model + error_sd(leads)[:, None] * error(lat, lon, leads)
                 init = np.datetime64(day, "h") + cycle
                 for lead in leads:
                     fields = {

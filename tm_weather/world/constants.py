@@ -41,10 +41,10 @@ DIURNAL_FACTOR_RANGE = (0.3, 2.5)
 # --- terrain ---------------------------------------------------------------------------------------------------
 #: literature: ICAO standard atmosphere lapse rate, K per m.
 LAPSE_RATE = -0.0065
-#: assumed: terrain = base + large-scale (what GFS resolves) + small-scale relief, m.
+#: assumed: terrain = base + large-scale (what GFS resolves) + small-scale relief, m; amplitude ~ wavelength.
 TERRAIN_BASE_M = 350.0
-TERRAIN_LARGE = dict(sd=300.0, wavelength_km=(40.0, 600.0))
-TERRAIN_SMALL = dict(sd=70.0, wavelength_km=(0.2, 30.0))
+TERRAIN_LARGE = dict(sd=300.0, wavelength_km=(40.0, 600.0), hurst=1.0)
+TERRAIN_SMALL = dict(sd=70.0, wavelength_km=(0.2, 30.0), hurst=1.0)
 
 # --- land cover (classes of the real LULC tiles: ESRI 10 m renumbered 1-9) -----------------------------------
 WATER, TREES, FLOODED, CROPS, BUILT, BARE, SNOW, CLOUDS, RANGELAND = 1, 2, 3, 4, 5, 6, 7, 8, 9
@@ -74,10 +74,13 @@ SNOW_THRESHOLD_K = 273.15
 SNOW_FIELD = dict(sd=1.5, wavelength_km=(0.3, 20.0))
 
 # --- weather ---------------------------------------------------------------------------------------------------
-#: fitted: synoptic anomalies, AR(1) per day (ERA5_FIT.ar1_daily, sd_daily) with spatial scale corr_length_km.
+#: fitted: synoptic anomalies, AR(1) per day (ERA5_FIT.ar1_daily, sd_daily) at 00Z nodes, linear in between,
+#: with the spatial scale corr_length_km; this many waves (x2, cos and sin).
 SYNOPTIC_WAVES = 24
-#: assumed: unresolved noise of a 2.5 km truth cell (K, white), and of a station report (K, white).
+#: assumed: unresolved noise of a 2.5 km truth cell (K, AR(1) over hours with this correlation), and the error of a
+#: station report (K, white).
 CELL_NOISE_K = 0.3
+CELL_NOISE_AR1 = 0.8
 STATION_NOISE_K = 0.2
 
 # --- GFS ---------------------------------------------------------------------------------------------------------

@@ -50,11 +50,14 @@ class WaveField:
     amp: np.ndarray
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, sd: float, wavelength_km: tuple[float, float], n: int = 32) -> WaveField:
-        """Equal-energy waves per log wavelength, scaled so the field's standard deviation is `sd`."""
+    def draw(
+        cls, rng: np.random.Generator, sd: float, wavelength_km: tuple[float, float], n: int = 32, hurst: float = 0.0
+    ) -> WaveField:
+        """Waves with amplitude proportional to wavelength ** `hurst` (0: equal energy per log wavelength; about 1
+        for terrain, whose relief grows with scale), scaled so the field's standard deviation is `sd`."""
         basis = WaveBasis.draw(rng, n, wavelength_km)
-        amp = np.full(n, sd * np.sqrt(2.0 / n))
-        return cls(basis, amp)
+        amp = np.hypot(basis.kx, basis.ky) ** -hurst
+        return cls(basis, amp * sd * np.sqrt(2.0 / np.sum(amp**2)))
 
     def __call__(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """Values at the points, same shape as `lat`."""
@@ -80,20 +83,24 @@ def ar1_series(rng: np.random.Generator, n_steps: int, n_series: int, phi: float
 @dataclass(frozen=True)
 class EvolvingField:
     """A field whose wave coefficients evolve in time: value(t, p) = sum_k a_k(t) cos(angle_k(p)) + b_k(t) sin(.),
-    with a_k, b_k AR(1) over the time steps. `coef`: (time, 2n); the field's standard deviation is `sd`."""
+    with a_k, b_k AR(1) over the time nodes. `coef`: (node, 2n); the field's standard deviation is `sd`."""
 
     basis: WaveBasis
     coef: np.ndarray
 
     @classmethod
     def draw(
-        cls, rng: np.random.Generator, n_steps: int, sd: float, phi: float, wavelength_km: tuple[float, float], n: int
+        cls, rng: np.random.Generator, n_nodes: int, sd: float, phi: float, wavelength_km: tuple[float, float], n: int
     ) -> EvolvingField:
         basis = WaveBasis.draw(rng, n, wavelength_km)
-        return cls(basis, ar1_series(rng, n_steps, 2 * n, phi, sd / np.sqrt(n)))
+        return cls(basis, ar1_series(rng, n_nodes, 2 * n, phi, sd / np.sqrt(n)))
 
-    def __call__(self, lat: np.ndarray, lon: np.ndarray, steps: slice | np.ndarray = slice(None)) -> np.ndarray:
-        """Values at time `steps` and 1-D points: (time, point)."""
+    def __call__(self, lat: np.ndarray, lon: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """Values at 1-D points and times `at` `(time,)` in node units (fractions interpolate linearly between
+        nodes): (time, point)."""
         angles = self.basis.angles(np.ravel(lat), np.ravel(lon))  # (n, point)
         design = np.concatenate([np.cos(angles), np.sin(angles)])  # (2n, point)
-        return self.coef[steps] @ design
+        at = np.asarray(at, dtype=np.float64)
+        below = np.minimum(np.floor(at).astype(int), len(self.coef) - 2)
+        w = (at - below)[:, None]
+        return ((1 - w) * self.coef[below] + w * self.coef[below + 1]) @ design

@@ -44,7 +44,7 @@ def draw_tile(world: Path, tile_name: str, png: Path) -> None:
     ax[0, 0].set_title(f"{tile_name} S-2 RGB {str(s2.time)[:16]}Z")
     im = ax[0, 1].imshow(lulc, cmap="tab10", vmin=0.5, vmax=10.5)
     fig.colorbar(im, ax=ax[0, 1], ticks=range(1, 10)).set_label("LULC class")
-    ax[0, 1].set_title("LULC (1 water 2 trees 4 crops 5 built 7 snow)")
+    ax[0, 1].set_title("LULC classes")
     fig.colorbar(ax[0, 2].imshow(dem, cmap="terrain"), ax=ax[0, 2]).set_label("m")
     ax[0, 2].set_title("DEM")
     field = _field_10m(s2, dem, lulc, truth, profile, hours)

@@ -70,32 +70,40 @@ def write_gfs_file(path: Path, grid: GFSGrid, init: np.datetime64, lead: int, fi
     """Write one GRIB2 file of `MESSAGES` (each `fields[name]` `(ny, nx)`: Pa, m, K, %) and its `.idx`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     day = np.datetime64(init, "D")
-    date = int(str(day).replace("-", ""))
     hour = int((np.datetime64(init, "h") - day).astype(int))
-    with open(path, "wb") as f:
-        for name, (discipline, category, number, surface, level, bits) in MESSAGES.items():
-            h = eccodes.codes_grib_new_from_samples("GRIB2")
-            try:
-                for key, value in (
-                    ("centre", 7), ("subCentre", 0), ("generatingProcessIdentifier", 96),
-                    ("significanceOfReferenceTime", 1), ("dataDate", date), ("dataTime", hour * 100),
-                    ("productionStatusOfProcessedData", 0), ("typeOfProcessedData", 1 if lead else 0),
-                    ("shapeOfTheEarth", 6), ("Ni", grid.lon.size), ("Nj", grid.lat.size),
-                    ("latitudeOfFirstGridPointInDegrees", float(grid.lat[0])),
-                    ("longitudeOfFirstGridPointInDegrees", float(grid.lon[0])),
-                    ("latitudeOfLastGridPointInDegrees", float(grid.lat[-1])),
-                    ("longitudeOfLastGridPointInDegrees", float(grid.lon[-1])),
-                    ("iDirectionIncrementInDegrees", C.GFS_RESOLUTION_DEG),
-                    ("jDirectionIncrementInDegrees", C.GFS_RESOLUTION_DEG),
-                    ("iScansNegatively", 0), ("jScansPositively", 0),
-                    ("discipline", discipline), ("parameterCategory", category), ("parameterNumber", number),
-                    ("typeOfGeneratingProcess", 2), ("stepUnits", 1), ("forecastTime", lead),
-                    ("typeOfFirstFixedSurface", surface), ("scaleFactorOfFirstFixedSurface", 0),
-                    ("scaledValueOfFirstFixedSurface", level), ("bitsPerValue", bits),
-                ):
-                    eccodes.codes_set(h, key, value)
-                eccodes.codes_set_values(h, np.asarray(fields[name], dtype=np.float64).ravel())
-                eccodes.codes_write(h, f)
-            finally:
-                eccodes.codes_release(h)
+    base = eccodes.codes_grib_new_from_samples("GRIB2")
+    try:
+        _set(base, (
+            ("centre", 7), ("subCentre", 0), ("generatingProcessIdentifier", 96),
+            ("significanceOfReferenceTime", 1), ("dataDate", int(str(day).replace("-", ""))), ("dataTime", hour * 100),
+            ("productionStatusOfProcessedData", 0), ("typeOfProcessedData", 1 if lead else 0),
+            ("shapeOfTheEarth", 6), ("Ni", grid.lon.size), ("Nj", grid.lat.size),
+            ("latitudeOfFirstGridPointInDegrees", float(grid.lat[0])),
+            ("longitudeOfFirstGridPointInDegrees", float(grid.lon[0])),
+            ("latitudeOfLastGridPointInDegrees", float(grid.lat[-1])),
+            ("longitudeOfLastGridPointInDegrees", float(grid.lon[-1])),
+            ("iDirectionIncrementInDegrees", C.GFS_RESOLUTION_DEG), ("jDirectionIncrementInDegrees", C.GFS_RESOLUTION_DEG),
+            ("iScansNegatively", 0), ("jScansPositively", 0),
+            ("typeOfGeneratingProcess", 2), ("stepUnits", 1), ("forecastTime", lead),
+        ))
+        with open(path, "wb") as f:
+            for name, (discipline, category, number, surface, level, bits) in MESSAGES.items():
+                h = eccodes.codes_clone(base)
+                try:
+                    _set(h, (
+                        ("discipline", discipline), ("parameterCategory", category), ("parameterNumber", number),
+                        ("typeOfFirstFixedSurface", surface), ("scaleFactorOfFirstFixedSurface", 0),
+                        ("scaledValueOfFirstFixedSurface", level), ("bitsPerValue", bits),
+                    ))
+                    eccodes.codes_set_values(h, np.asarray(fields[name], dtype=np.float64).ravel())
+                    eccodes.codes_write(h, f)
+                finally:
+                    eccodes.codes_release(h)
+    finally:
+        eccodes.codes_release(base)
     grib.write_idx(path)
+
+
+def _set(handle: int, items: tuple[tuple[str, int | float], ...]) -> None:
+    for key, value in items:
+        eccodes.codes_set(handle, key, value)

@@ -22,6 +22,9 @@ class Preset:
     year: int = 2023
 
 
+#: The box of the demo and full worlds: Mediterranean to subarctic, maritime to continental.
+EUROPE = dict(lat=(37.0, 67.0), lon=(3.0, 29.0))
+
 PRESETS = {
     "tiny": Preset(
         name="tiny",
@@ -35,8 +38,7 @@ PRESETS = {
         name="demo",
         tiles={"train": 6, "val": 2, "test": 2},
         episodes={"train": ((1, 15, 2), (4, 15, 2), (7, 15, 1)), "val": ((9, 15, 1),), "test": ((11, 14, 2),)},
-        lat=(37.0, 67.0),
-        lon=(3.0, 29.0),
+        **EUROPE,
         truth_cells=7,
     ),
     "full": Preset(
@@ -47,8 +49,7 @@ PRESETS = {
             "val": ((9, 15, 3),),
             "test": ((10, 20, 3), (12, 5, 4)),
         },
-        lat=(37.0, 67.0),
-        lon=(3.0, 29.0),
+        **EUROPE,
         truth_cells=9,
     ),
 }

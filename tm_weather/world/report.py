@@ -33,10 +33,12 @@ class Scores:
         self.oracle_errors.setdefault(lead, []).append(np.ravel(oracle_error))
 
     def shares(self) -> dict[str, float]:
-        """term -> var(term) / var(t2m) over the test samples (terms covary, so shares need not sum to 1)."""
+        """term -> cov(term, t2m) / var(t2m) over the test samples: the additive partition of T2M's variance
+        (the shares sum to 1; a term that offsets others, as height offsets latitude, can have a negative one)."""
         values = {t: np.concatenate(v) for t, v in self.terms.items()}
-        total = np.var(sum(values.values()))
-        return {t: float(np.var(v) / total) for t, v in values.items()}
+        total = sum(values.values())
+        anomaly = total - total.mean()
+        return {t: float(np.mean((v - v.mean()) * anomaly) / np.var(total)) for t, v in values.items()}
 
     def rmse(self) -> dict[str, float]:
         """Rows of the baseline table -> RMSE (K): the baseline and the baseline plus the true sub-grid land-cover
