@@ -14,7 +14,7 @@ from tm_weather.catalog import Catalog, load_catalog
 from tm_weather.errors import EXIT_OK, InputError
 from tm_weather.sources import open_source
 from tm_weather.verify.baselines import (
-    Climatology, GFSInterpolated, LinearS2, Persistence, PredictionFiles, TileCase,
+    Climatology, GFSInterpolated, GFSRuns, LinearS2, Persistence, PredictionFiles, TileCase,
 )
 from tm_weather.verify.evaluate import collect, score_table
 from tm_weather.verify.prediction import read_prediction
@@ -70,10 +70,9 @@ def _baselines(args: argparse.Namespace, catalog: Catalog, truth_for, leads: np.
                  Persistence(truth_for)]
     gfs = next((n for n, s in catalog.sources.items() if s.kind == "gfs"), None)
     if gfs is not None:
-        gfs_source = open_source(gfs, catalog.sources[gfs], catalog)
-        lapse = GFSInterpolated(gfs_source, lapse=True)
-        out += [GFSInterpolated(gfs_source, lapse=False), lapse,
-                LinearS2(lapse, truth_for, [TileCase.train(catalog, t, leads) for t in (train.tiles if train else [])])]
+        runs = GFSRuns(open_source(gfs, catalog.sources[gfs], catalog))
+        out += [GFSInterpolated(runs, lapse=False), GFSInterpolated(runs, lapse=True),
+                LinearS2(runs, truth_for, [TileCase.train(catalog, t, leads) for t in (train.tiles if train else [])])]
     for spec in args.baseline:
         name, _, pattern = spec.partition("=")
         paths = sorted(glob.glob(pattern))

@@ -29,6 +29,7 @@ import xarray as xr
 
 from tm_weather.catalog import Catalog, Tile
 from tm_weather.errors import InputError
+from tm_weather.grib import read_t2m_files
 from tm_weather.series import TileGrid, regrid_to_tile
 from tm_weather.sources.gfs import GFSForecast
 from tm_weather.sources.herbie_fetch import fetch_message
@@ -169,12 +170,13 @@ class Persistence:
         return self.truth_for(case.name).on_tile(case.name, case.grid, day_before, missing="nan").obs
 
 
-class GFSInterpolated:
-    """GFS nearest 12 h lead, bilinear onto the tile; `lapse`: corrected by -6.5 K/km x (DEM - GFS orography)."""
+class GFSRuns:
+    """GFS fields for the GFS baselines, each file read once: T2M of one run and lead, the run's orography,
+    and both on a tile's grid."""
 
-    def __init__(self, source: GFSForecast, lapse: bool):
-        self.source, self.lapse = source, lapse
-        self.name = "GFS 12 h + lapse rate" if lapse else "GFS 12 h"
+    def __init__(self, source: GFSForecast):
+        self.source = source
+        self._fields: dict[tuple, xr.DataArray] = {}
 
     def run_for(self, valid: np.datetime64) -> tuple[np.datetime64, int] | None:
         """(init time, lead hours) of the run whose lead to `valid` (a whole hour) is nearest `GFS_LEAD_H`."""
@@ -182,10 +184,10 @@ class GFSInterpolated:
         runs = [(i, f) for i, f in runs if int((i - i.astype("datetime64[D]")) // np.timedelta64(1, "h")) in self.source.hours]
         return min(runs, key=lambda r: (abs(r[1] - GFS_LEAD_H), -r[1]), default=None)
 
-    @functools.lru_cache(maxsize=32)
-    def run(self, init: np.datetime64) -> xr.DataArray:
-        """t2m `(lead_time, y, x)` of one run (cached)."""
-        return self.source([init]).isel(init_time=0)
+    @functools.lru_cache(maxsize=64)
+    def t2m(self, init: np.datetime64, lead: int) -> xr.DataArray:
+        """t2m `(y, x)` K of run `init` at `lead` hours."""
+        return read_t2m_files([self.source.fetch(init, lead)], "forecast").isel(init_time=0, lead_time=0)
 
     @functools.lru_cache(maxsize=8)
     def orography(self, init: np.datetime64) -> xr.DataArray:
@@ -199,25 +201,38 @@ class GFSInterpolated:
         orog = orog.rename(latitude="y", longitude="x").drop_vars([c for c in orog.coords if c not in ("latitude", "longitude")])
         return orog.sortby("y").rio.write_crs("EPSG:4326")
 
-    def field(self, case: TileCase, dem: xr.DataArray | None) -> xr.DataArray:
-        """GFS (lapse-corrected when `dem` is given) `(lead_time, y, x)` on the tile's full grid, K."""
-        fields = []
-        for valid in _hours(case.valid):
-            run = self.run_for(valid)
-            if run is None:
-                fields.append(np.full(case.grid.shape, np.nan, dtype=np.float32))
-                continue
-            init, lead = run
-            g = self.run(init).sel(lead_time=np.timedelta64(lead, "h"))
-            f = regrid_to_tile(g, case.grid.crs, case.grid.transform, case.grid.shape).values
-            if dem is not None:
-                orog = regrid_to_tile(self.orography(init), case.grid.crs, case.grid.transform, case.grid.shape)
-                f = f + LAPSE_RATE_K_PER_M * (dem.values - orog.values)
-            fields.append(f)
-        return _on_tile(np.stack(fields), case)
+    def field(self, case: TileCase, lapse: bool) -> xr.DataArray:
+        """GFS (`lapse`: + -6.5 K/km x (DEM - GFS orography)) `(lead_time, y, x)` K on the tile's full grid."""
+        key = (case.name, case.valid.tobytes(), lapse)
+        if key not in self._fields:
+            dem = _dem(case).values if lapse else None
+            fields = []
+            for valid in _hours(case.valid):
+                run = self.run_for(valid)
+                if run is None:
+                    fields.append(np.full(case.grid.shape, np.nan, dtype=np.float32))
+                    continue
+                f = self._regrid(self.t2m(*run), case)
+                if lapse:
+                    f = f + LAPSE_RATE_K_PER_M * (dem - self._regrid(self.orography(run[0]), case))
+                fields.append(f)
+            self._fields[key] = _on_tile(np.stack(fields), case)
+        return self._fields[key]
+
+    @staticmethod
+    def _regrid(field: xr.DataArray, case: TileCase) -> np.ndarray:
+        return regrid_to_tile(field, case.grid.crs, case.grid.transform, case.grid.shape).values
+
+
+class GFSInterpolated:
+    """GFS nearest 12 h lead, bilinear onto the tile; `lapse`: corrected by -6.5 K/km x (DEM - GFS orography)."""
+
+    def __init__(self, runs: GFSRuns, lapse: bool):
+        self.runs, self.lapse = runs, lapse
+        self.name = "GFS 12 h + lapse rate" if lapse else "GFS 12 h"
 
     def predict(self, case: TileCase, observed: Observed) -> xr.DataArray:
-        return observed.sample(self.field(case, _dem(case) if self.lapse else None))
+        return observed.sample(self.runs.field(case, self.lapse))
 
 
 def _dem(case: TileCase) -> xr.DataArray:
@@ -233,7 +248,7 @@ class LinearS2:
 
     name = "linear regression on S-2"
 
-    def __init__(self, gfs: GFSInterpolated, truth_for: Callable[[str], GridTruth | StationTruth],
+    def __init__(self, gfs: GFSRuns, truth_for: Callable[[str], GridTruth | StationTruth],
                  train: Sequence[TileCase]):
         self.gfs, self.truth_for, self.train = gfs, truth_for, list(train)
         self._coef: np.ndarray | None = None
@@ -241,7 +256,7 @@ class LinearS2:
     def features(self, case: TileCase, observed: Observed) -> np.ndarray:
         """`(lead_time, *space, 14)` features on `observed`'s space."""
         s2 = case.s2()
-        gfs = self.gfs.field(case, _dem(case))
+        gfs = self.gfs.field(case, lapse=True)
         bands = observed.sample(s2.broadcast_like(gfs.isel({LEAD: 0})).transpose("band", "y", "x")
                                 .expand_dims({LEAD: len(case.valid)}, axis=1))
         cols = [np.ones(observed.obs.shape), observed.sample(gfs).values, *bands.values]

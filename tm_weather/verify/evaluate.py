@@ -105,79 +105,90 @@ def _dominant_class(case: TileCase, seen: Observed) -> xr.DataArray:
     return xr.DataArray(classes[best.values].astype(np.float32), dims=best.dims, coords=best.coords).where(share.notnull().all("c"))
 
 
-def labels(v: Verification) -> dict[str, xr.DataArray | None]:
-    """Breakdown name -> group labels broadcastable to `v.obs` (None: everything in one group)."""
+def labels(v: Verification) -> dict[str, str | xr.DataArray | None]:
+    """Breakdown name -> how samples are grouped: None (all in one group), a dim of `v.obs` (kept by the
+    metrics' `preserve_dims`) or labels broadcastable to `v.obs` (grouped by `metrics.by_group`)."""
     out = {
         "all": None,
-        "lead time (h)": v.obs[LEAD] / np.timedelta64(1, "h"),
-        "tile": v.obs["tile"],
+        "lead time (h)": LEAD,
+        "tile": "tile",
         "hour of day (UTC)": v.valid_time.dt.hour.where(v.valid_time.notnull()),
-        "season": v.valid_time.dt.season.where(v.valid_time.notnull(), np.nan),
+        "season": v.valid_time.dt.season,
     }
     if v.lulc is not None:
         out["land cover"] = v.lulc
     return out
 
 
-def _score(metric: Callable[..., xr.DataArray], fcst: xr.DataArray, obs: xr.DataArray, group: xr.DataArray | None,
-           **kwargs) -> pd.Series:
-    """metric -> pd.Series by group label (one value "all" when `group` is None)."""
+def _score(metric: Callable[..., xr.DataArray], fcst: xr.DataArray, obs: xr.DataArray,
+           group: str | xr.DataArray | None, **kwargs) -> pd.Series:
+    """metric -> pd.Series by group (see `labels`); the index is the group label as text ("all" for None)."""
     if group is None:
         return pd.Series({"all": float(metric(fcst, obs, **kwargs))})
-    res = M.by_group(metric, fcst, obs, group, "group", **kwargs)
-    return pd.Series(res.values.astype(float), index=[str(g) for g in res["group"].values])
+    if isinstance(group, str):
+        res = metric(fcst, obs, preserve_dims=[group], **kwargs).rename({group: "group"})
+    else:
+        res = M.by_group(metric, fcst, obs, group, "group", **kwargs)
+    return pd.Series(res.values.astype(float), index=[_label(g) for g in res["group"].values])
 
 
-def _deterministic(fcst: xr.DataArray, obs: xr.DataArray, clim: xr.DataArray | None) -> dict[str, Callable]:
-    """name -> metric(fcst, obs, group) for a deterministic forecast."""
+def _label(g) -> str:
+    """A group label as text: lead times in hours, whole numbers without decimals."""
+    if isinstance(g, np.timedelta64):
+        g = g / np.timedelta64(1, "h")
+    return str(int(g)) if isinstance(g, (float, np.floating)) and float(g).is_integer() else str(g)
+
+
+#: Breakdowns that also get ACC and the model's fair CRPS and spread-skill (the others: RMSE, MAE, bias, CRPS).
+FULL = ("all", "lead time (h)")
+
+
+def _count(fcst: xr.DataArray, obs: xr.DataArray, preserve_dims: list[str] | None = None) -> xr.DataArray:
+    """Number of finite observations, over every dim but `preserve_dims`."""
+    return obs.count([d for d in obs.dims if d not in (preserve_dims or [])])
+
+
+def _metrics(system: str, v: Verification, fcst: xr.DataArray, obs: xr.DataArray, full: bool) -> dict[str, Callable]:
+    """metric name -> score(group) of `system` (`fcst` deterministic; the model's ensemble is `v.fcst`)."""
+    ens = v.fcst if system == MODEL else fcst.expand_dims(M.MEMBER)
     out = {
         "RMSE": lambda g: _score(M.rmse, fcst, obs, g),
         "MAE": lambda g: _score(M.mae, fcst, obs, g),
         "bias": lambda g: _score(M.bias, fcst, obs, g),
-        "CRPS": lambda g: _score(M.crps, fcst.expand_dims(M.MEMBER), obs, g),
+        "CRPS": lambda g: _score(M.crps, ens, obs, g),
     }
-    if clim is not None:
+    clim = v.baselines.get(CLIMATOLOGY)
+    if full and clim is not None and system != CLIMATOLOGY:
         out["ACC"] = lambda g: _score(M.acc, fcst, obs, g, clim=clim)
+    if full and system == MODEL:
+        out["CRPS (fair)"] = lambda g: _score(M.crps, ens, obs, g, method="fair")
+        out["spread-skill"] = lambda g: _score(M.spread_skill, ens, obs, g)
     return out
 
 
 def score_table(v: Verification) -> pd.DataFrame:
     """Columns system, metric, breakdown, group, value, n (samples): the model on all its samples and each
-    baseline on the samples it shares with the model, every breakdown; then the scorecard rows (breakdown
-    'scorecard', group = the baseline) with the model and the baseline on their common samples."""
+    baseline on the samples it shares with the model, for every breakdown of `labels`; then the scorecard
+    rows (breakdown 'scorecard vs <baseline>') with the model and the baseline on their common samples.
+    Groups without samples are left out."""
     mean = v.mean
     obs = v.obs.where(mean.notnull())
-    clim = v.baselines.get(CLIMATOLOGY)
     rows = []
 
-    def add(system: str, metric: str, breakdown: str, values: pd.Series, n: pd.Series) -> None:
-        rows.extend(dict(system=system, metric=metric, breakdown=breakdown, group=g, value=x, n=int(n.get(g, 0)))
-                    for g, x in values.items())
+    def add(system: str, fcst: xr.DataArray, o: xr.DataArray, breakdown: str, group, full: bool) -> None:
+        n = _score(_count, o, o, group)
+        for metric, score in _metrics(system, v, fcst, o, full).items():
+            rows.extend(dict(system=system, metric=metric, breakdown=breakdown, group=g, value=x, n=int(n[g]))
+                        for g, x in score(group).items() if n.get(g, 0) > 0)
 
-    def count(o: xr.DataArray, group: xr.DataArray | None) -> pd.Series:
-        return _score(lambda f, ob: ob.count(), o, o, group)
-
-    systems = {MODEL: (mean, obs)} | {n: (b, obs.where(b.notnull())) for n, b in v.baselines.items()}
     for breakdown, group in labels(v).items():
-        for system, (f, o) in systems.items():
-            n = count(o, group)
-            metrics = _deterministic(f, o, None if system == CLIMATOLOGY else clim)
-            if system == MODEL:
-                metrics |= {
-                    "CRPS": lambda g: _score(M.crps, v.fcst, obs, g),
-                    "CRPS (fair)": lambda g: _score(M.crps, v.fcst, obs, g, method="fair"),
-                    "spread-skill": lambda g: _score(M.spread_skill, v.fcst, obs, g),
-                }
-            for metric, fn in metrics.items():
-                add(system, metric, breakdown, fn(group), n)
+        add(MODEL, mean, obs, breakdown, group, breakdown in FULL)
+        for name, b in v.baselines.items():
+            add(name, b, obs.where(b.notnull()), breakdown, group, breakdown in FULL)
     for name, b in v.baselines.items():
         common = obs.where(b.notnull())
-        n = count(common, None)
-        model = _deterministic(mean, common, None if name == CLIMATOLOGY else clim)
-        model["CRPS"] = lambda g: _score(M.crps, v.fcst, common, g)
-        for metric, fn in _deterministic(b, common, None if name == CLIMATOLOGY else clim).items():
-            add(MODEL, metric, f"scorecard vs {name}", model[metric](None), n)
-            add(name, metric, f"scorecard vs {name}", fn(None), n)
+        add(MODEL, mean, common, f"scorecard vs {name}", None, True)
+        add(name, b, common, f"scorecard vs {name}", None, True)
     return pd.DataFrame(rows)
 
 

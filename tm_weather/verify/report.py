@@ -72,7 +72,7 @@ def scorecard(table: pd.DataFrame) -> pd.DataFrame:
         baseline = breakdown.removeprefix("scorecard vs ")
         for metric, higher_better in SCORECARD.items():
             pick = part[part["metric"] == metric].set_index("system")
-            if pick.empty:
+            if not {MODEL, baseline} <= set(pick.index):
                 continue
             m, b = float(pick.loc[MODEL, "value"]), float(pick.loc[baseline, "value"])
             mm, bb = (abs(m), abs(b)) if metric == "bias" else (m, b)
