@@ -1,0 +1,28 @@
+"""Shared helpers of the model and generation tests: untrained tokenizers (tokens need a tokenizer, not a good one)
+and a small random `Batch`."""
+
+from __future__ import annotations
+
+import torch
+
+from tm_weather.model.data import TOKENIZER_OF, Tokenizers
+from tm_weather.model.masking import Batch
+from tm_weather.model.transformer import MODALITIES
+from tm_weather.tokenizers.registry import get_modality
+
+
+def untrained_tokenizers(seed: int = 0) -> Tokenizers:
+    """Every tokenizer the model needs, at its demo size, randomly initialised (seeded)."""
+    torch.manual_seed(seed)
+    models = {}
+    for name in sorted(set(TOKENIZER_OF.values())):
+        modality = get_modality(name)
+        models[name] = modality.build(modality.presets["demo"].model).eval()
+    return Tokenizers(models, {name: "untrained" for name in models})
+
+
+def random_batch(b: int, gen: torch.Generator, missing: tuple[str, ...] = ()) -> Batch:
+    """`b` samples of random tokens of every modality; the modalities `missing` absent from every sample."""
+    tokens = {m.name: torch.randint(0, m.vocab, (b, m.length), generator=gen) for m in MODALITIES}
+    present = {m.name: torch.full((b,), m.name not in missing) for m in MODALITIES}
+    return Batch(tokens, present)

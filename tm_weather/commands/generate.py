@@ -1,0 +1,103 @@
+"""`tm-weather generate`: T2M fields and hourly profiles for a Sentinel-2 tile, as an ensemble, to netCDF or GeoTIFF."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from tm_weather.model import CHECKPOINT_DIR
+from tm_weather.tokenizers.registry import CHECKPOINT_DIR as TOKENIZER_DIR
+from tm_weather.errors import EXIT_OK, InputError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "generate",
+        help="generate 2 m temperature on a Sentinel-2 tile (ensemble, netCDF or GeoTIFF)",
+        description="Generate the 2 m temperature field at --time on a 224 x 224 Sentinel-2 L2A tile, and the tile's "
+        "hourly profile over that UTC day, as --members ensemble members, conditioned on the tile, its place and the "
+        "time, and optionally on a DEM, a land-cover map and the GFS forecast at the tile.",
+    )
+    p.add_argument("--s2", type=Path, required=True, help="Sentinel-2 L2A GeoTIFF (12 bands B01..B12, DN)")
+    p.add_argument("--time", required=True, help="valid time, ISO 8601 UTC (e.g. 2023-11-14T10:00)")
+    p.add_argument("--dem", type=Path, help="elevation GeoTIFF on the tile's grid (m)")
+    p.add_argument("--lulc", type=Path, help="land-cover GeoTIFF on the tile's grid (TerraMind classes 1-9)")
+    p.add_argument("--gfs", metavar="CATALOG[:SOURCE]", help="catalog whose GFS forecast source (default name: gfs) "
+                   "gives the valid day's 00Z and 12Z runs at the tile centre")
+    p.add_argument("--members", type=int, default=8, help="ensemble members (default: 8)")
+    p.add_argument("--tim", action="store_true", help="Thinking-in-Modalities: generate LULC and NDVI first, feed them back")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same output)")
+    p.add_argument("--steps", type=int, default=8, help="decoding steps for the field (default: 8)")
+    p.add_argument("--boa-add-offset", type=int, choices=(0, -1000), help="S-2 BOA_ADD_OFFSET in DN, if the file's tags lack it")
+    p.add_argument("--checkpoint", type=Path, default=CHECKPOINT_DIR / "transformer-demo.safetensors",
+                   help="transformer checkpoint (default: %(default)s)")
+    p.add_argument("--tokenizers", type=Path, default=TOKENIZER_DIR, help="folder of tokenizer checkpoints (default: %(default)s)")
+    p.add_argument("--out", type=Path, required=True, help="output file: .nc (CF netCDF) or .tif (GeoTIFF)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tm_weather.model.generate import GenerationConfig, generate_tile
+    from tm_weather.model.data import Tokenizers, read_tile
+    from tm_weather.model.transformer import load_model
+    from tm_weather.tokenizers.registry import sha256
+
+    if args.out.suffix not in (".nc", ".tif", ".tiff"):
+        raise InputError("--out", "suffix", ".nc or .tif", args.out.suffix)
+    try:
+        time = np.datetime64(args.time.rstrip("Z"), "s")
+    except ValueError as e:
+        raise InputError("--time", "value", "an ISO 8601 UTC time", args.time) from e
+    if args.members < 1:
+        raise InputError("--members", "value", "at least 1", str(args.members))
+    if not args.checkpoint.exists():
+        raise InputError(args.checkpoint, "checkpoint", "a trained transformer (tm-weather train)", "no such file")
+    model, meta = load_model(args.checkpoint)
+    tokenizers = Tokenizers.load(args.tokenizers)
+    tile = read_tile(args.s2, args.dem, args.lulc, time=None, boa_add_offset=args.boa_add_offset)
+    gfs = _gfs_series(args.gfs, time, tile) if args.gfs else None
+    config = GenerationConfig(members=args.members, steps=args.steps, seed=args.seed)
+    provenance = {
+        "checkpoint": str(args.checkpoint), "checkpoint_sha256": sha256(args.checkpoint),
+        "tokenizers_sha256": " ".join(f"{k}:{v}" for k, v in sorted(tokenizers.hashes.items())),
+        "input_s2": str(args.s2), "input_s2_acquired": str(tile.acquired) + "Z",
+        "input_dem": str(args.dem or ""), "input_lulc": str(args.lulc or ""), "input_gfs": args.gfs or "",
+    }
+    ds = generate_tile(model, tokenizers, tile, time, gfs, config, args.tim, provenance)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.out.suffix == ".nc":
+        ds.to_netcdf(args.out)
+    else:
+        _write_geotiff(ds, args.out)
+    mean = float(ds["t2m_mean"].mean())
+    print(f"wrote {args.out}: {args.members} members, tile mean {mean:.2f} K, mean spread {float(ds['t2m_spread'].mean()):.2f} K")
+    return EXIT_OK
+
+
+def _gfs_series(spec: str, time: np.datetime64, tile) -> np.ndarray:
+    """GFS `(24,)` K over `time`'s UTC day at the tile centre, from the catalog source `spec` = CATALOG[:SOURCE]."""
+    from tm_weather.catalog import load_catalog
+    from tm_weather.model.data import gfs_day, gfs_runs
+    from tm_weather.sources import open_source
+
+    path, _, name = spec.partition(":")
+    catalog = load_catalog(path)
+    name = name or "gfs"
+    if name not in catalog.sources or catalog.sources[name].kind != "gfs":
+        raise InputError(path, f"sources.{name}", "a GFS forecast source (kind: gfs)")
+    source = open_source(name, catalog.sources[name], catalog)
+    day = time.astype("datetime64[D]")
+    return gfs_day(source(gfs_runs(day)), [tile.lat], [tile.lon], [tile.name])[0]
+
+
+def _write_geotiff(ds, path: Path) -> None:
+    """Bands: member 1..N, then the ensemble mean and spread (K), each band described."""
+    import xarray as xr
+
+    bands = xr.concat([ds["t2m"], ds["t2m_mean"].expand_dims(member=[-1]), ds["t2m_spread"].expand_dims(member=[-2])], "member")
+    bands = bands.rename(member="band").assign_coords(band=np.arange(1, bands.sizes["member"] + 1))
+    bands.attrs = {"units": "K", **{k: str(v) for k, v in ds.attrs.items()}}
+    names = [f"t2m member {i}" for i in range(ds.sizes["member"])] + ["t2m ensemble mean", "t2m ensemble spread"]
+    bands.rio.write_crs(ds.rio.crs).rio.to_raster(path, tags=bands.attrs, descriptions=names)

@@ -1,0 +1,6 @@
+"""The shared multimodal transformer: model, correlation-learning masks, data and generation."""
+
+from pathlib import Path
+
+#: Shipped transformer checkpoints and their model cards (top-level `checkpoints/`, beside `tokenizers/`).
+CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "checkpoints"

@@ -1,0 +1,217 @@
+"""Generation: iterative masked decoding of target modalities from any subset of inputs, N members at once.
+
+- Images (T2M field, LULC, NDVI): ROAR (random order, as TerraMind's default) or MaskGIT (most confident first)
+  over `steps` steps; after step s of S, `ceil(L cos(pi/2 (s+1)/S))` tokens are still masked (MaskGIT's cosine
+  schedule). At each step every still-masked position is predicted, tokens are sampled, and the chosen positions
+  are committed and fed back into the decoder as revealed tokens; the encoder runs once per target modality.
+- Series (hourly profile, GFS): autoregressive, one token per step left to right (TerraMind's scheme for sequences).
+- Sampling: per FSQ digit, temperature, then top-k and top-p (nucleus) filtering.
+- Members: one batched call; each member is a row of the batch with its own random draws. A `torch.Generator`
+  seeded with `seed` makes the whole call deterministic.
+- Each finished modality joins the encoder's inputs for the next one. Thinking-in-Modalities (TiM) generates
+  LULC and NDVI first (those not given) and so feeds them back as inputs before the T2M field.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+import tm_weather
+
+from tm_weather.model.transformer import MODALITIES, MODALITY_ID, MultiModalTransformer, Tokens
+
+TIM_MODALITIES = ("lulc", "ndvi")
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Members, decoding steps for images, order ("roar" or "maskgit"), sampling settings and seed."""
+
+    members: int = 8
+    steps: int = 8
+    order: str = "roar"
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 0.8
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.order not in ("roar", "maskgit"):
+            raise ValueError(f"order must be 'roar' or 'maskgit', got {self.order!r}")
+        if self.members < 1 or self.steps < 1 or self.temperature <= 0 or not 0 < self.top_p <= 1:
+            raise ValueError(f"bad generation settings: {self}")
+
+
+def as_tokens(conditions: dict[str, torch.Tensor]) -> Tokens:
+    """`{name: (b, length)}` whole modalities -> `Tokens (b, sum of lengths)`, no padding."""
+    parts = []
+    for name, tok in conditions.items():
+        m = MODALITIES[MODALITY_ID[name]]
+        if tok.shape[-1] != m.length:
+            raise ValueError(f"{name}: expected {m.length} tokens, got {tok.shape[-1]}")
+        b = tok.shape[0]
+        parts.append((tok, torch.full_like(tok, MODALITY_ID[name]), torch.arange(m.length).expand(b, -1),
+                      torch.zeros_like(tok, dtype=torch.bool)))
+    return Tokens(*(torch.cat(p, dim=1) for p in zip(*parts)))
+
+
+def filter_logits(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> torch.Tensor:
+    """Logits `(k, n)` -> log-probabilities `(k, n)` after temperature, top-k and top-p (-inf where dropped)."""
+    logits = logits / temperature
+    if 0 < top_k < logits.shape[-1]:
+        kth = logits.topk(top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, -torch.inf)
+    if top_p < 1:
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        cum = sorted_logits.softmax(-1).cumsum(-1)
+        drop_sorted = cum - sorted_logits.softmax(-1) >= top_p  # keep the smallest prefix reaching top_p
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, -torch.inf)
+    return logits.log_softmax(-1)
+
+
+def sample_tokens(model: MultiModalTransformer, name: str, logits: torch.Tensor, config: GenerationConfig,
+                  gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Head output `(k, sum(levels))` -> sampled tokens `(k,)` and their log-probability `(k,)` (sum over digits)."""
+    m = MODALITIES[MODALITY_ID[name]]
+    digits, logp = [], 0
+    for part in logits.split(m.levels, dim=-1):
+        lp = filter_logits(part, config.temperature, config.top_k, config.top_p)
+        d = torch.multinomial(lp.exp(), 1, generator=gen)[:, 0]
+        digits.append(d)
+        logp = logp + lp.gather(1, d[:, None])[:, 0]
+    return model.tokens_from_digits(m, torch.stack(digits, -1)), logp
+
+
+def unmasked_after(step: int, steps: int, length: int) -> int:
+    """Tokens committed after `step` (0-based) of `steps` on the cosine schedule (all of them after the last)."""
+    return length - math.ceil(length * math.cos(math.pi / 2 * (step + 1) / steps))
+
+
+@torch.no_grad()
+def generate(model: MultiModalTransformer, conditions: dict[str, torch.Tensor], targets: tuple[str, ...],
+             config: GenerationConfig, tim: bool = False) -> dict[str, torch.Tensor]:
+    """Generate `targets` from `conditions` (`{name: (length,)}` tokens of one sample, any non-empty subset of
+    modalities) -> `{name: (members, length)}` tokens.
+
+    The encoder runs once on the conditions, shared by all members; targets are decoded one after the other, each
+    one's tokens revealed to the decoder for the next. `tim`: first generate the `TIM_MODALITIES` not among the
+    conditions and add them to the encoder's inputs (per member) before the targets."""
+    model.eval()
+    gen = torch.Generator().manual_seed(config.seed)
+    inputs = {k: v.reshape(1, -1) for k, v in conditions.items()}
+    out = {}
+    thoughts = tuple(name for name in TIM_MODALITIES if tim and name not in conditions)
+    for stage in (thoughts, targets):
+        if not stage:
+            continue
+        decoded = _decode_stage(model, inputs, stage, config, gen)
+        out.update(decoded)
+        inputs = {k: v.expand(config.members, -1) for k, v in inputs.items()} | decoded
+    return out
+
+
+def _decode_stage(model: MultiModalTransformer, inputs: dict[str, torch.Tensor], names: tuple[str, ...],
+                  config: GenerationConfig, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    """Decode the modalities `names` in order against one encoding of `inputs` (`{name: (1 or members, length)}`)."""
+    n = config.members
+    source = as_tokens(inputs)
+    memory = model.encode(source)
+    query = as_tokens({name: torch.zeros(n, MODALITIES[MODALITY_ID[name]].length, dtype=torch.int64) for name in names})
+    known = torch.zeros_like(query.pad)
+    for name in names:
+        m = MODALITIES[MODALITY_ID[name]]
+        mine = query.modality[0] == MODALITY_ID[name]
+        steps = config.steps if m.grid else m.length
+        for step in range(steps):
+            logits, where = model.decode(memory, source.pad, query, known)[name]
+            tokens, logp = sample_tokens(model, name, logits, config, gen)
+            todo = (unmasked_after(step, steps, m.length) if m.grid else step + 1) - int(known[0, mine].sum())
+            if m.grid and config.order == "roar":
+                score = torch.rand(len(where), generator=gen)
+            elif m.grid:
+                score = logp
+            else:  # series: left to right
+                score = -query.position.flatten()[where].float()
+            pick = _top_per_row(score, todo, n)
+            query.token.view(-1)[where[pick]] = tokens[pick]
+            known.view(-1)[where[pick]] = True
+    return {name: query.token[:, query.modality[0] == MODALITY_ID[name]] for name in names}
+
+
+def _top_per_row(score: torch.Tensor, k: int, rows: int) -> torch.Tensor:
+    """`score (e,)` of entries grouped by row, `e / rows` per row (every row has the same positions left) ->
+    bool `(e,)`: the `k` highest of each row."""
+    grouped = score.view(rows, -1)
+    best = grouped.topk(k, dim=1).indices
+    return torch.zeros_like(grouped, dtype=torch.bool).scatter_(1, best, True).flatten()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# a tile in, kelvin out
+
+
+def tile_conditions(tile, tokenizers, time, gfs_series=None) -> dict[str, torch.Tensor]:
+    """A `data.Tile` at valid `time` (+ GFS `(24,)` K over its UTC day) -> conditioning tokens `{name: (length,)}`:
+    S-2, NDVI, coordinates and time always; DEM and LULC when the tile has them; GFS when given."""
+    from tm_weather.model.data import tile_tokens, time_tokens
+
+    conditions = {**tile_tokens(tile, tokenizers), "time": time_tokens(time)}
+    if gfs_series is not None:
+        series = torch.as_tensor(gfs_series, dtype=torch.float32).reshape(1, 1, 24)
+        conditions["gfs"] = tokenizers.encode("gfs", series)[0]
+    return conditions
+
+
+def generate_tile(model, tokenizers, tile, time, gfs_series=None, config: GenerationConfig = GenerationConfig(),
+                  tim: bool = False, provenance: dict | None = None):
+    """Generate T2M on a tile at valid `time` -> CF `xr.Dataset`: `t2m (member, y, x)` K, `t2m_mean` and
+    `t2m_spread (y, x)` K, `t2m_hourly (member, hour)` K over the valid UTC day and its mean, with the tile's
+    CRS and provenance attributes (`provenance` added to them); with `tim`, `lulc_generated (member, y, x)`."""
+    import datetime as dt
+
+    import numpy as np
+    import xarray as xr
+
+    time = np.datetime64(time, "s")
+    conditions = tile_conditions(tile, tokenizers, time, gfs_series)
+    start = dt.datetime.now(dt.timezone.utc)
+    tokens = generate(model, conditions, ("t2m_field", "t2m_hourly"), config, tim=tim)
+    field = tokenizers.decode("t2m_field", tokens["t2m_field"])[:, 0].numpy().astype(np.float32)
+    hourly = tokenizers.decode("t2m_hourly", tokens["t2m_hourly"])[:, 0].numpy().astype(np.float32)
+    x, y = tile.grid.centres()
+    day = time.astype("datetime64[D]").astype("datetime64[ns]")
+    k = {"units": "K", "standard_name": "air_temperature", "grid_mapping": "spatial_ref"}
+    ds = xr.Dataset(
+        {
+            "t2m": (("member", "y", "x"), field, {**k, "long_name": "2 m temperature, ensemble member"}),
+            "t2m_mean": (("y", "x"), field.mean(0), {**k, "long_name": "2 m temperature, ensemble mean"}),
+            "t2m_spread": (("y", "x"), field.std(0), {"units": "K", "long_name": "2 m temperature, ensemble standard deviation", "grid_mapping": "spatial_ref"}),
+            "t2m_hourly": (("member", "hour"), hourly, {"units": "K", "standard_name": "air_temperature",
+                                                         "long_name": "tile-mean hourly 2 m temperature over the valid UTC day"}),
+            "t2m_hourly_mean": (("hour",), hourly.mean(0), {"units": "K", "long_name": "tile-mean hourly 2 m temperature, ensemble mean"}),
+        },
+        coords={"member": np.arange(config.members), "y": ("y", y, {"units": "m", "standard_name": "projection_y_coordinate"}),
+                "x": ("x", x, {"units": "m", "standard_name": "projection_x_coordinate"}),
+                "hour": ("hour", day + np.arange(24) * np.timedelta64(1, "h")),
+                "time": time.astype("datetime64[ns]")},
+    )
+    if tim and "lulc" in tokens:
+        ds["lulc_generated"] = (("member", "y", "x"), tokenizers.decode("lulc", tokens["lulc"]).numpy().astype(np.uint8) + 1,
+                                {"long_name": "land cover generated by Thinking-in-Modalities (TerraMind classes 1-9)", "grid_mapping": "spatial_ref"})
+    ds = ds.rio.write_crs(tile.grid.crs).rio.write_transform(tile.grid.transform)
+    ds.attrs = {
+        "Conventions": "CF-1.8",
+        "title": "2 m temperature generated from Sentinel-2 by the tm-weather shared transformer",
+        "source": f"tm-weather {tm_weather.__version__}",
+        "valid_time": str(time) + "Z",
+        "conditioned_on": " ".join(sorted(conditions)),
+        "members": config.members, "seed": config.seed, "steps": config.steps, "order": config.order,
+        "temperature": config.temperature, "top_k": config.top_k, "top_p": config.top_p, "tim": int(tim),
+        "run_time": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **(provenance or {}),
+    }
+    return ds

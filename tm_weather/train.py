@@ -1,0 +1,236 @@
+"""Training the shared transformer with Lightning: correlation learning on a catalog's train split, validation
+skill on its val split, resumable, and the shipped checkpoint with its model card.
+
+    catalog (default: the benchmark world) -> `model.data.catalog_samples` per split (cached in the run folder)
+      -> `TokenData` (random training samples, the val split in order)
+      -> `CorrelationModule`: `masking.sample` budgets, a loss per modality, AdamW + cosine schedule
+      -> `<run>/last.ckpt` (resume) and `checkpoints/transformer-<preset>.safetensors` + `.yaml` (the card)
+
+Validation logs each modality's loss under the generation task's masking and the field's *skill*: RMSE (K)
+of a one-pass greedy decoding (every field token predicted at once from the conditions, decoded through the
+T2M tokenizer) against the truth's 16-px block means, and the same for GFS at the tile centre.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import lightning as L
+import torch
+import yaml
+from torch.utils.data import DataLoader, Dataset, RandomSampler
+
+import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
+from tm_weather.errors import InputError
+from tm_weather.model import CHECKPOINT_DIR, masking
+from tm_weather.model.data import Samples, Tokenizers, block_means, catalog_samples
+from tm_weather.model.generate import as_tokens
+from tm_weather.model.masking import Batch, MaskingConfig, TASK_ALWAYS, TASK_OPTIONAL
+from tm_weather.model.transformer import MODALITIES, MODALITY_ID, SIZES, MultiModalTransformer, save_model
+from tm_weather.tokenizers.registry import sha256
+
+log = logging.getLogger(__name__)
+
+
+
+@dataclass(frozen=True)
+class TrainPreset:
+    """A training run: model size, optimisation, masking budgets and the default world it trains on."""
+
+    size: str
+    steps: int
+    batch: int
+    lr: float
+    masking: MaskingConfig = field(default_factory=MaskingConfig)
+    weight_decay: float = 0.05
+    warmup: int = 50
+    val_every: int = 100
+    world: str = "demo"  # world preset (seed 0) used when no catalog is given
+    threads: int = 2
+    seed: int = 0
+
+
+PRESETS = {
+    "demo": TrainPreset(size="tiny", steps=600, batch=16, lr=2e-3),
+    "full": TrainPreset(size="tiny", steps=6000, batch=32, lr=1e-3, world="full", val_every=500),
+    "base": TrainPreset(size="base", steps=20000, batch=64, lr=3e-4, world="full", val_every=1000, threads=16),
+}
+
+
+def default_world(preset: str) -> Path:
+    """The benchmark world of `preset` (seed 0), built once into the user's cache folder."""
+    from tm_weather.world.build import CATALOG, build_world
+    from tm_weather.world.presets import PRESETS as WORLDS
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tm-weather" / f"world-{preset}-0"
+    if not (cache / CATALOG).exists():
+        log.warning("building the %s benchmark world in %s", preset, cache)
+        build_world(cache, WORLDS[preset], 0)
+    return cache / CATALOG
+
+
+class _Indexed(Dataset):
+    """Samples as a map-style dataset of `{"tokens": {name: (length,)}, "present": {name: ()}}`."""
+
+    def __init__(self, samples: Samples):
+        self.samples = samples
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> dict:
+        s = self.samples
+        return {"tokens": {k: v[i] for k, v in s.tokens.items()}, "present": {k: v[i] for k, v in s.present.items()},
+                "index": i}
+
+
+class TokenData(L.LightningDataModule):
+    """Train samples drawn at random (with replacement, `steps * batch` per run), val samples in order."""
+
+    def __init__(self, train: Samples, val: Samples, preset: TrainPreset):
+        super().__init__()
+        self.train, self.val, self.preset = train, val, preset
+
+    def train_dataloader(self) -> DataLoader:
+        p = self.preset
+        sampler = RandomSampler(range(len(self.train)), replacement=True, num_samples=p.steps * p.batch,
+                                generator=torch.Generator().manual_seed(p.seed))
+        return DataLoader(_Indexed(self.train), batch_size=p.batch, sampler=sampler)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(_Indexed(self.val), batch_size=64)
+
+
+class CorrelationModule(L.LightningModule):
+    """The transformer trained by correlation learning; validation skill needs the T2M tokenizer and the val truth."""
+
+    def __init__(self, preset: TrainPreset, tokenizers: Tokenizers, val: Samples):
+        super().__init__()
+        self.preset = preset
+        self.model = MultiModalTransformer(SIZES[preset.size])
+        self.tokenizers, self.val = tokenizers, val
+        self.gen = torch.Generator().manual_seed(preset.seed)
+
+    def training_step(self, batch: dict, _) -> torch.Tensor:
+        inputs, targets, reveal = masking.sample(Batch(batch["tokens"], batch["present"]), self.preset.masking, self.gen)
+        losses = self.model.losses(inputs, targets, reveal)
+        loss = sum(losses.values()) / len(losses)
+        self.log("train/loss", loss, prog_bar=True)
+        for name, value in losses.items():
+            self.log(f"train/{name}", value)
+        return loss
+
+    def validation_step(self, batch: dict, _) -> None:
+        tokens, present = batch["tokens"], batch["present"]
+        conditions = {k: tokens[k] for k in TASK_ALWAYS + TASK_OPTIONAL if bool(present[k].all())}
+        inputs = as_tokens(conditions)
+        targets = as_tokens({k: tokens[k] for k in ("t2m_field", "t2m_hourly")})
+        nothing = torch.zeros_like(targets.pad)
+        memory = self.model.encode(inputs)
+        out = self.model.decode(memory, inputs.pad, targets, nothing)
+        losses = self.model.losses(inputs, targets, nothing)
+        for name, value in losses.items():
+            self.log(f"val/{name}", value, batch_size=len(batch["index"]))
+        logits, _ = out["t2m_field"]
+        m = MODALITIES[MODALITY_ID["t2m_field"]]
+        digits = torch.stack([p.argmax(-1) for p in logits.split(m.levels, dim=-1)], -1)
+        field_tokens = self.model.tokens_from_digits(m, digits).view(len(batch["index"]), -1)
+        decoded = block_means(self.tokenizers.decode("t2m_field", field_tokens.cpu())[:, 0])
+        truth = self.val.truth[batch["index"].cpu()]
+        self.log("val/field_rmse_k", (decoded - truth).pow(2).mean().sqrt(), batch_size=len(batch["index"]), prog_bar=True)
+
+    def configure_optimizers(self):
+        p = self.preset
+        opt = torch.optim.AdamW(self.model.parameters(), lr=p.lr, weight_decay=p.weight_decay, betas=(0.9, 0.95))
+        warm = torch.optim.lr_scheduler.LinearLR(opt, 0.01, 1.0, total_iters=p.warmup)
+        decay = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, p.steps - p.warmup), eta_min=p.lr / 20)
+        sched = torch.optim.lr_scheduler.SequentialLR(opt, [warm, decay], milestones=[p.warmup])
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["masking_generator"] = self.gen.get_state()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.gen.set_state(checkpoint["masking_generator"])
+
+
+def split_samples(catalog_path: Path, split: str, tokenizers: Tokenizers, run_dir: Path, progress=None) -> Samples:
+    """A split's samples, from `run_dir`'s cache when its tokenizers and catalog are the same."""
+    from tm_weather.catalog import load_catalog
+
+    key = hashlib.sha256((str(Path(catalog_path).resolve()) + "".join(sorted(tokenizers.hashes.values()))).encode())
+    cached = run_dir / f"samples-{split}-{key.hexdigest()[:12]}.safetensors"
+    if cached.exists():
+        return Samples.load(cached)
+    samples = catalog_samples(load_catalog(catalog_path), split, tokenizers, progress)
+    samples.save(cached)
+    return samples
+
+
+def train(preset_name: str = "demo", catalog: Path | None = None, out: Path = CHECKPOINT_DIR,
+          run_dir: Path | None = None, tokenizers: Tokenizers | None = None, progress=print,
+          steps: int | None = None) -> Path:
+    """Train the transformer with preset `preset_name` on `catalog` (default: the preset's benchmark world),
+    resuming from `run_dir/last.ckpt` if there is one; write `out/transformer-<preset>.safetensors` and its model
+    card; return the checkpoint's path. `steps` overrides the preset's (short runs, tests)."""
+    if preset_name not in PRESETS:
+        raise InputError("--preset", "name", f"one of {sorted(PRESETS)}", repr(preset_name))
+    preset = PRESETS[preset_name] if steps is None else replace(PRESETS[preset_name], steps=steps,
+                                                               warmup=min(PRESETS[preset_name].warmup, steps // 2))
+    torch.set_num_threads(preset.threads)
+    torch.manual_seed(preset.seed)
+    catalog = Path(catalog) if catalog else default_world(preset.world)
+    run_dir = Path(run_dir or Path("runs") / f"transformer-{preset_name}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tokenizers = tokenizers or Tokenizers.load()
+    train_set = split_samples(catalog, "train", tokenizers, run_dir, progress)
+    val_set = split_samples(catalog, "val", tokenizers, run_dir, progress)
+    progress(f"train: {len(train_set)} samples, val: {len(val_set)} samples; {preset.steps} steps of {preset.batch}")
+
+    module = CorrelationModule(preset, tokenizers, val_set)
+    last = run_dir / "last.ckpt"
+    trainer = L.Trainer(
+        max_steps=preset.steps, accelerator="auto", devices=1, default_root_dir=run_dir, logger=L.pytorch.loggers.CSVLogger(run_dir),
+        callbacks=[L.pytorch.callbacks.ModelCheckpoint(dirpath=run_dir, save_last=True, every_n_train_steps=preset.val_every)],
+        val_check_interval=preset.val_every, check_val_every_n_epoch=None, enable_model_summary=False,
+        log_every_n_steps=10, num_sanity_val_steps=0,
+    )
+    start = time.perf_counter()
+    trainer.fit(module, TokenData(train_set, val_set, preset), ckpt_path=last if last.exists() else None, weights_only=True)
+    seconds = time.perf_counter() - start
+    return ship(module, preset_name, preset, catalog, trainer, seconds, out)
+
+
+def ship(module: CorrelationModule, preset_name: str, preset: TrainPreset, catalog: Path, trainer, seconds: float,
+         out: Path) -> Path:
+    """Write the trained weights and the model card `transformer-<preset>.yaml` (data, command, metrics, sha256)."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"transformer-{preset_name}.safetensors"
+    tokenizer_hashes = {k: v for k, v in module.tokenizers.hashes.items()}
+    save_model(module.model, path, {"preset": preset_name, "tokenizers": yaml.safe_dump(tokenizer_hashes)})
+    metrics = {k: round(float(v), 4) for k, v in trainer.callback_metrics.items()}
+    card = {
+        "model": "tm-weather shared multimodal transformer (tm_weather/model/transformer.py)",
+        "checkpoint": path.name,
+        "sha256": sha256(path),
+        "bytes": path.stat().st_size,
+        "parameters": module.model.num_parameters(),
+        "config": module.model.config.to_dict(),
+        "command": f"tm-weather train --preset {preset_name}" + (f" --catalog {catalog}" if "tm-weather" not in str(catalog) else ""),
+        "data": {"catalog": str(catalog), "train_samples": len(trainer.datamodule.train),
+                 "val_samples": len(trainer.datamodule.val)},
+        "train": {**asdict(preset), "seconds": round(seconds, 1),
+                  "samples_per_s": round(preset.steps * preset.batch / max(seconds, 1e-9), 1)},
+        "metrics": metrics,
+        "tokenizers": tokenizer_hashes,
+        "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "torch": torch.__version__,
+    }
+    (out / f"transformer-{preset_name}.yaml").write_text(yaml.safe_dump(card, sort_keys=False))
+    return path
