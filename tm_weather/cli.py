@@ -15,6 +15,8 @@ from tm_weather.errors import EXIT_INPUT, InputError
 #: Modules providing subcommands, in the order `--help` lists them.
 COMMANDS = (
     "tm_weather.commands.demo",
+    "tm_weather.commands.train",
+    "tm_weather.commands.generate",
     "tm_weather.commands.ingest",
     "tm_weather.commands.index",
     "tm_weather.commands.tokenizers",
