@@ -147,7 +147,7 @@ class Climatology:
 def _climate_features(times: np.ndarray) -> np.ndarray:
     """`(n, 26)`: one-hot UTC hour of day (24), cos and sin of the day of year's annual phase."""
     t = pd.DatetimeIndex(times)
-    phase = 2 * np.pi * (t.dayofyear.to_numpy() - 1 + t.hour.to_numpy() / 24) / 365.25
+    phase = 2 * np.pi * (t.day_of_year.to_numpy() - 1 + t.hour.to_numpy() / 24) / 365.25
     return np.column_stack([np.eye(24)[t.hour.to_numpy()], np.cos(phase), np.sin(phase)])
 
 

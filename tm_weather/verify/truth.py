@@ -67,7 +67,7 @@ def match_times(wanted: np.ndarray, offered: np.ndarray, where: str, missing: Mi
 
 def block_grid(grid: TileGrid, block: int) -> TileGrid:
     """The tile grid coarsened to `block` x `block` pixel blocks (trailing pixels that fill no block dropped)."""
-    return TileGrid(grid.crs, grid.transform * Affine.scale(block), (grid.shape[0] // block, grid.shape[1] // block))
+    return TileGrid(grid.crs, grid.transform @ Affine.scale(block), (grid.shape[0] // block, grid.shape[1] // block))
 
 
 def block_mean(field: xr.DataArray, block: int) -> xr.DataArray:
@@ -112,7 +112,7 @@ class StationTruth:
         x, y = Transformer.from_crs("EPSG:4326", grid.crs, always_xy=True).transform(
             reports["longitude"].values, reports["latitude"].values
         )
-        col, row = ~grid.transform * (np.asarray(x), np.asarray(y))
+        col, row = ~grid.transform @ (np.asarray(x), np.asarray(y))
         inside = (col >= 0) & (col < grid.shape[1]) & (row >= 0) & (row < grid.shape[0])
         if not inside.any():
             raise InputError(f"truth {self.name}", f"stations on tile {tile}", "at least one station inside the "

@@ -1,0 +1,169 @@
+"""`tm-weather verify` end to end on the tiny benchmark world, with a FAKE prediction (the world's truth plus
+noise, `tm_weather.verify.fake`: a test fixture standing in for `tm-weather generate` until the model exists),
+and its bad-input errors; plus the truth adapters and the prediction reader on small inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from tm_weather.catalog import load_catalog
+from tm_weather.cli import main
+from tm_weather.errors import EXIT_INPUT, EXIT_OK
+from tm_weather.ingest import ingest
+from tm_weather.verify.baselines import GFSRuns, TileCase
+from tm_weather.verify.fake import write_fake_prediction
+from tm_weather.verify.prediction import read_prediction
+from tm_weather.verify.truth import block_mean, open_truth
+from tm_weather.world.build import CATALOG, build_world
+from tm_weather.world.presets import PRESETS
+
+LEADS_H = [0, 6, 12]
+SYSTEMS = {"model", "climatology", "persistence", "GFS 12 h", "GFS 12 h + lapse rate", "linear regression on S-2",
+           "other"}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """The tiny world with its test tile's truth ingested (for the climatology), two fake predictions for the
+    test tile ("model" and a worse "other" used as a --baseline), and one verify run."""
+    root = tmp_path_factory.mktemp("world")
+    build_world(root, PRESETS["tiny"], seed=0)
+    catalog = load_catalog(root / CATALOG)
+    tile = catalog.splits["test"].tiles[0]
+    ingest(catalog, [f"truth_{tile}"], progress=False)
+    case = TileCase.train(catalog, tile, np.array([0], dtype="timedelta64[ns]"))
+    truth = open_truth("truth_{tile}", catalog, tile)
+    pred = write_fake_prediction(root / "pred" / f"{tile}.nc", truth, tile, case.grid, case.valid[0], LEADS_H, 4, 1)
+    other = write_fake_prediction(root / "other" / f"{tile}.nc", truth, tile, case.grid, case.valid[0], LEADS_H, 4, 2,
+                                  bias_k=1.5)
+    out = root / "report"
+    argv = ["verify", "--pred", str(pred), "--truth", "truth_{tile}", "--catalog", str(root / CATALOG),
+            "--out", str(out), "--baseline", f"other={other}"]
+    assert main(argv) == EXIT_OK
+    return dict(root=root, catalog=catalog, tile=tile, pred=pred, out=out, case=case)
+
+
+def test_report_has_every_section_and_is_self_contained(world):
+    page = (world["out"] / "report.html").read_text()
+    for section in ("Scorecard", "RMSE and bias against lead time", "Bias and error maps",
+                    "Rank histogram and spread-skill", "Example tiles", "Breakdowns"):
+        assert f"<h2>{section}</h2>" in page
+    assert page.count('src="data:image/png;base64,') == 4  # lead, maps, ensemble, examples
+    assert "<script" not in page and 'src="http' not in page
+    for baseline in SYSTEMS - {"model"}:
+        assert f"<th>vs {baseline}</th>" in page
+
+
+def test_metrics_tables_cover_every_system_breakdown_and_metric(world):
+    table = pd.read_csv(world["out"] / "metrics.csv")
+    assert set(table["system"]) == SYSTEMS
+    assert {"all", "lead time (h)", "tile", "land cover", "hour of day (UTC)", "season"} <= set(table["breakdown"])
+    model = table[(table["system"] == "model") & (table["breakdown"] == "all")].set_index("metric")["value"]
+    assert set(model.index) == {"RMSE", "MAE", "bias", "CRPS", "CRPS (fair)", "ACC", "spread-skill"}
+    leads = table[(table["breakdown"] == "lead time (h)") & (table["metric"] == "RMSE") & (table["system"] == "model")]
+    assert sorted(leads["group"].astype(int)) == LEADS_H
+    doc = json.loads((world["out"] / "metrics.json").read_text())
+    assert len(doc["metrics"]) == len(table) and doc["unavailable_baselines"] == {}
+    assert sum(doc["rank_histogram"]) == pytest.approx(1.0)
+    card = {(r["baseline"], r["metric"]): r for r in doc["scorecard"]}
+    assert card[("other", "bias")]["relative"] < 0  # the model's 0.3 K bias against the other's 1.5 K
+    assert card[("GFS 12 h", "RMSE")]["relative"] < 0  # truth plus noise beats GFS
+
+
+def test_model_rmse_and_bias_equal_a_direct_computation(world):
+    """The report's model RMSE and bias = numpy over the 4 x 4 pixel blocks of the ensemble mean against the
+    truth regridded onto those blocks."""
+    pred = read_prediction(world["pred"])
+    observed = open_truth("truth_{tile}", world["catalog"], world["tile"]).on_tile(world["tile"], pred.grid, pred.valid_time)
+    err = block_mean(pred.t2m.mean("member"), 4).values - observed.obs.values
+    table = pd.read_csv(world["out"] / "metrics.csv")
+    model = table[(table["system"] == "model") & (table["breakdown"] == "all")].set_index("metric")["value"]
+    assert model["RMSE"] == pytest.approx(np.sqrt(np.nanmean(err**2)), rel=1e-5)
+    assert model["bias"] == pytest.approx(np.nanmean(err), rel=1e-5, abs=1e-6)
+
+
+def _run(world, tmp_path, pred: Path, truth: str = "truth_{tile}") -> int:
+    return main(["verify", "--pred", str(pred), "--truth", truth, "--catalog", str(world["root"] / CATALOG),
+                 "--out", str(tmp_path / "out")])
+
+
+def _edited(world, tmp_path, edit) -> Path:
+    with xr.open_dataset(world["pred"]) as ds:
+        ds = edit(ds.load())
+    path = tmp_path / f"{world['tile']}.nc"
+    ds.to_netcdf(path)
+    return path
+
+
+def test_wrong_units_fail_clearly(world, tmp_path, capsys):
+    def to_celsius(ds):
+        ds["t2m"] = (ds["t2m"] - 273.15).assign_attrs(units="degC")
+        return ds
+
+    assert _run(world, tmp_path, _edited(world, tmp_path, to_celsius)) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "t2m units: expected 'K' (kelvin), found 'degC'" in err and world["tile"] in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_mismatched_times_fail_clearly(world, tmp_path, capsys):
+    def later(ds):
+        return ds.assign_coords(init_time=ds["init_time"] + np.timedelta64(30, "D"))
+
+    assert _run(world, tmp_path, _edited(world, tmp_path, later)) == EXIT_INPUT
+    assert "(mismatched times)" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_spatial_overlap_fails_clearly(world, tmp_path, capsys):
+    other = next(t.name for t in world["catalog"].tiles if t.name != world["tile"])
+    assert _run(world, tmp_path, world["pred"], truth=f"truth_{other}") == EXIT_INPUT
+    assert "no spatial overlap" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_station_truth_samples_the_tile_at_the_station(world):
+    """ISD truth: the station inside the tile, its reports at the matched hours, and the field sampled there
+    (nearest: the pixel under the station)."""
+    pred = read_prediction(world["pred"])
+    truth = open_truth("isd", world["catalog"], world["tile"], method="nearest")
+    observed = truth.on_tile(world["tile"], pred.grid, pred.valid_time)
+    assert observed.obs.sizes["station"] == 1
+    reports = truth.reports(pred.valid_time)
+    station = str(observed.obs["station"].values[0])
+    np.testing.assert_array_equal(observed.obs.values[:, 0], reports.sel(station=station).values)
+    sampled = observed.sample(pred.t2m)
+    lat, lon = float(reports["latitude"].sel(station=station)), float(reports["longitude"].sel(station=station))
+    from pyproj import Transformer
+    x, y = Transformer.from_crs("EPSG:4326", pred.grid.crs, always_xy=True).transform(lon, lat)
+    pixel = pred.t2m.sel(x=x, y=y, method="nearest")
+    np.testing.assert_allclose(sampled.isel(station=0).values, pixel.values)
+
+
+def test_gfs_run_nearest_12_hours():
+    class Source:
+        fxx, hours = list(range(13)), [0, 6, 12, 18]
+
+    runs = GFSRuns(Source())
+    t = np.datetime64("2023-02-12T10:00", "ns")
+    assert runs.run_for(t) == (t - np.timedelta64(10, "h"), 10)
+    assert runs.run_for(t + np.timedelta64(2, "h")) == (t - np.timedelta64(10, "h"), 12)
+    Source.fxx = [0, 1]
+    assert runs.run_for(t) is None
+
+
+def test_prediction_with_only_a_valid_time_counts_as_lead_zero(world, tmp_path):
+    def one_time(ds):
+        first = ds.isel(lead_time=0)
+        return first.drop_vars(["lead_time", "init_time"]).assign_coords(time=first["init_time"].values)
+
+    pred = read_prediction(_edited(world, tmp_path, one_time))
+    assert pred.t2m.dims == ("lead_time", "member", "y", "x")
+    assert pred.t2m["lead_time"].values.tolist() == [0]
+    assert pred.valid_time[0] == world["case"].valid[0]
