@@ -37,10 +37,6 @@ class Landscape:
         """Terrain height (m, >= 0) at the points."""
         return np.maximum(C.TERRAIN_BASE_M + self.terrain_large(lat, lon) + self.terrain_small(lat, lon), 0.0)
 
-    def model_orography(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-        """The smooth terrain a 0.25 deg model resolves (m, >= 0): base + large-scale part only."""
-        return np.maximum(C.TERRAIN_BASE_M + self.terrain_large(lat, lon), 0.0)
-
     def static_class(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """LULC code (uint8) of `C.STATIC_CLASSES`: argmax over classes of log(latitude share) + class field."""
         w = np.clip((np.asarray(lat) - 36.0) / (68.0 - 36.0), 0, 1)

@@ -51,10 +51,6 @@ class ClassSpectra:
             pools.append(pool[np.argsort(pool.astype(np.int64).sum(1), kind="stable")])
         return cls(tuple(pools))
 
-    def mean(self, code: int) -> np.ndarray:
-        """Mean reflectance (unitless, (12,)) of a class."""
-        return self.pools[code - 1].mean(0) / 10000.0
-
     def paint(self, codes: np.ndarray, texture: np.ndarray) -> np.ndarray:
         """`(band, y, x)` int16 DN for LULC `codes` `(y, x)`, picking in each class's pool at quantile
         `texture` `(y, x)` in [0, 1)."""
