@@ -56,8 +56,10 @@ def run(args: argparse.Namespace) -> int:
     truth_for = functools.cache(lambda tile: open_truth(args.truth, catalog, tile, args.station_method, args.block))
     verification = collect(predictions, cases, truth_for, _baselines(args, catalog, truth_for, cases[0].leads))
     table = score_table(verification)
-    write_report(args.out, verification, table, {"truth": args.truth, "predictions": [str(p) for p in args.pred],
-                                                 "catalog": str(args.catalog)})
+    provenance = {"truth": args.truth, "predictions": [str(p) for p in args.pred], "catalog": str(args.catalog)}
+    for key in ("title", "model_checkpoint"):
+        provenance[f"prediction {key}"] = sorted({str(p.attrs[key]) for p in predictions if key in p.attrs})
+    write_report(args.out, verification, table, provenance)
     print(f"report written to {args.out / 'report.html'}")
     return EXIT_OK
 

@@ -243,8 +243,10 @@ def _dem(case: TileCase) -> xr.DataArray:
 
 
 class LinearS2:
-    """Least squares of truth on [1, GFS + lapse rate, 12 S-2 bands] (see the module docstring), fitted once on
-    `train` tiles, each at its acquisition hour plus the verified lead times."""
+    """GFS + lapse rate + c0 + sum_b c_b (band_b - the tile's mean of band_b), the c fitted by least squares on
+    the GFS + lapse error over the `train` tiles, each at its acquisition hour plus the verified lead times. Why
+    within-tile band anomalies: with a handful of training tiles, tile-mean spectra identify each training
+    scene and would memorise its weather instead of the land-cover effects S-2 shows."""
 
     name = "linear regression on S-2"
 
@@ -253,32 +255,34 @@ class LinearS2:
         self.gfs, self.truth_for, self.train = gfs, truth_for, list(train)
         self._coef: np.ndarray | None = None
 
-    def features(self, case: TileCase, observed: Observed) -> np.ndarray:
-        """`(lead_time, *space, 14)` features on `observed`'s space."""
+    def parts(self, case: TileCase, observed: Observed) -> tuple[np.ndarray, np.ndarray]:
+        """(GFS + lapse `(lead_time, *space)` K, features `(lead_time, *space, 13)`) on `observed`'s space."""
         s2 = case.s2()
-        gfs = self.gfs.field(case, lapse=True)
-        bands = observed.sample(s2.broadcast_like(gfs.isel({LEAD: 0})).transpose("band", "y", "x")
-                                .expand_dims({LEAD: len(case.valid)}, axis=1))
-        cols = [np.ones(observed.obs.shape), observed.sample(gfs).values, *bands.values]
-        return np.stack(cols, axis=-1)
+        bands = observed.sample(s2 - s2.mean(["y", "x"])).transpose("band", ...).values
+        gfs = observed.sample(self.gfs.field(case, lapse=True)).values
+        features = np.concatenate([np.ones((1, *bands.shape[1:])), bands])
+        return gfs, np.broadcast_to(np.moveaxis(features, 0, -1), (*gfs.shape, len(features)))
 
     def coef(self) -> np.ndarray:
+        """(13,) coefficients: K, and K per unit reflectance."""
         if self._coef is None:
             x, y = [], []
             for case in self.train:
                 observed = self.truth_for(case.name).on_tile(case.name, case.grid, case.valid, missing="nan")
-                x.append(self.features(case, observed).reshape(-1, 14))
-                y.append(observed.obs.values.ravel())
+                gfs, features = self.parts(case, observed)
+                x.append(features.reshape(-1, features.shape[-1]))
+                y.append((observed.obs.values - gfs).ravel())
             x, y = np.concatenate(x), np.concatenate(y)
             ok = np.isfinite(y) & np.isfinite(x).all(1)
-            if ok.sum() < 15:
-                raise InputError("train split", "training samples", "at least 15 with truth, GFS and S-2", str(ok.sum()))
+            if ok.sum() <= x.shape[1]:
+                raise InputError("train split", "training samples", f"more than {x.shape[1]} with truth, GFS and "
+                                 "S-2", str(ok.sum()))
             self._coef, *_ = np.linalg.lstsq(x[ok], y[ok], rcond=None)
         return self._coef
 
     def predict(self, case: TileCase, observed: Observed) -> xr.DataArray:
-        values = self.features(case, observed) @ self.coef()
-        return observed.obs.copy(data=values.astype(np.float32))
+        gfs, features = self.parts(case, observed)
+        return observed.obs.copy(data=(gfs + features @ self.coef()).astype(np.float32))
 
 
 class PredictionFiles:

@@ -27,11 +27,13 @@ LEAD = "lead_time"
 @dataclass(frozen=True)
 class TilePrediction:
     """One tile's ensemble: `t2m` float32 K `(lead_time, member, y, x)` with the tile's CRS, coordinates
-    `lead_time` (timedelta64) and `valid_time` `(lead_time,)` (UTC datetime64[ns]); `tile` its name."""
+    `lead_time` (timedelta64) and `valid_time` `(lead_time,)` (UTC datetime64[ns]); `tile` its name; `attrs`
+    the file's global attributes (provenance)."""
 
     path: Path
     tile: str
     t2m: xr.DataArray
+    attrs: dict
 
     @property
     def grid(self) -> TileGrid:
@@ -53,7 +55,7 @@ def read_prediction(path: str | Path) -> TilePrediction:
         if T2M not in ds:
             raise InputError(path, "variable", f"'{T2M}'", str(sorted(ds.data_vars)))
         da = ds[T2M].load()
-        tile = str(ds.attrs.get("tile", path.stem))
+        tile, attrs = str(ds.attrs.get("tile", path.stem)), dict(ds.attrs)
     units = da.attrs.get("units")
     if units != "K":
         raise InputError(path, f"{T2M} units", "'K' (kelvin)", repr(units))
@@ -63,7 +65,7 @@ def read_prediction(path: str | Path) -> TilePrediction:
     da = _with_lead_time(da, path)
     if tuple(da.dims) != (LEAD, MEMBER, "y", "x"):
         raise InputError(path, f"{T2M} dims", "(member, y, x), optionally led by lead_time or time", str(da.dims))
-    return TilePrediction(path, tile, da.astype(np.float32))
+    return TilePrediction(path, tile, da.astype(np.float32), attrs)
 
 
 def _with_lead_time(da: xr.DataArray, path: Path) -> xr.DataArray:

@@ -41,7 +41,8 @@ def write_report(out: Path, v: Verification, table: pd.DataFrame, provenance: di
     hist = rank_histogram(v)
     sections = [
         ("Scorecard", _scorecard_html(card, v.unavailable)),
-        ("RMSE and bias against lead time", _img(_lead_figure(table))),
+        ("RMSE and bias against lead time", "<p>By the prediction's lead time; the baselines at the same valid "
+         "times (each at its own lead: GFS the run nearest 12 h ahead).</p>" + _img(_lead_figure(table))),
         ("Bias and error maps", _maps(v)),
         ("Rank histogram and spread-skill", _img(_ensemble_figure(v, table, hist))),
         ("Example tiles", _examples(v)),
@@ -164,8 +165,8 @@ def _maps(v: Verification) -> str:
             ax.set_xticks([]), ax.set_yticks([])
     fig.colorbar(a, ax=axes[0].tolist(), shrink=0.8)
     fig.colorbar(b, ax=axes[1].tolist(), shrink=0.8)
-    note = (f"<p>Ensemble mean minus truth over all lead times, on the verification blocks "
-            f"({v.predictions[0].t2m.sizes['y'] // v.obs.sizes['y']} x that many pixels).</p>")
+    block = v.predictions[0].t2m.sizes["y"] // v.obs.sizes["y"]
+    note = f"<p>Ensemble mean minus truth over all lead times, on the verification blocks ({block} x {block} pixels).</p>"
     return note + _img(fig)
 
 
@@ -223,9 +224,14 @@ def _examples(v: Verification) -> str:
 
 
 def _breakdown_html(table: pd.DataFrame, breakdown: str) -> str:
-    part = table[(table["breakdown"] == breakdown) & table["metric"].isin(["RMSE", "bias", "CRPS"]) & (table["n"] > 0)]
-    pivot = part.pivot_table(index="group", columns=["metric", "system"], values="value", sort=False)
-    return f"<h3>by {html.escape(breakdown)}</h3>" + pivot.to_html(float_format="{:.3f}".format, na_rep="–")
+    """One table per metric (RMSE, bias): a row per group, a column per system."""
+    out = f"<h3>by {html.escape(breakdown)}</h3>"
+    for metric in ("RMSE", "bias"):
+        part = table[(table["breakdown"] == breakdown) & (table["metric"] == metric)]
+        pivot = part.pivot_table(index="group", columns="system", values="value", sort=False)
+        pivot.index.name, pivot.columns.name = breakdown, None
+        out += f"<p>{metric} (K)</p>" + pivot.to_html(float_format="{:.3f}".format, na_rep="–")
+    return out
 
 
 def _page(v: Verification, sections: list[tuple[str, str]], meta: dict) -> str:
