@@ -3,6 +3,7 @@ and a small random `Batch`."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from tm_weather.model.data import TOKENIZER_OF, Tokenizers
@@ -26,3 +27,12 @@ def random_batch(b: int, gen: torch.Generator, missing: tuple[str, ...] = ()) ->
     tokens = {m.name: torch.randint(0, m.vocab, (b, m.length), generator=gen) for m in MODALITIES}
     present = {m.name: torch.full((b,), m.name not in missing) for m in MODALITIES}
     return Batch(tokens, present)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: on this shared 2-core machine two threads spin against each other (100x slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -52,7 +52,7 @@ class TrainPreset:
     warmup: int = 50
     val_every: int = 100
     world: str = "demo"  # world preset (seed 0) used when no catalog is given
-    threads: int = 2
+    threads: int = 1  # torch CPU threads: on a shared CPU two threads spin against each other
     seed: int = 0
 
 
@@ -198,23 +198,24 @@ def train(preset_name: str = "demo", catalog: Path | None = None, out: Path = CH
     trainer = L.Trainer(
         max_steps=preset.steps, accelerator="auto", devices=1, default_root_dir=run_dir, logger=L.pytorch.loggers.CSVLogger(run_dir),
         callbacks=[L.pytorch.callbacks.ModelCheckpoint(dirpath=run_dir, save_last=True, every_n_train_steps=preset.val_every)],
-        val_check_interval=preset.val_every, check_val_every_n_epoch=None, enable_model_summary=False,
+        val_check_interval=min(preset.val_every, preset.steps), check_val_every_n_epoch=None, enable_model_summary=False,
         log_every_n_steps=10, num_sanity_val_steps=0,
     )
     start = time.perf_counter()
-    trainer.fit(module, TokenData(train_set, val_set, preset), ckpt_path=last if last.exists() else None, weights_only=True)
+    data = TokenData(train_set, val_set, preset)
+    trainer.fit(module, data, ckpt_path=last if last.exists() else None, weights_only=True)
     seconds = time.perf_counter() - start
-    return ship(module, preset_name, preset, catalog, trainer, seconds, out)
+    metrics = trainer.validate(module, data, verbose=False)[0]
+    return ship(module, preset_name, preset, catalog, data, metrics, seconds, out)
 
 
-def ship(module: CorrelationModule, preset_name: str, preset: TrainPreset, catalog: Path, trainer, seconds: float,
-         out: Path) -> Path:
+def ship(module: CorrelationModule, preset_name: str, preset: TrainPreset, catalog: Path, data: TokenData,
+         metrics: dict, seconds: float, out: Path) -> Path:
     """Write the trained weights and the model card `transformer-<preset>.yaml` (data, command, metrics, sha256)."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"transformer-{preset_name}.safetensors"
     tokenizer_hashes = {k: v for k, v in module.tokenizers.hashes.items()}
     save_model(module.model, path, {"preset": preset_name, "tokenizers": yaml.safe_dump(tokenizer_hashes)})
-    metrics = {k: round(float(v), 4) for k, v in trainer.callback_metrics.items()}
     card = {
         "model": "tm-weather shared multimodal transformer (tm_weather/model/transformer.py)",
         "checkpoint": path.name,
@@ -222,15 +223,15 @@ def ship(module: CorrelationModule, preset_name: str, preset: TrainPreset, catal
         "bytes": path.stat().st_size,
         "parameters": module.model.num_parameters(),
         "config": module.model.config.to_dict(),
-        "command": f"tm-weather train --preset {preset_name}" + (f" --catalog {catalog}" if "tm-weather" not in str(catalog) else ""),
-        "data": {"catalog": str(catalog), "train_samples": len(trainer.datamodule.train),
-                 "val_samples": len(trainer.datamodule.val)},
+        "command": f"tm-weather train --preset {preset_name}" + (f" --catalog {catalog}" if "tm-weather" not in str(catalog) else "")
+        + (f" --steps {preset.steps}" if preset.steps != PRESETS[preset_name].steps else ""),
+        "data": {"catalog": str(catalog), "train_samples": len(data.train), "val_samples": len(data.val)},
         "train": {**asdict(preset), "seconds": round(seconds, 1),
                   "samples_per_s": round(preset.steps * preset.batch / max(seconds, 1e-9), 1)},
-        "metrics": metrics,
+        "metrics": {k: round(float(v), 4) for k, v in metrics.items()},
         "tokenizers": tokenizer_hashes,
         "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
     }
     (out / f"transformer-{preset_name}.yaml").write_text(yaml.safe_dump(card, sort_keys=False))
     return path

@@ -10,7 +10,8 @@ input. One model so learns S-2 -> T2M, series -> field, field -> series, S-2 -> 
 
 A `task_fraction` of the samples instead take the generation task itself: all their conditioning tokens as
 input (each optional conditioning modality dropped with probability 1/2, so any subset is seen) and the T2M
-field and hourly profile as targets, both subsampled to the budgets (budgets keep the cost per step fixed).
+field and hourly profile as targets, each modality an equal share of the budgets (budgets keep the cost per step
+fixed; equal shares keep the 2-token series in).
 
 Decoder targets are partly *revealed* (given with their token, no loss) at a MaskGIT ratio `1 - cos(pi u / 2)`,
 `u ~ U(0, 1)`, as iterative decoding feeds decoded tokens back (see `generate.py`).
@@ -75,6 +76,15 @@ def _weighted_pick(weights: torch.Tensor, budget: int, gen: torch.Generator) -> 
     return chosen & (weights > 0)
 
 
+def _lengths() -> torch.Tensor:
+    return torch.tensor([m.length for m in MODALITIES], dtype=torch.float32)
+
+
+def _equal_shares(allowed: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
+    """Per-token weights `1 / length_m` `(b, N)` where allowed: every allowed modality the same expected share."""
+    return torch.where(allowed, 1.0 / _lengths()[modality], 0.0)
+
+
 def _dirichlet_weights(allowed: torch.Tensor, modality: torch.Tensor, alpha: float, gen: torch.Generator) -> torch.Tensor:
     """Per-token weights `p_m / length_m` `(b, N)` with `p ~ Dirichlet(alpha)` over each row's allowed modalities
     (normalised Gamma(alpha) draws, from a NumPy generator seeded by `gen`)."""
@@ -84,8 +94,7 @@ def _dirichlet_weights(allowed: torch.Tensor, modality: torch.Tensor, alpha: flo
     has = torch.zeros(b, len(MODALITIES), dtype=torch.bool).scatter_reduce(1, modality, allowed, "amax")
     p = torch.where(has, g, 0.0)
     p = p / p.sum(1, keepdim=True).clamp_min(1e-30)
-    lengths = torch.tensor([m.length for m in MODALITIES], dtype=torch.float32)
-    return torch.where(allowed, (p / lengths).gather(1, modality), 0.0)
+    return torch.where(allowed, (p / _lengths()).gather(1, modality), 0.0)
 
 
 def _task_rows(modality: torch.Tensor, available: torch.Tensor, b: int, gen: torch.Generator):
@@ -111,11 +120,11 @@ def sample(batch: Batch, config: MaskingConfig, gen: torch.Generator) -> tuple[T
     task = torch.rand(b, generator=gen) < config.task_fraction
     task_in, task_out = _task_rows(modality, available, b, gen)
     in_allowed = torch.where(task[:, None], task_in, available)
-    w_in = torch.where(task[:, None], task_in.float(), _dirichlet_weights(in_allowed, modality, config.alpha, gen))
+    w_in = torch.where(task[:, None], _equal_shares(task_in, modality), _dirichlet_weights(in_allowed, modality, config.alpha, gen))
     chosen_in = _weighted_pick(w_in, config.inputs, gen)
 
     out_allowed = torch.where(task[:, None], task_out, can_target) & ~chosen_in
-    w_out = torch.where(task[:, None], out_allowed.float(), _dirichlet_weights(out_allowed, modality, config.alpha, gen))
+    w_out = torch.where(task[:, None], _equal_shares(out_allowed, modality), _dirichlet_weights(out_allowed, modality, config.alpha, gen))
     chosen_out = _weighted_pick(w_out, config.targets, gen)
 
     inputs = gather(token, modality, position, chosen_in, config.inputs)

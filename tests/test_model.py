@@ -1,0 +1,109 @@
+"""The shared transformer and its correlation-learning masks: budgets, shapes, shared-memory attention, a
+tiny overfit, checkpoint round trip."""
+
+from __future__ import annotations
+
+import torch
+
+from model_support import one_thread, random_batch  # noqa: F401  (fixture)
+from tm_weather.model.masking import MaskingConfig, TASK_TARGETS, sample
+from tm_weather.model.transformer import (
+    MODALITIES, MODALITY_ID, ModelConfig, MultiModalTransformer, load_model, save_model,
+)
+
+SMALL = ModelConfig(width=32, heads=2, encoder_layers=1, decoder_layers=1)
+
+
+def test_masking_budgets_respected():
+    gen = torch.Generator().manual_seed(0)
+    batch = random_batch(64, gen, missing=("gfs",))
+    config = MaskingConfig(inputs=40, targets=24, alpha=0.5, task_fraction=0.0)
+    inputs, targets, reveal = sample(batch, config, gen)
+    assert inputs.token.shape == (64, 40) and targets.token.shape == (64, 24)
+    assert bool((~inputs.pad).sum(1).eq(40).all()) and bool((~targets.pad).sum(1).eq(24).all())
+    gfs = MODALITY_ID["gfs"]
+    assert not bool((inputs.modality[~inputs.pad] == gfs).any()) and not bool((targets.modality[~targets.pad] == gfs).any())
+    not_targets = [i for i, m in enumerate(MODALITIES) if not m.target]
+    assert not bool(torch.isin(targets.modality[~targets.pad], torch.tensor(not_targets)).any())
+    for row in range(64):  # inputs and targets are disjoint tokens, each listed once, and carry their own token
+        seen_in = {(int(m), int(p)) for m, p, x in zip(inputs.modality[row], inputs.position[row], inputs.pad[row]) if not x}
+        seen_out = {(int(m), int(p)) for m, p, x in zip(targets.modality[row], targets.position[row], targets.pad[row]) if not x}
+        assert len(seen_in) == 40 and len(seen_out) == 24 and not seen_in & seen_out
+        m, p = int(inputs.modality[row, 0]), int(inputs.position[row, 0])
+        assert int(inputs.token[row, 0]) == int(batch.tokens[MODALITIES[m].name][row, p])
+    assert not bool((reveal & targets.pad).any())
+
+
+def test_masking_follows_dirichlet_concentration():
+    """Small alpha puts most of a sample's budget on one modality; large alpha spreads it (4M's knob)."""
+    gen = torch.Generator().manual_seed(1)
+    batch = random_batch(200, gen)
+
+    def top_share(alpha: float) -> float:
+        inputs, _, _ = sample(batch, MaskingConfig(inputs=12, targets=8, alpha=alpha, task_fraction=0.0), gen)
+        counts = torch.stack([(inputs.modality == i).sum(1) for i in range(len(MODALITIES))], 1).float()
+        return float((counts.max(1).values / 12).mean())
+
+    concentrated, spread = top_share(0.05), top_share(50.0)
+    assert concentrated > 0.6 and spread < 0.45, (concentrated, spread)  # 2-token modalities cap the top share
+
+
+def test_task_samples_condition_and_target_the_generation_task():
+    gen = torch.Generator().manual_seed(2)
+    inputs, targets, _ = sample(random_batch(16, gen), MaskingConfig(inputs=64, targets=32, task_fraction=1.0), gen)
+    wanted = torch.tensor([MODALITY_ID[n] for n in TASK_TARGETS])
+    assert bool(torch.isin(targets.modality[~targets.pad], wanted).all())
+    hourly = (targets.modality == MODALITY_ID["t2m_hourly"]).sum(1)
+    assert float((hourly == 2).float().mean()) > 0.9  # equal shares: the 2-token profile is (almost) always a target
+    for name in ("s2l2a", "coords", "time"):
+        assert bool((inputs.modality == MODALITY_ID[name]).any(1).all())
+
+
+def test_shapes_and_shared_memory_attention():
+    torch.manual_seed(0)
+    model = MultiModalTransformer(SMALL).eval()
+    gen = torch.Generator().manual_seed(3)
+    inputs, targets, reveal = sample(random_batch(1, gen), MaskingConfig(inputs=30, targets=20, task_fraction=0.0), gen)
+    memory = model.encode(inputs)
+    assert memory.shape == (1, 30, 32)
+    shared = model.decode(memory, inputs.pad, targets.repeat(3), reveal.repeat(3, 1))
+    expanded = model.decode(memory.expand(3, -1, -1), inputs.pad.expand(3, -1), targets.repeat(3), reveal.repeat(3, 1))
+    assert set(shared) and set(shared) == set(expanded)
+    for name, (logits, where) in shared.items():
+        m = MODALITIES[MODALITY_ID[name]]
+        assert logits.shape == (len(where), sum(m.levels))
+        torch.testing.assert_close(logits, expanded[name][0], atol=1e-5, rtol=1e-4)
+
+
+def test_tiny_overfit_reduces_loss_per_modality():
+    torch.manual_seed(0)
+    model = MultiModalTransformer(SMALL)
+    gen = torch.Generator().manual_seed(4)
+    inputs, targets, reveal = sample(random_batch(8, gen), MaskingConfig(inputs=48, targets=32, task_fraction=0.5), gen)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    first = None
+    for _ in range(30):
+        losses = model.losses(inputs, targets, reveal)
+        first = first or {k: float(v) for k, v in losses.items()}
+        loss = sum(losses.values()) / len(losses)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    last = model.losses(inputs, targets, reveal)
+    assert set(first) == set(last) and len(first) >= 3
+    assert sum(float(v) for v in last.values()) < 0.5 * sum(first.values())
+    for name in first:
+        assert float(last[name]) < first[name], name
+
+
+def test_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = MultiModalTransformer(SMALL).eval()
+    save_model(model, tmp_path / "m.safetensors", {"preset": "test"})
+    loaded, meta = load_model(tmp_path / "m.safetensors")
+    assert meta["preset"] == "test" and loaded.config == SMALL
+    gen = torch.Generator().manual_seed(5)
+    inputs, targets, reveal = sample(random_batch(2, gen), MaskingConfig(inputs=20, targets=10), gen)
+    a, b = model.losses(inputs, targets, reveal), loaded.losses(inputs, targets, reveal)
+    for name in a:
+        assert abs(float(a[name]) - float(b[name])) < 1e-2  # float16 weights
