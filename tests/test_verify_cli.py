@@ -14,11 +14,11 @@ import xarray as xr
 
 from tm_weather.catalog import load_catalog
 from tm_weather.cli import main
-from tm_weather.errors import EXIT_INPUT, EXIT_OK
+from tm_weather.errors import EXIT_INPUT, EXIT_OK, InputError
 from tm_weather.ingest import ingest
 from tm_weather.verify.baselines import GFSRuns, TileCase
 from tm_weather.verify.fake import write_fake_prediction
-from tm_weather.verify.prediction import read_prediction
+from tm_weather.verify.prediction import read_prediction, read_predictions
 from tm_weather.verify.truth import block_mean, open_truth
 from tm_weather.world.build import CATALOG, build_world
 from tm_weather.world.presets import PRESETS
@@ -158,12 +158,31 @@ def test_gfs_run_nearest_12_hours():
     assert runs.run_for(t) is None
 
 
-def test_prediction_with_only_a_valid_time_counts_as_lead_zero(world, tmp_path):
+def _generate_layout(world, tmp_path, lead: int, init_attr: bool) -> Path:
+    """One lead of the fake prediction rewritten in `tm-weather generate`'s layout: t2m (member, y, x), a scalar
+    `time`, the tile named only through the `input_s2` attribute; optionally `init_time` as an attribute."""
     def one_time(ds):
-        first = ds.isel(lead_time=0)
-        return first.drop_vars(["lead_time", "init_time"]).assign_coords(time=first["init_time"].values)
+        first = ds.sel(lead_time=np.timedelta64(lead, "h"))
+        out = first.drop_vars(["lead_time", "init_time"]).assign_coords(time=first["valid_time"].values)
+        out.attrs = {"input_s2": f"S2L2A/{world['tile']}.tif", "checkpoint": "x.ckpt"}
+        if init_attr:
+            out.attrs["init_time"] = str(first["init_time"].values)[:19] + "Z"
+        return out
 
-    pred = read_prediction(_edited(world, tmp_path, one_time))
-    assert pred.t2m.dims == ("lead_time", "member", "y", "x")
+    with xr.open_dataset(world["pred"]) as ds:
+        ds = one_time(ds.load().assign_coords(valid_time=ds["init_time"] + ds["lead_time"]))
+    path = tmp_path / f"generated_f{lead:02d}.nc"
+    ds.to_netcdf(path)
+    return path
+
+
+def test_generate_layout_reads_as_lead_zero_and_joins_by_init_time(world, tmp_path):
+    (pred,) = read_predictions([_generate_layout(world, tmp_path, 0, init_attr=False)])
+    assert pred.tile == world["tile"] and pred.t2m.dims == ("lead_time", "member", "y", "x")
     assert pred.t2m["lead_time"].values.tolist() == [0]
     assert pred.valid_time[0] == world["case"].valid[0]
+    (joined,) = read_predictions([_generate_layout(world, tmp_path, h, init_attr=True) for h in (6, 0)])
+    assert (joined.t2m["lead_time"].values / np.timedelta64(1, "h")).tolist() == [0, 6]
+    np.testing.assert_array_equal(joined.t2m.isel(lead_time=1), read_prediction(world["pred"]).t2m.isel(lead_time=1))
+    with pytest.raises(InputError, match="distinct lead times"):
+        read_predictions([_generate_layout(world, tmp_path, h, init_attr=False) for h in (0, 6)])

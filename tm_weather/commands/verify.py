@@ -17,7 +17,7 @@ from tm_weather.verify.baselines import (
     Climatology, GFSInterpolated, GFSRuns, LinearS2, Persistence, PredictionFiles, TileCase,
 )
 from tm_weather.verify.evaluate import collect, score_table
-from tm_weather.verify.prediction import read_prediction
+from tm_weather.verify.prediction import read_predictions
 from tm_weather.verify.report import write_report
 from tm_weather.verify.truth import BLOCK, open_truth
 
@@ -32,7 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "files). Writes DIR/report.html (images embedded), DIR/metrics.csv and DIR/metrics.json. Bad input "
         "(no spatial overlap, mismatched times, wrong units) stops with exit status 2 and writes nothing.",
     )
-    p.add_argument("--pred", type=Path, nargs="+", required=True, metavar="GENERATED.nc", help="prediction file(s)")
+    p.add_argument("--pred", type=Path, nargs="+", required=True, metavar="GENERATED.nc",
+                   help="prediction file(s): one or more per tile (several valid times of a tile need init_time)")
     p.add_argument("--truth", required=True, metavar="SOURCE",
                    help="a catalog source ({tile} is replaced by the tile's name) or store:NAME")
     p.add_argument("--out", type=Path, required=True, help="folder for the report (created)")
@@ -47,17 +48,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.catalog)
-    predictions = [read_prediction(p) for p in args.pred]
-    names = [p.tile for p in predictions]
-    if len(set(names)) != len(names):
-        raise InputError("--pred", "tiles", "one prediction file per tile", str(names))
+    predictions = read_predictions(args.pred)
     cases = [TileCase.of(catalog, p.tile, p.grid, p.valid_time, p.t2m["lead_time"].values) for p in predictions]
 
     truth_for = functools.cache(lambda tile: open_truth(args.truth, catalog, tile, args.station_method, args.block))
     verification = collect(predictions, cases, truth_for, _baselines(args, catalog, truth_for, cases[0].leads))
     table = score_table(verification)
     provenance = {"truth": args.truth, "predictions": [str(p) for p in args.pred], "catalog": str(args.catalog)}
-    for key in ("title", "model_checkpoint"):
+    for key in sorted({k for p in predictions for k in p.attrs if k == "title" or "checkpoint" in k}):
         provenance[f"prediction {key}"] = sorted({str(p.attrs[key]) for p in predictions if key in p.attrs})
     write_report(args.out, verification, table, provenance)
     print(f"report written to {args.out / 'report.html'}")

@@ -35,7 +35,7 @@ from tm_weather.sources.gfs import GFSForecast
 from tm_weather.sources.herbie_fetch import fetch_message
 from tm_weather.sources.sentinel2 import read_dem, read_s2l2a
 from tm_weather.store import Store
-from tm_weather.verify.prediction import LEAD, read_prediction
+from tm_weather.verify.prediction import LEAD, read_predictions
 from tm_weather.verify.truth import GridTruth, Observed, StationTruth
 
 #: ICAO standard atmosphere, K per m.
@@ -290,7 +290,7 @@ class PredictionFiles:
 
     def __init__(self, name: str, paths: Sequence[Path]):
         self.name = name
-        self.by_tile = {p.tile: p for p in map(read_prediction, paths)}
+        self.by_tile = {p.tile: p for p in read_predictions(list(paths))}
 
     def predict(self, case: TileCase, observed: Observed) -> xr.DataArray:
         pred = self.by_tile.get(case.name)

@@ -38,7 +38,7 @@ def write_fake_prediction(path: Path, truth: GridTruth, tile: str, grid: TileGri
         "t2m_spread": da.std("member", ddof=1).assign_attrs(units="K", long_name="ensemble standard deviation"),
     }).rio.write_crs(grid.crs).rio.write_transform(grid.transform)
     ds.attrs = {"Conventions": "CF-1.8", "tile": tile, "title": "FAKE prediction (test fixture): truth + noise",
-                "model_checkpoint": "none (tm_weather.verify.fake: truth plus noise, not a model)"}
+                "checkpoint": "none (tm_weather.verify.fake: truth plus noise, not a model)"}
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.to_netcdf(path)
     return path

@@ -2,9 +2,12 @@
 
 Accepted layout: variable `t2m` in kelvin with dims `(member, y, x)`, optionally led by `lead_time` (with a
 scalar `init_time` coordinate: valid = init + lead) or by `time` (valid times; with a scalar `init_time` the
-leads are time - init); a scalar `time` (or `valid_time`) coordinate when there is no leading dim. A prediction
-with valid times but no `init_time` counts as lead 0. The tile's CRS is read from the CF grid mapping
-(rioxarray); the tile's name from the global attribute `tile`, else the file's stem.
+leads are time - init); a scalar `time` (or `valid_time`) coordinate when there is no leading dim (as
+`tm-weather generate` writes). `init_time` may also be a global attribute (ISO 8601, UTC). A prediction with
+valid times but no `init_time` counts as lead 0. The tile's CRS is read from the CF grid mapping (rioxarray);
+the tile's name from the global attribute `tile`, else the stem of the `input_s2` attribute (generate's
+provenance), else the file's stem. Several files of one tile (e.g. one per valid time) are joined along
+`lead_time` by `read_predictions`.
 """
 
 from __future__ import annotations
@@ -55,7 +58,10 @@ def read_prediction(path: str | Path) -> TilePrediction:
         if T2M not in ds:
             raise InputError(path, "variable", f"'{T2M}'", str(sorted(ds.data_vars)))
         da = ds[T2M].load()
-        tile, attrs = str(ds.attrs.get("tile", path.stem)), dict(ds.attrs)
+        attrs = dict(ds.attrs)
+    tile = str(attrs.get("tile", Path(str(attrs.get("input_s2", path))).stem))
+    if "init_time" in attrs and "init_time" not in da.coords:
+        da = da.assign_coords(init_time=np.datetime64(str(attrs["init_time"]).rstrip("Z"), "ns"))
     units = da.attrs.get("units")
     if units != "K":
         raise InputError(path, f"{T2M} units", "'K' (kelvin)", repr(units))
@@ -66,6 +72,25 @@ def read_prediction(path: str | Path) -> TilePrediction:
     if tuple(da.dims) != (LEAD, MEMBER, "y", "x"):
         raise InputError(path, f"{T2M} dims", "(member, y, x), optionally led by lead_time or time", str(da.dims))
     return TilePrediction(path, tile, da.astype(np.float32), attrs)
+
+
+def read_predictions(paths: list[Path]) -> list[TilePrediction]:
+    """Read every file; files of the same tile (on the same grid, with distinct lead times) are joined along
+    `lead_time`, ordered by lead. Tiles in the order first seen."""
+    by_tile: dict[str, list[TilePrediction]] = {}
+    for p in map(read_prediction, paths):
+        by_tile.setdefault(p.tile, []).append(p)
+    out = []
+    for tile, parts in by_tile.items():
+        for p in parts[1:]:
+            if differs := parts[0].grid.mismatch(p.grid):
+                raise InputError(p.path, "grid", f"the grid of {parts[0].path} (same tile {tile})", differs)
+        t2m = xr.concat([p.t2m for p in parts], LEAD).sortby(LEAD)
+        if t2m.indexes[LEAD].has_duplicates:
+            raise InputError(", ".join(str(p.path) for p in parts), "lead_time",
+                             f"distinct lead times for tile {tile} (give init_time)", str(t2m[LEAD].values))
+        out.append(TilePrediction(parts[0].path, tile, t2m, parts[0].attrs))
+    return out
 
 
 def _with_lead_time(da: xr.DataArray, path: Path) -> xr.DataArray:
