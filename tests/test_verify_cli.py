@@ -186,3 +186,17 @@ def test_generate_layout_reads_as_lead_zero_and_joins_by_init_time(world, tmp_pa
     np.testing.assert_array_equal(joined.t2m.isel(lead_time=1), read_prediction(world["pred"]).t2m.isel(lead_time=1))
     with pytest.raises(InputError, match="distinct lead times"):
         read_predictions([_generate_layout(world, tmp_path, h, init_attr=False) for h in (0, 6)])
+
+
+def test_store_and_gfs_analysis_truths_agree_with_the_world_truth(world):
+    """`store:NAME` (fields ingested onto the tile, block-averaged) equals the world's truth regridded straight
+    onto the blocks to a few mK; the GFS analysis (a `gfs_analysis` source at its cycle hours) is within the
+    world's GFS analysis error of it."""
+    case, catalog, tile = world["case"], world["catalog"], world["tile"]
+    direct = open_truth("truth_{tile}", catalog, tile)
+    stored = open_truth(f"store:truth_{tile}", catalog, tile).on_tile(tile, case.grid, case.valid).obs
+    np.testing.assert_allclose(stored, direct.on_tile(tile, case.grid, case.valid).obs, atol=0.01)
+    cycles = case.valid.astype("datetime64[D]").astype("datetime64[ns]") + np.array([6, 12], dtype="timedelta64[h]")
+    gfs = open_truth("gfs_analysis", catalog, tile).on_tile(tile, case.grid, cycles).obs
+    assert gfs.shape == (2, *stored.shape[1:]) and np.isfinite(gfs).all()
+    assert float(np.abs(gfs - direct.on_tile(tile, case.grid, cycles).obs).max()) < 4.0

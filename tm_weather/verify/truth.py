@@ -5,9 +5,10 @@ A truth adapter turns a tile's grid and valid times into an `Observed`: the obse
 `space` (so the prediction and every baseline are compared at exactly the observed places):
 
 - gridded truths (any catalog source of kind "analysis": GFS analysis, URMA/RTMA, local GRIB, ERA5, the
-  benchmark world's truth; or `store:NAME`, the fields `tm-weather ingest` stored on the tile) are bilinearly
-  regridded onto the tile grid coarsened to `block` x `block` pixel blocks, and fields on the tile are averaged
-  over those blocks (a 2.5 km analysis carries no information at 10 m; space = `(y, x)` of the blocks);
+  benchmark world's truth) are bilinearly regridded onto the tile grid coarsened to `block` x `block` pixel
+  blocks, and fields on the tile are averaged over those blocks (a 2.5 km analysis carries no information at
+  10 m; space = `(y, x)` of the blocks); `store:NAME`, the fields `tm-weather ingest` already regridded onto
+  the tile, are block-averaged like the prediction;
 - station truths (kind "stations": ISD) keep the stations inside the tile, and fields are sampled at them with
   the nearest or bilinear pixel (space = `(station,)`).
 
@@ -17,6 +18,7 @@ none is an `InputError` (mismatched times), as is a tile the truth's grid does n
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -90,9 +92,12 @@ class GridTruth:
         obs = np.full((len(valid), *coarse.shape), np.nan, dtype=np.float32)
         if have.any():
             field = self.fields(np.unique(times[have]))
-            _check_overlap(field, grid, self.name, tile)
-            on_tile = regrid_to_tile(field, coarse.crs, coarse.transform, coarse.shape).sel(time=times[have])
-            obs[have] = on_tile.values
+            if TileGrid.of(field).mismatch(grid):
+                _check_overlap(field, grid, self.name, tile)
+                field = regrid_to_tile(field, coarse.crs, coarse.transform, coarse.shape)
+            else:  # already on the tile's grid (the store's fields): averaged like the prediction
+                field = block_mean(field, self.block)
+            obs[have] = field.sel(time=times[have]).values
         da = xr.DataArray(obs, dims=(LEAD, "y", "x"), name="t2m", attrs={"units": "K", "truth": self.name})
         return Observed(da, lambda f: block_mean(f, self.block))
 
@@ -158,11 +163,16 @@ def open_truth(spec: str, catalog: Catalog, tile: str, method: Literal["nearest"
         source = spec.removeprefix("store:")
         store = Store(catalog.path(catalog.store))
 
+        @functools.cache
         def stored() -> xr.DataArray:
             try:
-                return store.read("fields", source, tile)["t2m"].rio.write_crs(_stored_crs(store, source, tile))
+                ds = store.read("fields", source, tile)
             except KeyError as e:
                 raise InputError(store.path, f"fields/{source}/{tile}", "fields ingested for the tile", "none") from e
+            t2m = ds.set_coords([v for v in ("spatial_ref",) if v in ds.data_vars])["t2m"]
+            if t2m.rio.crs is None:
+                raise InputError(store.path, f"fields/{source}/{tile} CRS", "a spatial_ref on the stored fields", "none")
+            return t2m
 
         def offered(lo: np.datetime64, hi: np.datetime64) -> np.ndarray:
             t = stored()["time"].values
@@ -178,9 +188,3 @@ def open_truth(spec: str, catalog: Catalog, tile: str, method: Literal["nearest"
     if source.kind == "stations":
         return StationTruth(name, source, source.times, method)
     raise InputError("--truth", name, "an analysis or station source (a truth)", f"kind {source.kind!r}")
-
-
-def _stored_crs(store: Store, source: str, tile: str):
-    """The CRS the store recorded on a tile's fields (rioxarray's `spatial_ref` variable)."""
-    key = next(k for k in store.keys("fields") if k.startswith(f"fields/{source}/{tile}/"))
-    return store.read_partition(key).rio.crs
