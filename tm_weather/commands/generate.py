@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from tm_weather.model import CHECKPOINT_DIR
 from tm_weather.tokenizers.registry import CHECKPOINT_DIR as TOKENIZER_DIR
@@ -56,6 +57,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(args.checkpoint, "checkpoint", "a trained transformer (tm-weather train)", "no such file")
     model, meta = load_model(args.checkpoint)
     tokenizers = Tokenizers.load(args.tokenizers)
+    trained_on = yaml.safe_load(meta.get("tokenizers", "{}")) or {}
+    for name, digest in trained_on.items():
+        if tokenizers.hashes.get(name) != digest:
+            raise InputError(args.tokenizers / f"{name}.safetensors", "sha256",
+                             f"{digest} (the tokenizer {args.checkpoint.name} was trained with)", str(tokenizers.hashes.get(name)))
     tile = read_tile(args.s2, args.dem, args.lulc, time=None, boa_add_offset=args.boa_add_offset)
     gfs = _gfs_series(args.gfs, time, tile) if args.gfs else None
     config = GenerationConfig(members=args.members, steps=args.steps, seed=args.seed)

@@ -112,7 +112,7 @@ def read_tile(s2: Path, dem: Path | None = None, lulc: Path | None = None, time=
 def tile_centre(grid) -> tuple[float, float]:
     """(lon, lat) degrees of a `TileGrid`'s centre."""
     ny, nx = grid.shape
-    x, y = grid.transform * (nx / 2, ny / 2)
+    x, y = grid.transform @ (nx / 2, ny / 2)
     lon, lat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform(x, y)
     return float(lon), float(lat)
 

@@ -88,6 +88,8 @@ def sample_tokens(model: MultiModalTransformer, name: str, logits: torch.Tensor,
 
 def unmasked_after(step: int, steps: int, length: int) -> int:
     """Tokens committed after `step` (0-based) of `steps` on the cosine schedule (all of them after the last)."""
+    if step + 1 >= steps:  # cos(pi / 2) is 6e-17, not 0: ceil would leave one token masked
+        return length
     return length - math.ceil(length * math.cos(math.pi / 2 * (step + 1) / steps))
 
 
