@@ -31,13 +31,16 @@ from tm_weather.verify.truth import GridTruth, Observed, StationTruth
 log = logging.getLogger(__name__)
 MODEL = "model"
 CLIMATOLOGY = "climatology"
+#: TerraMind's land-cover classes (ESRI 10 m renumbered 1-9; tests/data/PROVENANCE.md), for the breakdown's labels.
+LULC_CLASSES = {1: "water", 2: "trees", 3: "flooded vegetation", 4: "crops", 5: "built area", 6: "bare ground",
+                7: "snow/ice", 8: "clouds", 9: "rangeland"}
 
 
 @dataclass
 class Verification:
     """What is compared (see the module docstring). `valid_time` `(tile, lead_time)`; `lulc` `(tile, *space)`
     dominant land-cover class or None; `unavailable`: baseline name -> why it could not be computed;
-    `cases`, `predictions`, `observed`: per tile, for the maps and example tiles."""
+    `cases`, `predictions`: per tile, for the maps and example tiles."""
 
     fcst: xr.DataArray
     obs: xr.DataArray
@@ -47,7 +50,6 @@ class Verification:
     unavailable: dict[str, str] = field(default_factory=dict)
     cases: list[TileCase] = field(default_factory=list)
     predictions: list[TilePrediction] = field(default_factory=list)
-    observed: list[Observed] = field(default_factory=list)
 
     @property
     def mean(self) -> xr.DataArray:
@@ -59,12 +61,11 @@ def collect(predictions: Sequence[TilePrediction], cases: Sequence[TileCase],
             truth_for: Callable[[str], GridTruth | StationTruth], baselines: Sequence[Baseline]) -> Verification:
     """Truth and baselines for each tile's prediction, stacked over tiles. A baseline that fails with
     `InputError` (data it needs are missing) is reported as unavailable; the truth failing is an error."""
-    fcst, obs, lulc, observed = [], [], [], []
+    fcst, obs, lulc = [], [], []
     per_baseline: dict[str, list[xr.DataArray]] = {b.name: [] for b in baselines}
     unavailable: dict[str, str] = {}
     for pred, case in zip(predictions, cases):
         seen = truth_for(case.name).on_tile(case.name, case.grid, case.valid)
-        observed.append(seen)
         obs.append(_indexed(seen.obs, case))
         fcst.append(_indexed(seen.sample(pred.t2m).transpose(LEAD, M.MEMBER, ...), case))
         lulc.append(_dominant_class(case, seen) if case.entry.lulc is not None else None)
@@ -87,7 +88,7 @@ def collect(predictions: Sequence[TilePrediction], cases: Sequence[TileCase],
         baselines={n: stack(p) for n, p in per_baseline.items() if n not in unavailable},
         valid_time=valid.assign_coords(tile=tiles),
         lulc=None if any(x is None for x in lulc) else stack(lulc),
-        unavailable=unavailable, cases=list(cases), predictions=list(predictions), observed=observed,
+        unavailable=unavailable, cases=list(cases), predictions=list(predictions),
     )
 
 
@@ -189,7 +190,10 @@ def score_table(v: Verification) -> pd.DataFrame:
         common = obs.where(b.notnull())
         add(MODEL, mean, common, f"scorecard vs {name}", None, True)
         add(name, b, common, f"scorecard vs {name}", None, True)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    cover = table["breakdown"] == "land cover"
+    table.loc[cover, "group"] = [f"{g} {LULC_CLASSES.get(int(g), '')}".strip() for g in table.loc[cover, "group"]]
+    return table
 
 
 def rank_histogram(v: Verification) -> xr.DataArray:
