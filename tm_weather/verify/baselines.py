@@ -17,6 +17,7 @@ truth's verification space (`tm_weather.verify.truth.Observed`), NaN where it ha
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -113,27 +114,24 @@ def _on_tile(values: np.ndarray, case: TileCase) -> xr.DataArray:
 
 class Climatology:
     """Hourly climatology at the tile from the store (see the module docstring). `source`: the store's
-    `hourly/<source>` group (`{tile}` is replaced by the tile's name); `start`, `end`: the fitting dates."""
+    `hourly/<source>` (site series) or `stations/<source>` (station reports) group, `{tile}` replaced by the
+    tile's name; `start`, `end`: the fitting dates (the train split's)."""
 
     name = "climatology"
 
-    def __init__(self, catalog: Catalog, source: str, start: np.datetime64, end: np.datetime64):
+    def __init__(self, catalog: Catalog, source: str, start: dt.date | None, end: dt.date | None):
         self.catalog, self.source, self.start, self.end = catalog, source, start, end
 
     def series(self, case: TileCase) -> pd.Series:
-        """The fitting series: t2m (K) by UTC time at the site nearest the tile's centre (within 50 km)."""
+        """The fitting series: t2m (K) by UTC time at the site or station nearest the tile's centre (<= 50 km)."""
         store, source = Store(self.catalog.path(self.catalog.store)), self.source.format(tile=case.name)
-        try:
-            hourly = store.read("hourly", source)["t2m"]
-        except KeyError as e:
-            raise InputError(store.path, f"hourly/{source}", "hourly series ingested (tm-weather ingest)", "none") from e
+        t2m = _stored_series(store, source)
+        place = t2m.dims[0]
         lon, lat = case.grid.corners_lonlat()
-        sites = {s.name: (s.lat, s.lon) for s in self.catalog.sites if s.name in hourly["site"].values}
-        km = {n: _distance_km(la, lo, lat.mean(), lon.mean()) for n, (la, lo) in sites.items()}
-        nearest = min(km, key=km.get, default=None)
-        if nearest is None or km[nearest] > 50:
-            raise InputError(store.path, f"hourly/{source} sites", f"a site within 50 km of tile {case.name}", str(km))
-        s = hourly.sel(site=nearest).to_series().dropna()
+        km = np.array([_distance_km(a, b, lat.mean(), lon.mean()) for a, b in zip(t2m["latitude"].values, t2m["longitude"].values)])
+        if km.min() > 50:
+            raise InputError(store.path, f"{source} {place}s", f"one within 50 km of tile {case.name}", f"nearest {km.min():.0f} km")
+        s = t2m.isel({place: int(km.argmin())}).to_series().dropna()
         return s[(s.index >= pd.Timestamp(self.start)) & (s.index < pd.Timestamp(self.end) + pd.Timedelta("1D"))]
 
     def predict(self, case: TileCase, observed: Observed) -> xr.DataArray:
@@ -142,6 +140,16 @@ class Climatology:
             raise InputError(f"store hourly/{self.source}", "train-split hours", f"values in {self.start}..{self.end}", "none")
         coef, *_ = np.linalg.lstsq(_climate_features(s.index.values), s.to_numpy(np.float64), rcond=None)
         return observed.sample(_on_tile(_climate_features(_hours(case.valid)) @ coef, case))
+
+
+def _stored_series(store: Store, source: str) -> xr.DataArray:
+    """t2m `(site or station, time)` with latitude/longitude of `hourly/<source>`, else `stations/<source>`."""
+    for kind in ("hourly", "stations"):
+        try:
+            return store.read(kind, source)["t2m"].transpose(..., "time")
+        except KeyError:
+            continue
+    raise InputError(store.path, f"hourly/{source} or stations/{source}", "series ingested (tm-weather ingest)", "none")
 
 
 def _climate_features(times: np.ndarray) -> np.ndarray:
