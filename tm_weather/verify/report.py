@@ -134,7 +134,7 @@ def _lead_figure(table: pd.DataFrame) -> plt.Figure:
     for ax, metric in zip(axes, ("RMSE", "bias")):
         for system, part in lead[lead["metric"] == metric].groupby("system", sort=False):
             part = part.assign(h=part["group"].astype(float)).sort_values("h")
-            style = dict(lw=2.5, color="k") if system == MODEL else dict(lw=1.3, marker=".")
+            style = dict(lw=2.5, color="k", marker="o") if system == MODEL else dict(lw=1.3, marker=".")
             ax.plot(part["h"], part["value"], label=system, **style)
         ax.set(xlabel="lead time (h)", ylabel=f"{metric} (K)", title=f"{metric} against lead time")
         ax.grid(alpha=0.3)
