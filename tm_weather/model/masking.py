@@ -14,7 +14,9 @@ field and hourly profile as targets, each modality an equal share of the budgets
 fixed; equal shares keep the 2-token series in).
 
 Decoder targets are partly *revealed* (given with their token, no loss) at a MaskGIT ratio `1 - cos(pi u / 2)`,
-`u ~ U(0, 1)`, as iterative decoding feeds decoded tokens back (see `generate.py`).
+`u ~ U(0, 1)`, as iterative decoding feeds decoded tokens back (see `generate.py`); an `unrevealed` fraction of
+samples reveal nothing: the first decoding step, which sets a field's level, sees no target token, and on a
+near-uniform field the revealed tokens would otherwise teach mostly copying.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class MaskingConfig:
     targets: int = 48
     alpha: float = 0.5
     task_fraction: float = 0.5
+    unrevealed: float = 0.5  # fraction of samples with no target revealed (generation's first, decisive step)
 
 
 @dataclass
@@ -130,6 +133,7 @@ def sample(batch: Batch, config: MaskingConfig, gen: torch.Generator) -> tuple[T
     inputs = gather(token, modality, position, chosen_in, config.inputs)
     targets = gather(token, modality, position, chosen_out, config.targets)
     ratio = 1 - torch.cos(math.pi / 2 * torch.rand(b, 1, generator=gen))
+    ratio = torch.where(torch.rand(b, 1, generator=gen) < config.unrevealed, 0.0, ratio)
     reveal = (torch.rand(targets.token.shape, generator=gen) < ratio) & ~targets.pad
     return inputs, targets, reveal
 
