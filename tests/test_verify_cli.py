@@ -80,7 +80,8 @@ def test_model_rmse_and_bias_equal_a_direct_computation(world):
     """The report's model RMSE and bias = numpy over the 4 x 4 pixel blocks of the ensemble mean against the
     truth regridded onto those blocks."""
     pred = read_prediction(world["pred"])
-    observed = open_truth("truth_{tile}", world["catalog"], world["tile"]).on_tile(world["tile"], pred.grid, pred.valid_time)
+    truth = open_truth("truth_{tile}", world["catalog"], world["tile"])
+    observed = truth.on_tile(world["tile"], pred.grid, pred.valid_time)
     err = block_mean(pred.t2m.mean("member"), 4).values - observed.obs.values
     table = pd.read_csv(world["out"] / "metrics.csv")
     model = table[(table["system"] == "model") & (table["breakdown"] == "all")].set_index("metric")["value"]

@@ -40,7 +40,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--catalog", type=Path, default=Path("data_catalog.yaml"), help="(default: data_catalog.yaml)")
     p.add_argument("--station-method", choices=("bilinear", "nearest"), default="bilinear",
                    help="how gridded values are sampled at stations (default: bilinear)")
-    p.add_argument("--block", type=int, default=BLOCK, help=f"pixels per block side for gridded truth (default {BLOCK})")
+    p.add_argument("--block", type=int, default=BLOCK,
+                   help=f"pixels per block side for gridded truth (default {BLOCK})")
     p.add_argument("--baseline", action="append", default=[], metavar="NAME=GLOB",
                    help="another model's prediction files as a baseline, e.g. unet='unet/*.nc' (repeatable)")
     p.set_defaults(func=run)
@@ -77,6 +78,7 @@ def _baselines(args: argparse.Namespace, catalog: Catalog, truth_for, leads: np.
         name, _, pattern = spec.partition("=")
         paths = sorted(glob.glob(pattern))
         if not name or not paths:
-            raise InputError("--baseline", spec, "NAME=GLOB matching prediction files", "no files" if name else "no name")
+            found = "no files" if name else "no name"
+            raise InputError("--baseline", spec, "NAME=GLOB matching prediction files", found)
         out.append(PredictionFiles(name, [Path(p) for p in paths]))
     return out

@@ -128,16 +128,18 @@ class Climatology:
         t2m = _stored_series(store, source)
         place = t2m.dims[0]
         lon, lat = case.grid.corners_lonlat()
-        km = np.array([_distance_km(a, b, lat.mean(), lon.mean()) for a, b in zip(t2m["latitude"].values, t2m["longitude"].values)])
+        places = zip(t2m["latitude"].values, t2m["longitude"].values)
+        km = np.array([_distance_km(a, b, lat.mean(), lon.mean()) for a, b in places])
         if km.min() > 50:
-            raise InputError(store.path, f"{source} {place}s", f"one within 50 km of tile {case.name}", f"nearest {km.min():.0f} km")
+            raise InputError(store.path, f"{source} {place}s", f"one within 50 km of tile {case.name}",
+                             f"nearest {km.min():.0f} km")
         s = t2m.isel({place: int(km.argmin())}).to_series().dropna()
         return s[(s.index >= pd.Timestamp(self.start)) & (s.index < pd.Timestamp(self.end) + pd.Timedelta("1D"))]
 
     def predict(self, case: TileCase, observed: Observed) -> xr.DataArray:
         s = self.series(case)
         if s.empty:
-            raise InputError(f"store hourly/{self.source}", "train-split hours", f"values in {self.start}..{self.end}", "none")
+            raise InputError(f"store {self.source}", "train-split hours", f"values in {self.start}..{self.end}", "none")
         coef, *_ = np.linalg.lstsq(_climate_features(s.index.values), s.to_numpy(np.float64), rcond=None)
         return observed.sample(_on_tile(_climate_features(_hours(case.valid)) @ coef, case))
 
@@ -189,7 +191,7 @@ class GFSRuns:
     def run_for(self, valid: np.datetime64) -> tuple[np.datetime64, int] | None:
         """(init time, lead hours) of the run whose lead to `valid` (a whole hour) is nearest `GFS_LEAD_H`."""
         runs = [(valid - np.timedelta64(f, "h"), f) for f in self.source.fxx]
-        runs = [(i, f) for i, f in runs if int((i - i.astype("datetime64[D]")) // np.timedelta64(1, "h")) in self.source.hours]
+        runs = [(i, f) for i, f in runs if pd.Timestamp(i).hour in self.source.hours and pd.Timestamp(i).minute == 0]
         return min(runs, key=lambda r: (abs(r[1] - GFS_LEAD_H), -r[1]), default=None)
 
     @functools.lru_cache(maxsize=64)
@@ -206,7 +208,8 @@ class GFSRuns:
             if "orog" not in ds:
                 raise InputError(path, "orography", "an HGT:surface (orog) message", str(list(ds.data_vars)))
             orog = ds["orog"].load()
-        orog = orog.rename(latitude="y", longitude="x").drop_vars([c for c in orog.coords if c not in ("latitude", "longitude")])
+        orog = orog.drop_vars([c for c in orog.coords if c not in ("latitude", "longitude")])
+        orog = orog.rename(latitude="y", longitude="x")
         return orog.sortby("y").rio.write_crs("EPSG:4326")
 
     def field(self, case: TileCase, lapse: bool) -> xr.DataArray:

@@ -103,7 +103,8 @@ def _dominant_class(case: TileCase, seen: Observed) -> xr.DataArray:
     classes = np.unique(lulc.values)
     share = xr.concat([seen.sample((lulc == c).astype(np.float32).rio.write_crs(case.grid.crs)) for c in classes], "c")
     best = share.fillna(-1).argmax("c")
-    return xr.DataArray(classes[best.values].astype(np.float32), dims=best.dims, coords=best.coords).where(share.notnull().all("c"))
+    out = xr.DataArray(classes[best.values].astype(np.float32), dims=best.dims, coords=best.coords)
+    return out.where(share.notnull().all("c"))
 
 
 def labels(v: Verification) -> dict[str, str | xr.DataArray | None]:

@@ -48,7 +48,8 @@ def write_report(out: Path, v: Verification, table: pd.DataFrame, provenance: di
         ("Example tiles", _examples(v)),
         ("Breakdowns", "".join(_breakdown_html(table, b) for b in BREAKDOWNS if b in set(table["breakdown"]))),
     ]
-    meta = provenance | {"tm_weather": __version__, "written": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    written = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    meta = provenance | {"tm_weather": __version__, "written": written}
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "metrics.csv", index=False)
     (out / "metrics.json").write_text(json.dumps({
@@ -166,7 +167,7 @@ def _maps(v: Verification) -> str:
     fig.colorbar(a, ax=axes[0].tolist(), shrink=0.8)
     fig.colorbar(b, ax=axes[1].tolist(), shrink=0.8)
     block = v.predictions[0].t2m.sizes["y"] // v.obs.sizes["y"]
-    note = f"<p>Ensemble mean minus truth over all lead times, on the verification blocks ({block} x {block} pixels).</p>"
+    note = f"<p>Ensemble mean minus truth over all lead times, on the verification blocks ({block} x {block} pixels)</p>"
     return note + _img(fig)
 
 
@@ -211,7 +212,8 @@ def _examples(v: Verification) -> str:
             axes[i, 3].imshow(truth, cmap="inferno", vmin=lo, vmax=hi, extent=extent)
             axes[i, 4].imshow(err, cmap="RdBu_r", vmin=-lim, vmax=lim, extent=extent)
         else:
-            for ax, what in ((axes[i, 3], truth.values), (axes[i, 4], (v.mean.sel(tile=case.name).isel({LEAD: 0}) - truth).values)):
+            err = v.mean.sel(tile=case.name).isel({LEAD: 0}) - truth
+            for ax, what in ((axes[i, 3], truth.values), (axes[i, 4], err.values)):
                 ax.text(0.5, 0.5, "\n".join(f"{x:.2f}" for x in what), ha="center", va="center", transform=ax.transAxes)
         for j, im in enumerate(axes[i, 1:].tolist(), start=1):
             if im.images:

@@ -39,6 +39,8 @@ TIME_TOLERANCE = np.timedelta64(30, "m")
 #: Pixels per side of the blocks gridded truths are verified on (4 x 10 m = 40 m).
 BLOCK = 4
 Missing = Literal["raise", "nan"]
+#: A truth's `times(start, end)`: the valid times it offers in [start, end].
+Offered = Callable[[np.datetime64, np.datetime64], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,7 @@ def block_mean(field: xr.DataArray, block: int) -> xr.DataArray:
 class GridTruth:
     """A gridded truth: `fields(times)` -> t2m `(time, y, x)` with a CRS, at `offered` times (see the module)."""
 
-    def __init__(self, name: str, fields: Callable[[np.ndarray], xr.DataArray], offered: Callable[[np.datetime64, np.datetime64], np.ndarray],
-                 block: int = BLOCK):
+    def __init__(self, name: str, fields: Callable[[np.ndarray], xr.DataArray], offered: Offered, block: int = BLOCK):
         self.name, self.fields, self.offered, self.block = name, fields, offered, block
 
     def on_tile(self, tile: str, grid: TileGrid, valid: np.ndarray, missing: Missing = "raise") -> Observed:
@@ -106,7 +107,7 @@ class StationTruth:
     """A station truth: `reports(times)` -> t2m `(time, station)` with latitude/longitude; fields are sampled at
     the stations inside the tile with `method`."""
 
-    def __init__(self, name: str, reports: Callable[[np.ndarray], xr.DataArray], offered: Callable[[np.datetime64, np.datetime64], np.ndarray],
+    def __init__(self, name: str, reports: Callable[[np.ndarray], xr.DataArray], offered: Offered,
                  method: Literal["nearest", "bilinear"] = "bilinear"):
         self.name, self.reports, self.offered, self.method = name, reports, offered, method
 
@@ -138,7 +139,7 @@ class StationTruth:
         return Observed(da, sample)
 
 
-def _offered(offered: Callable[[np.datetime64, np.datetime64], np.ndarray], valid: np.ndarray) -> np.ndarray:
+def _offered(offered: Offered, valid: np.ndarray) -> np.ndarray:
     """The truth's times within `TIME_TOLERANCE` of the valid times' span."""
     valid = np.asarray(valid, "datetime64[ns]")
     return offered(valid.min() - TIME_TOLERANCE, valid.max() + TIME_TOLERANCE)
@@ -151,7 +152,8 @@ def _check_overlap(field: xr.DataArray, grid: TileGrid, name: str, tile: str) ->
     if not inside.all():
         what = "no spatial overlap" if not inside.any() else "the tile partly outside"
         raise InputError(f"truth {name}", f"grid around tile {tile}", "a grid covering the whole tile",
-                         f"{what} (tile corners lon {lon.min():.3f}..{lon.max():.3f}, lat {lat.min():.3f}..{lat.max():.3f})")
+                         f"{what} (tile corners lon {lon.min():.3f}..{lon.max():.3f}, "
+                         f"lat {lat.min():.3f}..{lat.max():.3f})")
 
 
 def open_truth(spec: str, catalog: Catalog, tile: str, method: Literal["nearest", "bilinear"] = "bilinear",
@@ -171,7 +173,7 @@ def open_truth(spec: str, catalog: Catalog, tile: str, method: Literal["nearest"
                 raise InputError(store.path, f"fields/{source}/{tile}", "fields ingested for the tile", "none") from e
             t2m = ds.set_coords([v for v in ("spatial_ref",) if v in ds.data_vars])["t2m"]
             if t2m.rio.crs is None:
-                raise InputError(store.path, f"fields/{source}/{tile} CRS", "a spatial_ref on the stored fields", "none")
+                raise InputError(store.path, f"fields/{source}/{tile}", "a spatial_ref (CRS) on the fields", "none")
             return t2m
 
         def offered(lo: np.datetime64, hi: np.datetime64) -> np.ndarray:
@@ -181,7 +183,8 @@ def open_truth(spec: str, catalog: Catalog, tile: str, method: Literal["nearest"
         return GridTruth(spec, lambda t: stored().sel(time=t), offered, block)
     name = spec.format(tile=tile)
     if name not in catalog.sources:
-        raise InputError("--truth", name, f"a source of the catalog {catalog.root} or store:NAME", str(sorted(catalog.sources)))
+        raise InputError("--truth", name, f"a source of the catalog in {catalog.root} or store:NAME",
+                         str(sorted(catalog.sources)))
     source = open_source(name, catalog.sources[name], catalog)
     if source.kind == "analysis":
         return GridTruth(name, source, source.times, block)
