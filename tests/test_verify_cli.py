@@ -11,15 +11,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from pyproj import Transformer
 
 from tm_weather.catalog import load_catalog
 from tm_weather.cli import main
 from tm_weather.errors import EXIT_INPUT, EXIT_OK, InputError
 from tm_weather.ingest import ingest
+from tm_weather.series import regrid_to_tile
+from tm_weather.sources import open_source
+from tm_weather.sources.sentinel2 import read_dem
 from tm_weather.verify.baselines import GFSRuns, TileCase
 from tm_weather.verify.fake import write_fake_prediction
 from tm_weather.verify.prediction import read_prediction, read_predictions
-from tm_weather.verify.truth import block_mean, open_truth
+from tm_weather.verify.truth import block_mean, match_times, open_truth
 from tm_weather.world.build import CATALOG, build_world
 from tm_weather.world.presets import PRESETS
 
@@ -141,7 +145,6 @@ def test_station_truth_samples_the_tile_at_the_station(world):
     np.testing.assert_array_equal(observed.obs.values[:, 0], reports.sel(station=station).values)
     sampled = observed.sample(pred.t2m)
     lat, lon = float(reports["latitude"].sel(station=station)), float(reports["longitude"].sel(station=station))
-    from pyproj import Transformer
     x, y = Transformer.from_crs("EPSG:4326", pred.grid.crs, always_xy=True).transform(lon, lat)
     pixel = pred.t2m.sel(x=x, y=y, method="nearest")
     np.testing.assert_allclose(sampled.isel(station=0).values, pixel.values)
@@ -201,3 +204,24 @@ def test_store_and_gfs_analysis_truths_agree_with_the_world_truth(world):
     gfs = open_truth("gfs_analysis", catalog, tile).on_tile(tile, case.grid, cycles).obs
     assert gfs.shape == (2, *stored.shape[1:]) and np.isfinite(gfs).all()
     assert float(np.abs(gfs - direct.on_tile(tile, case.grid, cycles).obs).max()) < 4.0
+
+
+def test_lapse_rate_correction_is_minus_6_5_k_per_km_of_dem_above_gfs_orography(world):
+    catalog, case = world["catalog"], world["case"]
+    runs = GFSRuns(open_source("gfs", catalog.sources["gfs"], catalog))
+    plain, lapse = runs.field(case, lapse=False), runs.field(case, lapse=True)
+    dem = read_dem(case.entry.dem, case.grid).values
+    init, _ = runs.run_for(case.valid[0])
+    orog = regrid_to_tile(runs.orography(init), case.grid.crs, case.grid.transform, case.grid.shape).values
+    np.testing.assert_allclose((lapse - plain).values[0], -0.0065 * (dem - orog), atol=1e-3)
+    assert 0 < float(orog.mean()) < 3000 and np.isfinite(plain).all()
+
+
+def test_match_times_nearest_within_30_minutes():
+    offered = np.array(["2023-02-12T09:00", "2023-02-12T10:00"], dtype="datetime64[ns]")
+    wanted = np.array(["2023-02-12T09:29", "2023-02-12T09:31", "2023-02-12T10:31"], dtype="datetime64[ns]")
+    got = match_times(wanted, offered, "x", missing="nan")
+    np.testing.assert_array_equal(got[:2], offered)
+    assert np.isnat(got[2])
+    with pytest.raises(InputError, match="mismatched times"):
+        match_times(wanted, offered, "x")
