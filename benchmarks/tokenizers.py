@@ -1,0 +1,130 @@
+"""Tokenizer benchmark: held-out RMSE against tokens per day, FSQ vs a Chronos-style tokenization, in one run;
+encode/decode throughput on this CPU.
+
+Data: the real ERA5 fixture's held-out days, 2019-03-18 00Z .. 03-21 23Z, 1,617 UK grid points (the issue's
+reference numbers are on 2019-03-22..31, which the 21-day fixture does not hold).
+
+Chronos-style baseline (Ansari et al. 2024), the tokenization a user would pick instead: each grid point's
+held-out series in deg C is mean-scaled (divided by its mean absolute value), quantized to 4,096 uniform bins
+over [-15, 15], one token per value; fewer tokens per day by sub-sampling every 24/k hours and
+cubic-spline interpolation back to hourly. Its float scale is counted as one token per series (per point and
+4 days: +0.25 tokens/day, generous to the baseline).
+
+FSQ: the shipped 24 h hourly tokenizers with 1, 2 and 4 tokens per window (`tokenizers/t2m_hourly*.yaml`).
+
+Run: `.venv/bin/python benchmarks/tokenizers.py` (about a minute).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from scipy.interpolate import CubicSpline
+
+import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
+from tm_weather.tokenizers.image import ImageTokenizer
+from tm_weather.tokenizers.registry import CHECKPOINT_DIR, load_tokenizer
+from tm_weather.tokenizers.series_data import hourly_task
+
+BINS, LIMIT = 4096, 15.0
+FSQ_CHECKPOINTS = ("t2m_hourly_1tok", "t2m_hourly", "t2m_hourly_4tok")
+
+
+def chronos_rmse(series_k: np.ndarray, per_day: int) -> float:
+    """RMSE (K) of the Chronos-style path on `series_k (points, hours)` with `per_day` values kept per day."""
+    x = series_k.astype(np.float64) - 273.15
+    scale = np.abs(x).mean(axis=1, keepdims=True)
+    scale[scale == 0] = 1.0
+    hours = np.arange(x.shape[1])
+    kept = hours[:: 24 // per_day]
+    edges = np.linspace(-LIMIT, LIMIT, BINS + 1)
+    centres = (edges[:-1] + edges[1:]) / 2
+    tokens = np.clip(np.digitize(x[:, kept] / scale, edges) - 1, 0, BINS - 1)
+    values = centres[tokens] * scale
+    recon = values if per_day == 24 else CubicSpline(kept, values, axis=1)(hours)
+    return float(np.sqrt(((recon - x) ** 2).mean()))
+
+
+def fsq_rows(windows: torch.Tensor) -> list[tuple[int, float, float, float, float]]:
+    """(tokens per day, RMSE K, encode windows/s, encoder-only windows/s, decode windows/s) of each shipped
+    hourly FSQ tokenizer (encode = the encoder plus its coordinate-descent search passes)."""
+    rows = []
+    for name in FSQ_CHECKPOINTS:
+        model, _ = load_tokenizer(CHECKPOINT_DIR / f"{name}.safetensors")
+        indices = model.encode(windows)
+        rmse = float((model.decode(indices) - windows).pow(2).mean().sqrt())
+        with torch.no_grad():
+            encoder_only = _rate(lambda x: model(x)[1], windows)
+        rows.append((model.config.tokens, rmse, _rate(model.encode, windows, 2), encoder_only, _rate(model.decode, indices)))
+    return rows
+
+
+def image_rows() -> list[tuple[str, float, float]]:
+    """(modality, encode tiles/s, decode tiles/s) of each shipped image tokenizer, batches of 8 tiles of 224 px."""
+    rows = []
+    for card in sorted(CHECKPOINT_DIR.glob("*.yaml")):
+        model, name = load_tokenizer(CHECKPOINT_DIR / f"{card.stem}.safetensors")
+        if not isinstance(model, ImageTokenizer):
+            continue
+        c = model.config
+        x = torch.randint(0, c.classes, (8, 224, 224)) if c.classes else torch.randn(8, c.channels, 224, 224)
+        rows.append((name, _rate(model.encode, x, 3), _rate(model.decode, model.encode(x), 3)))
+    return rows
+
+
+def _rate(fn, x: torch.Tensor, repeats: int = 5) -> float:
+    """Items per second of `fn(x)`, best of `repeats`."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(x)
+        best = min(best, time.perf_counter() - start)
+    return x.shape[0] / best
+
+
+def tokens_for_rmse(curve: list[tuple[float, float]], rmse: float) -> float:
+    """Tokens/day at which a (tokens/day, RMSE) curve reaches `rmse`, log-log interpolated between points."""
+    curve = sorted(curve)
+    for (t0, r0), (t1, r1) in zip(curve, curve[1:]):
+        if r0 >= rmse >= r1:
+            f = np.log(r0 / rmse) / np.log(r0 / r1)
+            return float(np.exp(np.log(t0) + f * np.log(t1 / t0)))
+    return float("nan")
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    task = hourly_task(24)
+    windows = task.test  # (points * days, 1, 24) K
+    points = windows.shape[0] // 4
+    series = windows.reshape(points, 4 * 24).numpy()  # each point's 4 held-out days, 96 hours
+    days = series.shape[1] / 24
+    chronos = [(k + 1 / days, chronos_rmse(series, k)) for k in (24, 12, 8, 6, 4, 3, 2, 1)]
+    fsq = fsq_rows(windows)
+
+    print(f"held-out ERA5 2019-03-18..21, {points} points, {windows.shape[0]} windows of 24 h")
+    print("\n| tokens/day | Chronos-style RMSE (K) | FSQ RMSE (K) |\n|---:|---:|---:|")
+    table = sorted([(t, f"{r:.3f}", "") for t, r in chronos] + [(t, "", f"{r:.3f}") for t, r, *_ in fsq])
+    for t, c, f in table:
+        print(f"| {t:.2f} | {c} | {f} |")
+    print("\nFSQ vs Chronos-style, tokens/day for the same RMSE:")
+    for t, r, *_ in fsq:
+        need = tokens_for_rmse(chronos, r)
+        print(f"  FSQ {t} tokens/day at {r:.3f} K; Chronos-style needs {need:.1f} tokens/day: {need / t:.1f}x")
+    print("\n| tokenizer | encode windows/s (with search) | encoder only | decode windows/s |\n|---|---:|---:|---:|")
+    for t, _, enc, fast, dec in fsq:
+        print(f"| FSQ hourly, {t} tokens | {enc:,.0f} | {fast:,.0f} | {dec:,.0f} |")
+    start = time.perf_counter()
+    chronos_rmse(series, 8)
+    rate = points * days / (time.perf_counter() - start)
+    print(f"| Chronos-style, 8 values/day (encode + decode, numpy + spline) | {rate:,.0f} | | |")
+    print("\n| image tokenizer | encode tiles/s | decode tiles/s |\n|---|---:|---:|")
+    for name, enc, dec in image_rows():
+        print(f"| {name} | {enc:.1f} | {dec:.1f} |")
+    print("(1 CPU thread; series: a batch of all held-out windows; images: batches of 8 tiles of 224 x 224)")
+
+
+if __name__ == "__main__":
+    main()
