@@ -17,6 +17,7 @@ COMMANDS = (
     "tm_weather.commands.demo",
     "tm_weather.commands.train",
     "tm_weather.commands.generate",
+    "tm_weather.commands.daily",
     "tm_weather.commands.ingest",
     "tm_weather.commands.index",
     "tm_weather.commands.tokenizers",
