@@ -85,7 +85,9 @@ class Store:
 
     def read_partition(self, key: str) -> xr.Dataset:
         """One partition, loaded into memory."""
-        with xr.open_zarr(self.path, group=key, consolidated=False) as ds:
+        # decode_coords="all": the CRS variable named by `grid_mapping` reads back as the coordinate it was written
+        # as, so a partition read and written again is identical (idempotent re-runs; see `Transaction.put`)
+        with xr.open_zarr(self.path, group=key, consolidated=False, decode_coords="all") as ds:
             return ds.load()
 
     def read(self, kind: str, source: str, tile: str | None = None) -> xr.Dataset:
