@@ -32,7 +32,7 @@ import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.catalog import load_catalog
 from tm_weather.model import CHECKPOINT_DIR
 from tm_weather.model.data import Tokenizers, block_means, read_tile
-from tm_weather.model.generate import GenerationConfig, generate, tile_conditions
+from tm_weather.model.generate import T2M_TARGETS, GenerationConfig, generate, tile_conditions, to_kelvin
 from tm_weather.model.masking import MaskingConfig, sample
 from tm_weather.model.transformer import MultiModalTransformer, load_model
 from tm_weather.train import default_world, split_samples
@@ -54,8 +54,9 @@ def run_transformer(model, tokenizers, test, rows, conditions_of, config, tim=Fa
     out = []
     for i in rows:
         cond = {k: test.tokens[k][i] for k in conditions_of if bool(test.present[k][i])}
-        tokens = generate(model, cond, ("t2m_field",), config, tim=tim)["t2m_field"]
-        out.append(block_means(tokenizers.decode("t2m_field", tokens)[:, 0]).numpy())
+        tokens = generate(model, cond, T2M_TARGETS, config, tim=tim)
+        fields, _ = to_kelvin(tokenizers, tokens["t2m_field"], tokens["t2m_hourly"], int(test.hour[i]))
+        out.append(block_means(fields).numpy())
     return np.stack(out)
 
 
@@ -205,8 +206,8 @@ def main() -> int:
     times = []
     for _ in range(3):
         start = time.perf_counter()
-        tok = generate(model, cond, ("t2m_field", "t2m_hourly"), config)
-        tokenizers.decode("t2m_field", tok["t2m_field"])
+        tok = generate(model, cond, T2M_TARGETS, config)
+        to_kelvin(tokenizers, tok["t2m_field"], tok["t2m_hourly"], 12)
         times.append(time.perf_counter() - start)
     latency = float(np.median(times))
     throughput = training_throughput(MultiModalTransformer(model.config), train)
@@ -214,9 +215,10 @@ def main() -> int:
     real = []
     for s2 in sorted((REAL / "S2L2A").glob("*.tif")):
         tile = read_tile(s2, REAL / "DEM" / s2.name, REAL / "LULC" / s2.name, boa_add_offset=0)
-        tok = generate(model, tile_conditions(tile, tokenizers, tile.acquired), ("t2m_field", "t2m_hourly"), config)
-        field = tokenizers.decode("t2m_field", tok["t2m_field"])[:, 0].numpy()
-        hourly = tokenizers.decode("t2m_hourly", tok["t2m_hourly"])[:, 0].numpy().mean(0)
+        tok = generate(model, tile_conditions(tile, tokenizers, tile.acquired), T2M_TARGETS, config)
+        hour = int((tile.acquired - tile.acquired.astype("datetime64[D]")) // np.timedelta64(1, "h"))
+        field, hourly = (t.numpy() for t in to_kelvin(tokenizers, tok["t2m_field"], tok["t2m_hourly"], hour))
+        hourly = hourly.mean(0)
         real.append((s2.stem, f"{tile.lat:.2f}", f"{tile.lon:.2f}", str(tile.acquired)[:16], f"{field.mean():.1f}",
                      f"{field.mean(0).std():.2f}", f"{field.std(0).mean():.2f}", f"{hourly.min():.1f}..{hourly.max():.1f}"))
 

@@ -7,8 +7,8 @@ skill on its val split, resumable, and the shipped checkpoint with its model car
       -> `<run>/last.ckpt` (resume) and `checkpoints/transformer-<preset>.safetensors` + `.yaml` (the card)
 
 Validation logs each modality's loss under the generation task's masking and the field's *skill*: RMSE (K)
-of a one-pass greedy decoding (every field token predicted at once from the conditions, decoded through the
-T2M tokenizer) against the truth's 16-px block means, and the same for GFS at the tile centre.
+of a one-pass greedy decoding (every field and profile token predicted at once from the conditions, decoded to
+kelvin by `generate.to_kelvin`) against the truth's 16-px block means.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
 from tm_weather.model import CHECKPOINT_DIR, masking
 from tm_weather.model.data import Samples, Tokenizers, block_means, catalog_samples
-from tm_weather.model.generate import as_tokens
+from tm_weather.model.generate import as_tokens, to_kelvin
 from tm_weather.model.masking import Batch, MaskingConfig, TASK_ALWAYS, TASK_OPTIONAL
 from tm_weather.model.transformer import MODALITIES, MODALITY_ID, SIZES, MultiModalTransformer, save_model
 from tm_weather.tokenizers.registry import sha256
@@ -137,12 +137,14 @@ class CorrelationModule(L.LightningModule):
         losses = self.model.losses(inputs, targets, nothing)
         for name, value in losses.items():
             self.log(f"val/{name}", value, batch_size=len(batch["index"]))
-        logits, _ = out["t2m_field"]
-        m = MODALITIES[MODALITY_ID["t2m_field"]]
-        digits = torch.stack([p.argmax(-1) for p in logits.split(m.levels, dim=-1)], -1)
-        field_tokens = self.model.tokens_from_digits(m, digits).view(len(batch["index"]), -1)
-        decoded = block_means(self.tokenizers.decode("t2m_field", field_tokens.cpu())[:, 0])
-        truth = self.val.truth[batch["index"].cpu()]
+        greedy = {}
+        for name in ("t2m_field", "t2m_hourly"):
+            m = MODALITIES[MODALITY_ID[name]]
+            digits = torch.stack([p.argmax(-1) for p in out[name][0].split(m.levels, dim=-1)], -1)
+            greedy[name] = self.model.tokens_from_digits(m, digits).view(len(batch["index"]), -1).cpu()
+        index = batch["index"].cpu()
+        fields, _ = to_kelvin(self.tokenizers, greedy["t2m_field"], greedy["t2m_hourly"], self.val.hour[index])
+        decoded, truth = block_means(fields), self.val.truth[index]
         self.log("val/field_rmse_k", (decoded - truth).pow(2).mean().sqrt(), batch_size=len(batch["index"]), prog_bar=True)
 
     def configure_optimizers(self):

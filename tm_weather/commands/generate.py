@@ -9,7 +9,6 @@ import numpy as np
 import yaml
 
 from tm_weather.model import CHECKPOINT_DIR
-from tm_weather.tokenizers.registry import CHECKPOINT_DIR as TOKENIZER_DIR
 from tm_weather.errors import EXIT_OK, InputError
 
 
@@ -34,7 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--boa-add-offset", type=int, choices=(0, -1000), help="S-2 BOA_ADD_OFFSET in DN, if the file's tags lack it")
     p.add_argument("--checkpoint", type=Path, default=CHECKPOINT_DIR / "transformer-demo.safetensors",
                    help="transformer checkpoint (default: %(default)s)")
-    p.add_argument("--tokenizers", type=Path, default=TOKENIZER_DIR, help="folder of tokenizer checkpoints (default: %(default)s)")
+    p.add_argument("--tokenizers", type=Path, help="folder of tokenizer checkpoints (default: checkpoints/tokenizers, "
+                   "then tokenizers/)")
     p.add_argument("--out", type=Path, required=True, help="output file: .nc (CF netCDF) or .tif (GeoTIFF)")
     p.set_defaults(func=run)
 
@@ -56,11 +56,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.checkpoint.exists():
         raise InputError(args.checkpoint, "checkpoint", "a trained transformer (tm-weather train)", "no such file")
     model, meta = load_model(args.checkpoint)
-    tokenizers = Tokenizers.load(args.tokenizers)
+    tokenizers = Tokenizers.load(*[args.tokenizers] if args.tokenizers else [])
     trained_on = yaml.safe_load(meta.get("tokenizers", "{}")) or {}
     for name, digest in trained_on.items():
         if tokenizers.hashes.get(name) != digest:
-            raise InputError(args.tokenizers / f"{name}.safetensors", "sha256",
+            raise InputError(f"tokenizer {name}", "sha256",
                              f"{digest} (the tokenizer {args.checkpoint.name} was trained with)", str(tokenizers.hashes.get(name)))
     tile = read_tile(args.s2, args.dem, args.lulc, time=None, boa_add_offset=args.boa_add_offset)
     gfs = _gfs_series(args.gfs, time, tile) if args.gfs else None

@@ -28,6 +28,7 @@ from pyproj import Transformer
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
+from tm_weather.model import CHECKPOINT_DIR as MODEL_CHECKPOINTS
 from tm_weather.model.transformer import GRID, HOURS, MODALITIES
 from tm_weather.tokenizers import coords as coord_tokens
 from tm_weather.tokenizers.image_data import ndvi
@@ -41,7 +42,9 @@ TOKENIZER_OF = {
     "s2l2a": "s2l2a", "dem": "dem", "lulc": "lulc", "ndvi": "ndvi",
     "t2m_field": "t2m_field", "t2m_hourly": "t2m_hourly", "gfs": "t2m_hourly",
 }
-GFS_RUNS = ((0, range(0, 13)), (12, range(1, 12)))  # (cycle hour, leads) giving the valid day's 24 hours
+GFS_RUNS = ((0, range(0, 13)), (12, range(1, 12)))
+#: T2M tokenizers trained over 230..320 K (`tm_weather.model.wide_tokenizers`), preferred to `tokenizers/`'s.
+WIDE_DIR = MODEL_CHECKPOINTS / "tokenizers"  # (cycle hour, leads) giving the valid day's 24 hours
 
 
 class Tokenizers:
@@ -51,10 +54,13 @@ class Tokenizers:
         self.models, self.hashes = models, hashes
 
     @classmethod
-    def load(cls, folder: Path = CHECKPOINT_DIR) -> Tokenizers:
+    def load(cls, *folders: Path) -> Tokenizers:
+        """Each tokenizer from the first of `folders` holding it (default: `WIDE_DIR`, then `tokenizers/`)."""
+        folders = folders or (WIDE_DIR, CHECKPOINT_DIR)
         models, hashes = {}, {}
         for name in sorted(set(TOKENIZER_OF.values())):
-            path = Path(folder) / f"{name}.safetensors"
+            path = next((Path(f) / f"{name}.safetensors" for f in folders if (Path(f) / f"{name}.safetensors").exists()),
+                        Path(folders[-1]) / f"{name}.safetensors")
             if not path.exists():
                 raise InputError(path, "tokenizer checkpoint", f"a trained {name} tokenizer "
                                  f"(tm-weather tokenizers train --modality {name})", "no such file")

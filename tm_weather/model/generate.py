@@ -155,6 +155,21 @@ def _top_per_row(score: torch.Tensor, k: int, rows: int) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------------------
 # a tile in, kelvin out
 
+#: Generation order: the hourly profile first (it sets the level), then the field given the profile.
+T2M_TARGETS = ("t2m_hourly", "t2m_field")
+
+
+def to_kelvin(tokenizers, field_tokens: torch.Tensor, hourly_tokens: torch.Tensor, hour: int | torch.Tensor):
+    """Field tokens `(b, 196)` and profile tokens `(b, 2)` -> (fields `(b, 224, 224)` K, profiles `(b, 24)` K).
+
+    A field is its tokenizer's spatial pattern (the decoded field minus its mean) on the level of the profile at
+    the valid `hour` (int, or `(b,)`): the series tokenizer keeps absolute levels to about 1 K over 230..320 K,
+    while the image tokenizer's GroupNorm loses the level of near-uniform fields outside about 265..295 K."""
+    fields = tokenizers.decode("t2m_field", field_tokens)[:, 0]
+    profiles = tokenizers.decode("t2m_hourly", hourly_tokens)[:, 0]
+    level = profiles[torch.arange(len(profiles)), torch.as_tensor(hour).expand(len(profiles))]
+    return fields - fields.mean(dim=(1, 2), keepdim=True) + level[:, None, None], profiles
+
 
 def tile_conditions(tile, tokenizers, time, gfs_series=None) -> dict[str, torch.Tensor]:
     """A `data.Tile` at valid `time` (+ GFS `(24,)` K over its UTC day) -> conditioning tokens `{name: (length,)}`:
@@ -181,9 +196,9 @@ def generate_tile(model, tokenizers, tile, time, gfs_series=None, config: Genera
     time = np.datetime64(time, "s")
     conditions = tile_conditions(tile, tokenizers, time, gfs_series)
     start = dt.datetime.now(dt.timezone.utc)
-    tokens = generate(model, conditions, ("t2m_field", "t2m_hourly"), config, tim=tim)
-    field = tokenizers.decode("t2m_field", tokens["t2m_field"])[:, 0].numpy().astype(np.float32)
-    hourly = tokenizers.decode("t2m_hourly", tokens["t2m_hourly"])[:, 0].numpy().astype(np.float32)
+    tokens = generate(model, conditions, T2M_TARGETS, config, tim=tim)
+    hour = int((time - time.astype("datetime64[D]")) // np.timedelta64(1, "h"))
+    field, hourly = (t.numpy().astype(np.float32) for t in to_kelvin(tokenizers, tokens["t2m_field"], tokens["t2m_hourly"], hour))
     x, y = tile.grid.centres()
     day = time.astype("datetime64[D]").astype("datetime64[ns]")
     k = {"units": "K", "standard_name": "air_temperature", "grid_mapping": "spatial_ref"}
