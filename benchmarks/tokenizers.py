@@ -21,10 +21,12 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy.interpolate import CubicSpline
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.tokenizers.image import ImageTokenizer
+from tm_weather.tokenizers.image_data import real_s2_tiles, t2m_field_task, world_dir, world_tiles
 from tm_weather.tokenizers.registry import CHECKPOINT_DIR, load_tokenizer
 from tm_weather.tokenizers.series_data import hourly_task
 
@@ -57,7 +59,29 @@ def fsq_rows(windows: torch.Tensor) -> list[tuple[int, float, float, float, floa
         rmse = float((model.decode(indices) - windows).pow(2).mean().sqrt())
         with torch.no_grad():
             encoder_only = _rate(lambda x: model(x)[1], windows)
-        rows.append((model.config.tokens, rmse, _rate(model.encode, windows, 2), encoder_only, _rate(model.decode, indices)))
+        encode = _rate(model.encode, windows, 2)
+        rows.append((model.config.tokens, rmse, encode, encoder_only, _rate(model.decode, indices)))
+    return rows
+
+
+def patch_mean_rmse(images: torch.Tensor) -> float:
+    """RMSE of replacing each 16 x 16 patch of `images (b, c, h, w)` by its exact mean: a float per patch and band."""
+    means = F.interpolate(F.avg_pool2d(images, 16), scale_factor=16, mode="nearest")
+    return float((images - means).pow(2).mean().sqrt())
+
+
+def image_quality_rows() -> list[tuple[str, str, float, float]]:
+    """(modality, test set, FSQ RMSE, 16-px patch-mean RMSE) for the continuous image tokenizers."""
+    world = world_tiles(world_dir(None), "test")
+    sets = {name: [("world test split", world[name])] for name in ("s2l2a", "dem", "ndvi")}
+    sets["s2l2a"].append(("real tiles", real_s2_tiles()))
+    sets["t2m_field"] = [("ERA5 held-out hours", t2m_field_task(None).test)]
+    rows = []
+    for name, tests in sets.items():
+        model, _ = load_tokenizer(CHECKPOINT_DIR / f"{name}.safetensors")
+        for label, x in tests:
+            recon = torch.cat([model.decode(model.encode(b)) for b in x.split(8)])
+            rows.append((name, label, float((recon - x).pow(2).mean().sqrt()), patch_mean_rmse(x)))
     return rows
 
 
@@ -124,6 +148,10 @@ def main() -> None:
     for name, enc, dec in image_rows():
         print(f"| {name} | {enc:.1f} | {dec:.1f} |")
     print("(1 CPU thread; series: a batch of all held-out windows; images: batches of 8 tiles of 224 x 224)")
+    print("\n| image tokenizer | test set | FSQ RMSE (196 tokens) | 16-px patch means RMSE (196 floats/band) |")
+    print("|---|---|---:|---:|")
+    for name, label, fsq_rmse, mean_rmse in image_quality_rows():
+        print(f"| {name} | {label} | {fsq_rmse:.4g} | {mean_rmse:.4g} |")
 
 
 if __name__ == "__main__":

@@ -109,8 +109,13 @@ def write_golden() -> None:
         x = golden_input(modality, model.config)
         tokens = model.encode(x)
         recon = model.decode(tokens)
-        quality = (recon == x).float().mean() if getattr(model.config, "classes", 0) else (recon - x).pow(2).mean().sqrt()
-        out[modality] = {"tokens": tokens.tolist(), "reconstruction": _sample(recon), "quality": round(float(quality), 6)}
+        if getattr(model.config, "classes", 0):
+            quality = (recon == x).float().mean()
+        else:
+            quality = (recon - x).pow(2).mean().sqrt()
+        out[modality] = {
+            "tokens": tokens.tolist(), "reconstruction": _sample(recon), "quality": round(float(quality), 6)
+        }
     GOLDEN.write_text(json.dumps(out, indent=None, separators=(",", ":")) + "\n")
 
 

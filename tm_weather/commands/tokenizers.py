@@ -43,8 +43,10 @@ def _eval(args: argparse.Namespace) -> int:
         cfg = card["config"]
         tokens = cfg.get("tokens") or f"{cfg['size'] // cfg['patch']}x{cfg['size'] // cfg['patch']}"
         name, value = m["headline"]
-        rows.append((card["modality"], str(tokens), "-".join(str(n) for n in cfg["levels"]), name, f"{value:.3f}",
-                     f"{card['metrics']['headline'][1]:.3f}", f"{100 * m['codebook_usage']:.2f}%", f"{m['perplexity']:.0f}"))
+        levels = "-".join(str(n) for n in cfg["levels"])
+        shipped = card["metrics"]["headline"][1]
+        rows.append((card["modality"], str(tokens), levels, name, f"{value:.3f}", f"{shipped:.3f}",
+                     f"{100 * m['codebook_usage']:.2f}%", f"{m['perplexity']:.0f}"))
         if "real_tiles" in m:
             real = m["real_tiles"]
             rows.append(("  real S-2 tiles", "", "", real["headline"][0], f"{real['headline'][1]:.3f}",

@@ -7,10 +7,8 @@ it, its config and training settings, its held-out metrics and the checkpoint's 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from pathlib import Path
-
 from dataclasses import asdict
+from pathlib import Path
 
 import torch
 import yaml
@@ -18,9 +16,6 @@ import yaml
 from tm_weather.errors import InputError
 from tm_weather.tokenizers.registry import CHECKPOINT_DIR, get_modality, load_tokenizer, save_tokenizer, sha256
 from tm_weather.tokenizers.train import train
-
-log = logging.getLogger(__name__)
-
 
 def train_and_ship(modality_name: str, preset: str, data: Path | None = None, out: Path = CHECKPOINT_DIR) -> dict:
     """Train `modality_name` with `preset`, write `<out>/<modality>.safetensors` and `.yaml`; return the card."""

@@ -44,11 +44,6 @@ class ImageTokenizerConfig:
         if not self.classes and not len(self.mean) == len(self.std) == self.channels:
             raise ValueError(f"mean and std need {self.channels} values, got {len(self.mean)} and {len(self.std)}")
 
-    @property
-    def grid(self) -> int:
-        """Tokens per side (14 for 224 px and 16-px patches)."""
-        return self.size // self.patch
-
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -63,7 +58,8 @@ class _ResBlock(nn.Module):
     def __init__(self, width: int):
         super().__init__()
         self.body = nn.Sequential(
-            nn.GroupNorm(8, width), nn.Conv2d(width, width, 3, padding=1), nn.GELU(), nn.Conv2d(width, width, 3, padding=1)
+            nn.GroupNorm(8, width), nn.Conv2d(width, width, 3, padding=1), nn.GELU(),
+            nn.Conv2d(width, width, 3, padding=1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -87,7 +83,8 @@ class ImageTokenizer(nn.Module):
         )  # fmt: skip
         self.decoder = nn.Sequential(
             nn.Conv2d(self.fsq.dim, w, 1), *(_ResBlock(w) for _ in range(config.blocks)),
-            nn.GroupNorm(8, w), nn.ConvTranspose2d(w, w, 4, stride=4), nn.GELU(), nn.ConvTranspose2d(w, c_in, 4, stride=4),
+            nn.GroupNorm(8, w), nn.ConvTranspose2d(w, w, 4, stride=4), nn.GELU(),
+            nn.ConvTranspose2d(w, c_in, 4, stride=4),
         )  # fmt: skip
         self.register_buffer("mean", torch.tensor(config.mean).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(config.std).view(1, -1, 1, 1), persistent=False)

@@ -1,6 +1,7 @@
 """Training and evaluation images for the image tokenizers.
 
-- S2L2A, DEM, NDVI, LULC: the benchmark world's tiles (`tm-weather world`): trained on random 96 x 96 crops
+- S2L2A, DEM, NDVI, LULC: the benchmark world's tiles (`tm-weather world --preset full --seed 0`, built once
+  into the user's cache folder, where `tm_weather.train` finds it too): trained on random 96 x 96 crops
   (with flips and quarter turns) of the train split, evaluated on the whole 224 x 224 tiles of the test split.
   Sentinel-2 is also evaluated on the five real tiles in `tests/data/sentinel2` (never trained on). NDVI is
   (B08 - B04) / (B08 + B04) of the tile's reflectance; LULC classes 1-9 become 0-8.
@@ -27,17 +28,18 @@ log = logging.getLogger(__name__)
 
 REAL_S2 = Path(__file__).resolve().parents[2] / "tests" / "data" / "sentinel2" / "terramind-examples" / "S2L2A"
 CROP = 96  # training crop, px (6 x 6 tokens)
-WORLD_PRESET, WORLD_SEED = "demo", 0
+WORLD_PRESET, WORLD_SEED = "full", 0  # 16 train tiles, 6 test tiles (the demo world has 6 and 2)
 #: PSNR peak: reflectance 1 (DN 10000) for S-2; the physical range for the others.
 PEAK = {"s2l2a": 1.0, "dem": 3000.0, "ndvi": 2.0, "t2m_field": 60.0}
 UNITS = {"s2l2a": "reflectance", "dem": "m", "ndvi": "NDVI", "t2m_field": "K"}
 
 
 def world_dir(world: Path | None) -> Path:
-    """`world`, or the default demo world (seed 0), built once into the user's cache folder."""
+    """`world`, or the default world (`WORLD_PRESET`, `WORLD_SEED`), built once into the user's cache folder."""
     if world is not None:
         return Path(world)
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tm-weather" / f"world-{WORLD_PRESET}-{WORLD_SEED}"
+    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tm-weather"
+    cache = root / f"world-{WORLD_PRESET}-{WORLD_SEED}"
     if not (cache / "catalog.yaml").exists():
         from tm_weather.world.build import build_world
         from tm_weather.world.presets import PRESETS
@@ -127,17 +129,24 @@ class ImageTask:
         indices = torch.cat([model.encode(x) for x in images.split(4)])
         recon = torch.cat([model.decode(i) for i in indices.split(4)])
         size = model.fsq.codebook_size
-        use = {"codebook_usage": round(codebook_usage(indices, size), 4), "perplexity": round(perplexity(indices, size), 1)}
+        use = {
+            "codebook_usage": round(codebook_usage(indices, size), 4),
+            "perplexity": round(perplexity(indices, size), 1),
+        }
         if model.config.classes:
             accuracy = round(float((recon == images).float().mean()), 4)
             return {"headline": ["pixel accuracy", accuracy], "pixel_accuracy": accuracy, **use, "images": len(images)}
         err = recon - images
         rmse = err.pow(2).mean(dim=(0, 2, 3)).sqrt()
         psnr = psnr_db(err, PEAK[self.name])
-        headline = ["mean PSNR dB", round(sum(psnr) / len(psnr), 2)] if self.name == "s2l2a" else [f"RMSE {UNITS[self.name]}", round(float(err.pow(2).mean().sqrt()), 4)]
+        total = round(float(err.pow(2).mean().sqrt()), 4)
+        if self.name == "s2l2a":
+            headline = ["mean PSNR dB", round(sum(psnr) / len(psnr), 2)]
+        else:
+            headline = [f"RMSE {UNITS[self.name]}", total]
         return {
             "headline": headline,
-            "rmse": round(float(err.pow(2).mean().sqrt()), 4),
+            "rmse": total,
             "rmse_per_channel": [round(float(v), 4) for v in rmse],
             "psnr_db_per_channel": psnr,
             **use,

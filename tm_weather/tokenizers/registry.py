@@ -68,10 +68,14 @@ def _hourly(tokens: int, hidden: int, steps: int) -> dict[str, Preset]:
 
 
 #: TerraMind's pre-training standardisation (DESIGN.md), S-2 converted from DN to reflectance (/ 10000).
-S2_MEAN = (1390.458, 1503.317, 1718.197, 1853.91, 2199.1, 2779.975, 2987.011, 3083.234, 3132.22, 3162.988, 2424.884, 1857.648)
-S2_STD = (2106.761, 2141.107, 2038.973, 2134.138, 2085.321, 1889.926, 1820.257, 1871.918, 1753.829, 1797.379, 1434.261, 1334.311)
+S2_MEAN = (1390.458, 1503.317, 1718.197, 1853.91, 2199.1, 2779.975, 2987.011, 3083.234, 3132.22, 3162.988,
+           2424.884, 1857.648)
+S2_STD = (2106.761, 2141.107, 2038.973, 2134.138, 2085.321, 1889.926, 1820.257, 1871.918, 1753.829, 1797.379,
+          1434.261, 1334.311)
 IMAGE_CONFIGS = {
-    "s2l2a": ImageTokenizerConfig(channels=12, mean=tuple(m / 1e4 for m in S2_MEAN), std=tuple(s / 1e4 for s in S2_STD)),
+    "s2l2a": ImageTokenizerConfig(
+        channels=12, mean=tuple(m / 1e4 for m in S2_MEAN), std=tuple(s / 1e4 for s in S2_STD)
+    ),
     "dem": ImageTokenizerConfig(mean=(670.665,), std=(951.272,)),
     "ndvi": ImageTokenizerConfig(mean=(0.327,), std=(0.322,)),
     "lulc": ImageTokenizerConfig(classes=9, levels=(7, 5, 5, 5, 5)),
@@ -89,11 +93,15 @@ IMAGE_DESCRIPTIONS = {
 def _image(name: str) -> Modality:
     base = IMAGE_CONFIGS[name]
     presets = {
-        "demo": Preset(replace(base, width=32, blocks=1), TrainConfig(steps=1500, batch=8, lr=2e-3)),
+        "demo": Preset(replace(base, width=32, blocks=1), TrainConfig(steps=2000, batch=8, lr=2e-3)),
         "full": Preset(replace(base, width=64, blocks=2), TrainConfig(steps=20000, batch=16, lr=1e-3)),
     }
-    task = (lambda config, path: t2m_field_task(path)) if name == "t2m_field" else (lambda config, path: world_task(name, path))
-    return Modality(name, f"{IMAGE_DESCRIPTIONS[name]}: 224 px, 14 x 14 tokens", ImageTokenizer, ImageTokenizerConfig, presets, task)
+    if name == "t2m_field":
+        task = lambda config, path: t2m_field_task(path)  # noqa: E731
+    else:
+        task = lambda config, path: world_task(name, path)  # noqa: E731
+    description = f"{IMAGE_DESCRIPTIONS[name]}: 224 px, 14 x 14 tokens"
+    return Modality(name, description, ImageTokenizer, ImageTokenizerConfig, presets, task)
 
 
 MODALITIES: dict[str, Modality] = {

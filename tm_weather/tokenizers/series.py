@@ -77,7 +77,8 @@ class SeriesTokenizer(nn.Module):
             raise ValueError(f"series windows must be (b, {want[0]}, {want[1]}) in K, got {tuple(x.shape)}")
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """`x (b, c, t)` K -> reconstruction `(b, c, t)` K (differentiable, straight-through) and indices `(b, tokens)`."""
+        """`x (b, c, t)` K -> reconstruction `(b, c, t)` K (differentiable, straight-through) and indices
+        `(b, tokens)`."""
         self._check(x)
         c = self.config
         z = self.encoder(((x - c.offset_k) / c.scale_k).flatten(1))

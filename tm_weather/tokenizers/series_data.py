@@ -42,14 +42,16 @@ class HourlySeries:
         """(before `holdout_start`, from `holdout_start` on)."""
         cut = int(np.searchsorted(self.times, holdout_start))
         if cut == 0 or cut == len(self.times):
-            raise InputError("hourly series", "holdout_start", f"inside {self.times[0]} .. {self.times[-1]}", str(holdout_start))
+            inside = f"inside {self.times[0]} .. {self.times[-1]}"
+            raise InputError("hourly series", "holdout_start", inside, str(holdout_start))
         before = HourlySeries(self.values[:, :cut], self.times[:cut], self.lat, self.lon)
         return before, HourlySeries(self.values[:, cut:], self.times[cut:], self.lat, self.lon)
 
     def days(self) -> np.ndarray:
         """Whole UTC days `(points, days, 24)` K; the series must start at 00Z and hold whole days."""
         if len(self.times) % 24 or (self.times[0] - self.times[0].astype("datetime64[D]")) != np.timedelta64(0):
-            raise InputError("hourly series", "times", "whole UTC days starting at 00Z", f"{self.times[0]}, {len(self.times)} h")
+            found = f"{self.times[0]}, {len(self.times)} h"
+            raise InputError("hourly series", "times", "whole UTC days starting at 00Z", found)
         return self.values.reshape(self.values.shape[0], -1, 24)
 
     def daily(self) -> np.ndarray:
