@@ -30,7 +30,7 @@ from torch import nn
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.catalog import load_catalog
-from tm_weather.model import CHECKPOINT_DIR
+from tm_weather.model import DEFAULT_CHECKPOINT
 from tm_weather.model.data import Tokenizers, block_means, read_tile
 from tm_weather.model.generate import T2M_TARGETS, GenerationConfig, generate, tile_conditions, to_kelvin
 from tm_weather.model.masking import MaskingConfig, sample
@@ -153,7 +153,7 @@ def training_throughput(model: MultiModalTransformer, train, steps: int = 20) ->
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", type=Path, default=CHECKPOINT_DIR / "transformer-demo.safetensors")
+    p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     p.add_argument("--world", default="full", help="benchmark world preset (seed 0): tiny, demo or full")
     p.add_argument("--every", type=int, default=3, help="score every N-th valid hour (default 3)")
     p.add_argument("--members", type=int, default=8)

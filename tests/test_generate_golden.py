@@ -1,4 +1,4 @@
-"""Golden tests of the shipped transformer checkpoint (`checkpoints/transformer-demo.safetensors`): its card and
+"""Golden tests of the shipped transformer checkpoint (`checkpoints/transformer-full.safetensors`): its card and
 hashes, and fixed generations on two real Sentinel-2 tiles.
 
 Tolerance: tile means within 0.5 K of the values recorded when the checkpoint shipped. Sampling is seeded, but a
@@ -13,13 +13,13 @@ import torch
 import yaml
 
 from model_support import one_thread  # noqa: F401  (fixture)
-from tm_weather.model import CHECKPOINT_DIR
+from tm_weather.model import DEFAULT_CHECKPOINT
 from tm_weather.model.data import Tokenizers, read_tile
 from tm_weather.model.generate import GenerationConfig, generate_tile
 from tm_weather.model.transformer import load_model
 from tm_weather.tokenizers.registry import sha256
 
-CHECKPOINT = CHECKPOINT_DIR / "transformer-demo.safetensors"
+CHECKPOINT = DEFAULT_CHECKPOINT
 #: real tile -> tile-mean ensemble-mean T2M (K) at its acquisition time, 4 members, seed 0, recorded at shipping.
 GOLDEN = {"38D_378R_2_3": None, "609U_541L_3_0": None}
 

@@ -58,7 +58,7 @@ class TrainPreset:
 
 PRESETS = {
     "demo": TrainPreset(size="tiny", steps=600, batch=16, lr=2e-3),
-    "full": TrainPreset(size="tiny", steps=6000, batch=32, lr=1e-3, world="full", val_every=500),
+    "full": TrainPreset(size="tiny", steps=1500, batch=16, lr=2e-3, world="full", val_every=250),
     "base": TrainPreset(size="base", steps=20000, batch=64, lr=3e-4, world="full", val_every=1000, threads=16),
 }
 

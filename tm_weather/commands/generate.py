@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from tm_weather.model import CHECKPOINT_DIR
+from tm_weather.model import DEFAULT_CHECKPOINT
 from tm_weather.errors import EXIT_OK, InputError
 
 
@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same output)")
     p.add_argument("--steps", type=int, default=8, help="decoding steps for the field (default: 8)")
     p.add_argument("--boa-add-offset", type=int, choices=(0, -1000), help="S-2 BOA_ADD_OFFSET in DN, if the file's tags lack it")
-    p.add_argument("--checkpoint", type=Path, default=CHECKPOINT_DIR / "transformer-demo.safetensors",
+    p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
                    help="transformer checkpoint (default: %(default)s)")
     p.add_argument("--tokenizers", type=Path, help="folder of tokenizer checkpoints (default: checkpoints/tokenizers, "
                    "then tokenizers/)")

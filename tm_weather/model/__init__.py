@@ -4,3 +4,6 @@ from pathlib import Path
 
 #: Shipped transformer checkpoints and their model cards (top-level `checkpoints/`, beside `tokenizers/`).
 CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "checkpoints"
+
+#: The shipped checkpoint `tm-weather generate` uses by default (`tm-weather train --preset full`).
+DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "transformer-full.safetensors"
