@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from tm_weather.errors import EXIT_OK
+from tm_weather.lexicon import S2_BANDS
 from tm_weather.tokenizers.cards import evaluate_shipped, train_and_ship
 from tm_weather.tokenizers.registry import CHECKPOINT_DIR, MODALITIES
 
@@ -38,21 +39,28 @@ def _train(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     header = ("modality", "tokens", "codes", "held-out metric", "now", "card", "codebook usage", "perplexity")
-    rows = []
+    rows, bands = [], []
     for card, m in evaluate_shipped(args.dir, args.modality):
         cfg = card["config"]
         tokens = cfg.get("tokens") or f"{cfg['size'] // cfg['patch']}x{cfg['size'] // cfg['patch']}"
-        name, value = m["headline"]
         levels = "-".join(str(n) for n in cfg["levels"])
-        shipped = card["metrics"]["headline"][1]
-        rows.append((card["modality"], str(tokens), levels, name, f"{value:.3f}", f"{shipped:.3f}",
-                     f"{100 * m['codebook_usage']:.2f}%", f"{m['perplexity']:.0f}"))
+        rows.append(_row(card["modality"], str(tokens), levels, m, card["metrics"]))
         if "real_tiles" in m:
-            real = m["real_tiles"]
-            rows.append(("  real S-2 tiles", "", "", real["headline"][0], f"{real['headline'][1]:.3f}",
-                         f"{card['metrics']['real_tiles']['headline'][1]:.3f}", f"{100 * real['codebook_usage']:.2f}%",
-                         f"{real['perplexity']:.0f}"))
+            rows.append(_row("  real S-2 tiles", "", "", m["real_tiles"], card["metrics"]["real_tiles"]))
+        if card["modality"] == "s2l2a":
+            for label, metrics in (("world test split", m), ("real tiles", m["real_tiles"])):
+                psnr = " ".join(f"{b} {v:.1f}" for b, v in zip(S2_BANDS, metrics["psnr_db_per_channel"]))
+                bands.append(f"s2l2a PSNR dB per band, {label}: {psnr}")
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
     for r in (header, *rows):
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    for line in bands:
+        print(line)
     return EXIT_OK
+
+
+def _row(name: str, tokens: str, levels: str, now: dict, card: dict) -> tuple[str, ...]:
+    """A table row: held-out metric measured now beside the card's, and codebook use measured now."""
+    metric, value = now["headline"]
+    return (name, tokens, levels, metric, f"{value:.3f}", f"{card['headline'][1]:.3f}",
+            f"{100 * now['codebook_usage']:.2f}%", f"{now['perplexity']:.0f}")
