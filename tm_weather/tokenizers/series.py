@@ -6,7 +6,9 @@ constants (`offset_k`, `scale_k`, stored in the checkpoint), never per window, s
 by the tokens themselves and a transformer that generates tokens gets kelvin back with no side information.
 
 The model is a residual MLP over the whole window: a window is short (24 hourly or 32 daily values) and a few
-tokens must summarise all of it, so every token sees every value.
+tokens must summarise all of it, so every token sees every value. Encoding may refine the encoder's tokens by a
+few passes of local search on the decoder's error (`search_passes`): with so few tokens, the encoder's rounding
+is often one digit off the best code (hourly, 2 tokens: 0.243 K -> 0.210 K held-out RMSE after two passes).
 """
 
 from __future__ import annotations
