@@ -15,7 +15,7 @@ import requests
 from daily_support import small_catalog, tiny_world
 from tm_weather.cli import main
 from tm_weather.errors import EXIT_LOCKED, EXIT_OK, EXIT_PARTIAL
-from tm_weather.jobs.daily import Job, Retry, run_job, store_digest
+from tm_weather.jobs.daily import Job, Retry, run_job, tree_digest
 from tm_weather.jobs.runlog import RunLog, completed, read_log
 from tm_weather.store import Store
 
@@ -32,14 +32,14 @@ def test_second_run_changes_nothing(world, tmp_path, capsys):
     assert main(["daily", "--catalog", str(catalog), "--date", DAY.isoformat()]) == EXIT_OK
     first = capsys.readouterr().out
     store = Store(tmp_path / "store.zarr")
-    digest = store_digest(store.path)
+    digest = tree_digest(store.path)
     assert "2023-02-11: done" in first and digest in first
     assert "forecast/gfs/2023-02-11" in store.keys() and "fields/truth_tile02/tile02/2023-02-11" in store.keys()
     assert (tmp_path / "daily" / "tokens" / "2023-02-11" / "truth_tile02.nc").exists()
 
     assert main(["daily", "--catalog", str(catalog), "--date", DAY.isoformat()]) == EXIT_OK
     assert "2023-02-11: nothing to do" in capsys.readouterr().out
-    assert store_digest(store.path) == digest
+    assert tree_digest(store.path) == digest
     ends = [e for e in read_log(tmp_path / "daily" / "log", DAY) if e["event"] == "end"]
     assert [e["status"] for e in ends] == ["done", "nothing to do"] and ends[0]["store_sha256"] == digest
     stages = {e["event"]: e.get("status") for e in read_log(tmp_path / "daily" / "log", DAY)}

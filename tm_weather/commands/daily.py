@@ -39,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tm_weather.jobs.daily import Job, Retry, run_job, store_digest
+    from tm_weather.jobs.daily import Job, Retry, run_job, tree_digest
     from tm_weather.store import StoreLocked
 
     catalog = args.catalog
@@ -58,5 +58,5 @@ def run(args: argparse.Namespace) -> int:
         for m in r.missing:
             print(f"  missing: {m}")
     print(f"run log: {job.out / 'log'}")
-    print(f"store: {job.store.path} sha256 {store_digest(job.store.path)}")
+    print(f"store: {job.store.path} sha256 {tree_digest(job.store.path)}")
     return EXIT_PARTIAL if any(r.missing for r in results) else EXIT_OK

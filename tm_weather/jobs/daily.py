@@ -30,6 +30,7 @@ import argparse
 import datetime as dt
 import fcntl
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -56,6 +57,8 @@ log = logging.getLogger(__name__)
 HERBIE_KINDS = {"gfs", "gfs_analysis", "urma", "rtma"}
 #: UTC hour of the generated fields.
 GENERATE_HOUR = 12
+#: The shipped tokenizer checkpoints (`tm_weather.tokenizers.registry.CHECKPOINT_DIR`, known here without torch).
+TOKENIZER_DIR = Path(__file__).resolve().parents[2] / "tokenizers"
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,7 @@ def run_day(job: Job, day: dt.date) -> DayResult:
     generate_day(job, day, runlog, result)
     verify_day(job, day - dt.timedelta(days=1), runlog, result)
     runlog.write("end", status=result.status, exit=result.exit_code, changed=len(result.changed),
-                 missing=result.missing, store_sha256=store_digest(job.store.path),
+                 missing=result.missing, store_sha256=tree_digest(job.store.path),
                  seconds=round(time.perf_counter() - start, 2))
     return result
 
@@ -262,25 +265,53 @@ def ingest_day(catalog: Catalog, day: dt.date, runlog: RunLog, result: DayResult
 
 
 def tokenize_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> None:
-    """Tokens of the day's hourly and daily windows of every stored hourly series (see `day_tokens`)."""
-    from tm_weather.tokenizers.registry import CHECKPOINT_DIR, load_tokenizer, sha256
-
+    """Tokens of the day's hourly and daily windows of every stored hourly series (see `day_tokens`), for the
+    sources whose inputs (the window's partitions, the tokenizers) differ from those recorded in the token file:
+    a day already tokenized costs a few hashes, not a tokenizer run."""
     store = job.store
     keys = [k for k in store.keys("hourly") if k.endswith(day.isoformat())]
     if not keys:
         runlog.write("tokenize", status="skipped: no hourly series stored for the day")
         return
-    paths = {name: CHECKPOINT_DIR / f"t2m_{name}.safetensors" for name in ("hourly", "daily")}
-    models = {name: load_tokenizer(path)[0] for name, path in paths.items()}
-    attrs = {f"{name}_tokenizer_sha256": sha256(path) for name, path in paths.items()}
-    written = []
+    paths = {name: TOKENIZER_DIR / f"t2m_{name}.safetensors" for name in ("hourly", "daily")}
+    shas = {f"{name}_tokenizer_sha256": tree_digest(path) for name, path in paths.items()}
+    window = _tokenizer_config(paths["daily"])["length"]
+    models, written = None, []
     for key in keys:
         source = key.split("/")[1]
-        ds = day_tokens(store, source, day, models).assign_attrs(attrs | {"source": source, "day": day.isoformat()})
-        if write_if_changed(ds, job.out / "tokens" / day.isoformat() / f"{source}.nc"):
+        target = job.out / "tokens" / day.isoformat() / f"{source}.nc"
+        inputs = _window_digest(store, source, day, window, shas)
+        if target.exists():
+            with xr.open_dataset(target) as old:
+                if old.attrs.get("inputs_sha256") == inputs:
+                    continue
+        if models is None:
+            from tm_weather.tokenizers.registry import load_tokenizer
+
+            models = {name: load_tokenizer(path)[0] for name, path in paths.items()}
+        ds = day_tokens(store, source, day, models)
+        ds.attrs = shas | {"source": source, "day": day.isoformat(), "inputs_sha256": inputs}
+        if write_if_changed(ds, target):
             written.append(source)
     result.changed += [f"tokens/{day}/{s}" for s in written]
     runlog.write("tokenize", status="written" if written else "nothing to do", sources=written)
+
+
+def _tokenizer_config(path: Path) -> dict:
+    """A tokenizer checkpoint's config, from its safetensors metadata (no torch needed)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "np") as f:
+        return json.loads(f.metadata()["config"])
+
+
+def _window_digest(store: Store, source: str, day: dt.date, window: int, shas: dict) -> str:
+    """sha256 of the tokenizers' hashes and of the stored partitions of `source` in the `window` days to `day`."""
+    h = hashlib.sha256(json.dumps(shas, sort_keys=True).encode())
+    for n in range(window):
+        key = f"hourly/{source}/{(day - dt.timedelta(days=n)).isoformat()}"
+        h.update(f"{key}:{tree_digest(store.path / key)};".encode())
+    return h.hexdigest()
 
 
 def day_tokens(store: Store, source: str, day: dt.date, models: dict) -> xr.Dataset:
@@ -394,12 +425,15 @@ def verify_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> Non
     runlog.write("verify", status="written", report=str(out / "report.html"))
 
 
-def store_digest(path: Path) -> str:
-    """sha256 over the relative path and bytes of every file of the store ('' if there is none)."""
+def tree_digest(path: Path) -> str:
+    """sha256 of a file's bytes, or of a folder's files (relative path and bytes of each); '' if it is absent."""
     path = Path(path)
+    if path.is_file():
+        return hashlib.sha256(path.read_bytes()).hexdigest()
     if not path.exists():
         return ""
     h = hashlib.sha256()
     for f in sorted(p for p in path.rglob("*") if p.is_file()):
         h.update(f.relative_to(path).as_posix().encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
+
