@@ -8,6 +8,8 @@ a tile mean by a few hundredths of a kelvin, so 0.5 K only fails when generation
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import yaml
@@ -38,10 +40,10 @@ def test_card_matches_the_checkpoint_and_its_tokenizers(shipped):
 
 
 @pytest.fixture(scope="module")
-def generated(shipped, data_dir):
+def generated(shipped):
     """Tile-mean ensemble-mean T2M (K) of each `GOLDEN` tile at its acquisition time, 4 members, seed 0."""
     model, _ = shipped
-    tiles = data_dir / "sentinel2" / "terramind-examples"
+    tiles = Path(__file__).parent / "data" / "sentinel2" / "terramind-examples"
     out = {}
     for name in GOLDEN:
         tile = read_tile(tiles / "S2L2A" / f"{name}.tif", tiles / "DEM" / f"{name}.tif", tiles / "LULC" / f"{name}.tif",
