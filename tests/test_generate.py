@@ -122,6 +122,7 @@ def test_generate_command_on_a_real_tile(shipped, data_dir, tmp_path, suffix):
     else:
         tif = rioxarray.open_rasterio(out)
         assert tif.sizes["band"] == 5 and tif.rio.crs == crs  # 3 members, mean, spread
+        assert tif.attrs["long_name"][3] == "t2m ensemble mean" and tif.attrs["units"] == "K"
 
 
 def test_generate_refuses_tokenizers_it_was_not_trained_with(shipped, data_dir, tmp_path, capsys):

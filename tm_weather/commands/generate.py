@@ -104,6 +104,7 @@ def _write_geotiff(ds, path: Path) -> None:
 
     bands = xr.concat([ds["t2m"], ds["t2m_mean"].expand_dims(member=[-1]), ds["t2m_spread"].expand_dims(member=[-2])], "member")
     bands = bands.rename(member="band").assign_coords(band=np.arange(1, bands.sizes["member"] + 1))
-    bands.attrs = {"units": "K", **{k: str(v) for k, v in ds.attrs.items()}}
+    tags = {"units": "K", **{k: str(v) for k, v in ds.attrs.items()}}
     names = [f"t2m member {i}" for i in range(ds.sizes["member"])] + ["t2m ensemble mean", "t2m ensemble spread"]
-    bands.rio.write_crs(ds.rio.crs).rio.to_raster(path, tags=bands.attrs, descriptions=names)
+    bands.attrs = {"long_name": tuple(names)}  # rioxarray writes these as the band descriptions
+    bands.rio.write_crs(ds.rio.crs).rio.to_raster(path, tags=tags)
