@@ -10,8 +10,8 @@ import yaml
 from tm_weather.world.build import CATALOG, build_world
 from tm_weather.world.presets import PRESETS
 
-#: The tiny world's days (its GFS runs are all in its Herbie cache).
-DAYS = ("2023-02-10", "2023-02-11", "2023-02-12")
+#: A transformer checkpoint that does not exist: the daily job's generate stage is skipped ("no model").
+NO_MODEL = Path("/nonexistent/transformer.safetensors")
 
 
 def tiny_world(tmp_path_factory) -> Path:

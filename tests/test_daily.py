@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from daily_support import small_catalog, tiny_world
+from daily_support import NO_MODEL, small_catalog, tiny_world
 from tm_weather.cli import main
 from tm_weather.errors import EXIT_LOCKED, EXIT_OK, EXIT_PARTIAL
 from tm_weather.jobs.daily import Job, Retry, run_job, tree_digest
@@ -29,7 +29,8 @@ def world(tmp_path_factory):
 
 def test_second_run_changes_nothing(world, tmp_path, capsys):
     catalog = small_catalog(world, tmp_path, cycles=[0, 12], fxx=[0, 1, 2])
-    assert main(["daily", "--catalog", str(catalog), "--date", DAY.isoformat()]) == EXIT_OK
+    no_model = ["--checkpoint", str(NO_MODEL)]
+    assert main(["daily", "--catalog", str(catalog), "--date", DAY.isoformat(), *no_model]) == EXIT_OK
     first = capsys.readouterr().out
     store = Store(tmp_path / "store.zarr")
     digest = tree_digest(store.path)
@@ -37,7 +38,7 @@ def test_second_run_changes_nothing(world, tmp_path, capsys):
     assert "forecast/gfs/2023-02-11" in store.keys() and "fields/truth_tile02/tile02/2023-02-11" in store.keys()
     assert (tmp_path / "daily" / "tokens" / "2023-02-11" / "truth_tile02.nc").exists()
 
-    assert main(["daily", "--catalog", str(catalog), "--date", DAY.isoformat()]) == EXIT_OK
+    assert main(["daily", "--catalog", str(catalog), "--date", DAY.isoformat(), *no_model]) == EXIT_OK
     assert "2023-02-11: nothing to do" in capsys.readouterr().out
     assert tree_digest(store.path) == digest
     ends = [e for e in read_log(tmp_path / "daily" / "log", DAY) if e["event"] == "end"]
@@ -82,7 +83,7 @@ def test_network_down_retries_then_partial(world, tmp_path, monkeypatch):
     text = catalog.read_text().replace(str(world / "cache"), str(tmp_path / "empty-cache"))
     catalog.write_text(text)
     waits = []
-    job = Job.from_catalog(catalog, retry=Retry(attempts=3, backoff_s=1.5), sleep=waits.append)
+    job = Job.from_catalog(catalog, retry=Retry(attempts=3, backoff_s=1.5), sleep=waits.append, checkpoint=NO_MODEL)
     [result] = run_job(job, day)
     assert result.exit_code == EXIT_PARTIAL and result.status == "partial"
     assert waits == [1.5, 3.0]  # one file tried 3 times, then the source is down
@@ -98,7 +99,7 @@ def test_network_down_retries_then_partial(world, tmp_path, monkeypatch):
 
 def test_offline_reads_the_cache_only(world, tmp_path, no_network):
     catalog = small_catalog(world, tmp_path, sources=("gfs_analysis",), cycles=[0, 18], priority=["aws"])
-    job = Job.from_catalog(catalog, offline=True, sleep=pytest.fail)
+    job = Job.from_catalog(catalog, offline=True, sleep=pytest.fail, checkpoint=NO_MODEL)
     [done] = run_job(job, DAY)
     assert done.exit_code == EXIT_OK and "hourly/gfs_analysis/2023-02-11" in done.changed
     [missing] = run_job(job, dt.date(2023, 3, 1))  # not in the cache: missing at once, no retry, no network
@@ -108,7 +109,7 @@ def test_offline_reads_the_cache_only(world, tmp_path, no_network):
 
 def test_catch_up_runs_missed_days_oldest_first(world, tmp_path):
     catalog = small_catalog(world, tmp_path, sources=("truth_tile01",))
-    job = Job.from_catalog(catalog)
+    job = Job.from_catalog(catalog, checkpoint=NO_MODEL)
     [first] = run_job(job, dt.date(2023, 2, 11))
     assert first.status == "done"
     results = run_job(job, dt.date(2023, 2, 12), catch_up=2)

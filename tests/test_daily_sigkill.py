@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from daily_support import small_catalog, tiny_world
+from daily_support import NO_MODEL, small_catalog, tiny_world
 from tm_weather.jobs.daily import tree_digest
 from tm_weather.jobs.runlog import read_log
 from tm_weather.store import Store
@@ -27,7 +27,7 @@ JOB = ("import sys, argparse\nfrom tm_weather.commands import daily\np = argpars
 
 
 def _job(catalog) -> list[str]:
-    return [sys.executable, "-c", JOB, "daily", "--catalog", str(catalog), "--date", DAY, "--offline"]
+    return [sys.executable, "-c", JOB, "daily", "--catalog", str(catalog), "--date", DAY, "--offline", "--checkpoint", str(NO_MODEL)]
 
 
 def _catalog(world, out):

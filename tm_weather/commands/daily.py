@@ -32,6 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="also run, oldest first, those of the N days before --date that have no successful run")
     p.add_argument("--out", type=Path, help="folder for run logs, tokens, generations, reports (default: daily/ "
                    "beside the store)")
+    p.add_argument("--checkpoint", type=Path, help="transformer checkpoint for the generate stage (default: "
+                   "tm-weather generate's); the stage is skipped when it does not exist")
     p.add_argument("--offline", action="store_true", help="read the cache only, never the network")
     p.add_argument("--retries", type=int, default=3, help="tries per file on network errors (default: 3)")
     p.add_argument("--backoff", type=float, default=30.0, help="seconds before the first retry, doubling (default: 30)")
@@ -47,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         from tm_weather.train import default_world
 
         catalog = default_world("tiny")
-    job = Job.from_catalog(catalog, args.out, args.offline, retry=Retry(args.retries, args.backoff))
+    job = Job.from_catalog(catalog, args.out, args.offline, retry=Retry(args.retries, args.backoff),
+                          checkpoint=args.checkpoint)
     try:
         results = run_job(job, args.date, args.catch_up)
     except StoreLocked as e:

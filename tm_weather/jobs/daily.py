@@ -359,15 +359,22 @@ def write_if_changed(ds: xr.Dataset, path: Path) -> bool:
 # ------------------------------------------------------------------------------------------ generate, verify
 
 
+def _command_args(module, argv: list[str]) -> argparse.Namespace:
+    """`argv` parsed by the command `module`'s own parser (its defaults included)."""
+    parser = argparse.ArgumentParser()
+    module.add_parser(parser.add_subparsers())
+    return parser.parse_args(argv)
+
+
 def generate_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> None:
     """Each tile's T2M at `GENERATE_HOUR` UTC of `day` through `tm-weather generate` (files already there kept)."""
     try:
         from tm_weather.commands import generate
-        from tm_weather.model import CHECKPOINT_DIR
+        from tm_weather.model import DEFAULT_CHECKPOINT
     except ImportError as e:
         runlog.write("generate", status="skipped: no model", reason=str(e))
         return
-    checkpoint = job.checkpoint or CHECKPOINT_DIR / "transformer-demo.safetensors"
+    checkpoint = job.checkpoint or DEFAULT_CHECKPOINT
     if not checkpoint.exists():
         runlog.write("generate", status="skipped: no model", reason=f"no checkpoint {checkpoint}")
         return
@@ -380,14 +387,14 @@ def generate_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> N
             continue
         tmp = path.with_name(f".{tile.name}.partial.nc")
         path.parent.mkdir(parents=True, exist_ok=True)
-        args = argparse.Namespace(
-            s2=job.catalog.path(tile.s2), dem=tile.dem and job.catalog.path(tile.dem),
-            lulc=tile.lulc and job.catalog.path(tile.lulc), time=f"{day.isoformat()}T{GENERATE_HOUR:02d}:00",
-            gfs=f"{job.catalog_path}:{gfs}" if gfs else None, members=8, tim=False, seed=0, steps=8,
-            boa_add_offset=tile.boa_add_offset, checkpoint=checkpoint, tokenizers=generate.TOKENIZER_DIR, out=tmp,
-        )
+        argv = ["generate", "--s2", str(job.catalog.path(tile.s2)), "--time", f"{day.isoformat()}T{GENERATE_HOUR:02d}:00",
+                "--checkpoint", str(checkpoint), "--out", str(tmp)]
+        argv += ["--dem", str(job.catalog.path(tile.dem))] if tile.dem else []
+        argv += ["--lulc", str(job.catalog.path(tile.lulc))] if tile.lulc else []
+        argv += ["--gfs", f"{job.catalog_path}:{gfs}"] if gfs else []
+        argv += ["--boa-add-offset", str(tile.boa_add_offset)] if tile.boa_add_offset is not None else []
         try:
-            generate.run(args)
+            generate.run(_command_args(generate, argv))
         except InputError as e:
             result.missing.append({"source": "generate", "tile": tile.name, "reason": [str(e)]})
             continue
@@ -408,14 +415,13 @@ def verify_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> Non
         runlog.write("verify", status="nothing to do", report=str(out / "report.html"))
         return
     from tm_weather.commands import verify
-    from tm_weather.verify.truth import BLOCK
 
     tmp = out.with_name(f".{out.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    args = argparse.Namespace(pred=preds, truth="truth_{tile}", out=tmp, catalog=job.catalog_path,
-                              station_method="bilinear", block=BLOCK, baseline=[])
+    argv = ["verify", "--pred", *map(str, preds), "--truth", "truth_{tile}", "--out", str(tmp),
+            "--catalog", str(job.catalog_path)]
     try:
-        verify.run(args)
+        verify.run(_command_args(verify, argv))
     except InputError as e:
         result.missing.append({"source": "verify", "day": str(day), "reason": [str(e)]})
         runlog.write("verify", status="failed", error=str(e))
