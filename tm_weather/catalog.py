@@ -172,6 +172,8 @@ def load_catalog(path: str | Path) -> Catalog:
         raw = yaml.safe_load(path.read_text())
     except OSError as e:
         raise InputError(path, "file", "a readable catalog YAML", e.strerror or str(e)) from e
+    except UnicodeDecodeError as e:
+        raise InputError(path, "encoding", "UTF-8 text", str(e)) from e
     except yaml.YAMLError as e:
         raise InputError(path, "YAML syntax", "valid YAML", str(e).replace("\n", " ")) from e
     if not isinstance(raw, dict):
