@@ -1,5 +1,7 @@
 """Ingestion over many days and sites on dask.distributed: a `LocalCluster` by default, or the scheduler of a
-real cluster (`address`, e.g. "tcp://10.0.0.5:8786").
+real cluster (`address`, e.g. "tcp://10.0.0.5:8786"):
+
+    python -m tm_weather.jobs.cluster --catalog C --start D1 --end D2 [--scheduler ADDRESS] [--workers N]
 
 The store has one writer: the client. It takes the store's lock (`Store.writer`) for the whole run, sends one task
 per (source, UTC day) to the workers, and stages what they return; the transaction commits when every task is done,
@@ -15,6 +17,7 @@ before eccodes) when it unpickles its first task.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import functools
 from collections.abc import Sequence
@@ -106,3 +109,21 @@ def ingest_distributed(
                 txn.put(key, ds)
         report.written, report.unchanged = sorted(txn.staged), sorted(txn.unchanged)
     return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m tm_weather.jobs.cluster",
+                                description="Ingest a catalog over many days on dask.distributed (see the module docstring).")
+    p.add_argument("--catalog", type=Path, required=True)
+    p.add_argument("--start", type=dt.date.fromisoformat, required=True, metavar="YYYY-MM-DD")
+    p.add_argument("--end", type=dt.date.fromisoformat, required=True, metavar="YYYY-MM-DD", help="inclusive")
+    p.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable; default: all)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="a running dask scheduler (default: a LocalCluster)")
+    p.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default: 2)")
+    a = p.parse_args(argv)
+    report = ingest_distributed(a.catalog, a.start, a.end, a.source, a.scheduler, a.workers)
+    print(f"partitions written: {len(report.written)}, already up to date: {len(report.unchanged)}")
+
+
+if __name__ == "__main__":
+    main()
