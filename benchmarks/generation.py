@@ -61,19 +61,25 @@ def run_transformer(model, tokenizers, test, rows, conditions_of, config, tim=Fa
 
 
 def gfs_lapse(catalog, test, rows) -> np.ndarray:
-    """GFS + lapse-rate blocks `(n, 14, 14)` K from the verification baselines."""
+    """GFS + lapse-rate blocks `(n, 14, 14)` K from the verification baselines; NaN where the run it needs (lead
+    nearest 12 h) is not in the catalog (valid hours early on an episode's first day)."""
+    from tm_weather.errors import InputError
     from tm_weather.sources import open_source
     from tm_weather.verify.baselines import GFSRuns, TileCase
 
     runs = GFSRuns(open_source("gfs", catalog.sources["gfs"], catalog))
-    out = np.zeros((len(rows), 14, 14), np.float32)
-    for name in sorted({test.tiles[int(test.tile[i])] for i in rows}):
-        mine = [j for j, i in enumerate(rows) if test.tiles[int(test.tile[i])] == name]
-        valid = np.array([np.datetime64(int(test.valid[rows[j]]), "h") for j in mine], dtype="datetime64[ns]")
-        case = TileCase.train(catalog, name, np.zeros(1, "timedelta64[ns]"))
-        case = TileCase.of(catalog, name, case.grid, valid, valid - valid[0])
-        field = torch.from_numpy(runs.field(case, lapse=True).values.astype(np.float32))
-        out[mine] = block_means(field).numpy()
+    grids = {}
+    out = np.full((len(rows), 14, 14), np.nan, np.float32)
+    for j, i in enumerate(rows):
+        name = test.tiles[int(test.tile[i])]
+        grids.setdefault(name, TileCase.train(catalog, name, np.zeros(1, "timedelta64[ns]")).grid)
+        valid = np.array([np.datetime64(int(test.valid[i]), "h")], dtype="datetime64[ns]")
+        case = TileCase.of(catalog, name, grids[name], valid, np.zeros(1, "timedelta64[ns]"))
+        try:
+            field = runs.field(case, lapse=True).values.astype(np.float32)
+        except InputError:
+            continue
+        out[j] = block_means(torch.from_numpy(field)).numpy()[0]
     return out
 
 
@@ -170,6 +176,9 @@ def main() -> int:
     test = split_samples(catalog_path, "test", tokenizers, args.out, print)
     train = split_samples(catalog_path, "train", tokenizers, args.out, print)
     rows = [i for i in range(len(test)) if int(test.hour[i]) % args.every == 0 and bool(test.present["gfs"][i])]
+    base = gfs_lapse(catalog, test, rows)
+    keep = np.isfinite(base).all(axis=(1, 2))
+    rows, base = [i for i, k in zip(rows, keep) if k], base[keep]
     truth = test.truth[rows].numpy()
     config = GenerationConfig(members=args.members, steps=args.steps)
     print(f"{len(rows)} test samples ({len(set(int(test.tile[i]) for i in rows))} tiles), {args.members} members")
@@ -187,7 +196,6 @@ def main() -> int:
         results[label] = {"rmse": float(np.sqrt(((mean - truth) ** 2).mean())), "crps": crps(np.moveaxis(ens, 1, 0), truth),
                           "mae": float(np.abs(mean - truth).mean()), "spread": float(ens.std(1).mean()),
                           "seconds": time.perf_counter() - start}
-    base = gfs_lapse(catalog, test, rows)
     results["GFS + lapse rate"] = {"rmse": float(np.sqrt(((base - truth) ** 2).mean())), "mae": float(np.abs(base - truth).mean())}
 
     tiles: dict = {}
