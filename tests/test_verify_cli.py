@@ -28,13 +28,13 @@ from tm_weather.world.build import CATALOG, build_world
 from tm_weather.world.presets import PRESETS
 
 LEADS_H = [0, 6, 12]
-SYSTEMS = {"model", "climatology", "persistence", "GFS 12 h", "GFS 12 h + lapse rate", "linear regression on S-2",
+SYSTEMS = {"model", "persistence", "GFS 12 h", "GFS 12 h + lapse rate", "linear regression on S-2",
            "other"}
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """The tiny world with its test tile's truth ingested (for the climatology), two fake predictions for the
+    """The tiny world with its test tile's truth ingested (3 days: too few for a climatology), two fake predictions for the
     test tile ("model" and a worse "other" used as a --baseline), and one verify run."""
     root = tmp_path_factory.mktemp("world")
     build_world(root, PRESETS["tiny"], seed=0)
@@ -69,11 +69,13 @@ def test_metrics_tables_cover_every_system_breakdown_and_metric(world):
     assert set(table["system"]) == SYSTEMS
     assert {"all", "lead time (h)", "tile", "land cover", "hour of day (UTC)", "season"} <= set(table["breakdown"])
     model = table[(table["system"] == "model") & (table["breakdown"] == "all")].set_index("metric")["value"]
-    assert set(model.index) == {"RMSE", "MAE", "bias", "CRPS", "CRPS (fair)", "ACC", "spread-skill"}
+    # no ACC: it needs the climatology, which 3 days of store series cannot give
+    assert set(model.index) == {"RMSE", "MAE", "bias", "CRPS", "CRPS (fair)", "spread-skill"}
     leads = table[(table["breakdown"] == "lead time (h)") & (table["metric"] == "RMSE") & (table["system"] == "model")]
     assert sorted(leads["group"].astype(int)) == LEADS_H
     doc = json.loads((world["out"] / "metrics.json").read_text())
-    assert len(doc["metrics"]) == len(table) and doc["unavailable_baselines"] == {}
+    assert len(doc["metrics"]) == len(table) and list(doc["unavailable_baselines"]) == ["climatology"]
+    assert "spanning 300 days" in doc["unavailable_baselines"]["climatology"]
     assert sum(doc["rank_histogram"]) == pytest.approx(1.0)
     card = {(r["baseline"], r["metric"]): r for r in doc["scorecard"]}
     assert card[("other", "bias")]["relative"] < 0  # the model's 0.3 K bias against the other's 1.5 K
@@ -225,3 +227,20 @@ def test_match_times_nearest_within_30_minutes():
     assert np.isnat(got[2])
     with pytest.raises(InputError, match="mismatched times"):
         match_times(wanted, offered, "x")
+
+
+def test_climatology_features_recover_a_year_of_hourly_climate():
+    """A year of hourly values made of a daily cycle and an annual harmonic is fitted exactly by the
+    climatology's least squares, and evaluates correctly at other times."""
+    from tm_weather.verify.baselines import _climate_features
+
+    times = np.arange("2021-01-01T00", "2022-01-01T00", dtype="datetime64[h]").astype("datetime64[ns]")
+    hour_means = 280 + 4 * np.sin(np.arange(24) / 24 * 2 * np.pi)
+
+    def climate(t):
+        f = _climate_features(t)
+        return f[:, :24] @ hour_means + 8 * f[:, 24] - 3 * f[:, 25]
+
+    coef, *_ = np.linalg.lstsq(_climate_features(times), climate(times), rcond=None)
+    later = np.array(["2023-11-14T08:00", "2023-07-01T15:00"], dtype="datetime64[ns]")
+    np.testing.assert_allclose(_climate_features(later) @ coef, climate(later), atol=1e-6)

@@ -112,6 +112,11 @@ def _on_tile(values: np.ndarray, case: TileCase) -> xr.DataArray:
     return da.rio.write_crs(case.grid.crs).rio.write_transform(case.grid.transform)
 
 
+#: What a climatology (24 hourly means plus an annual harmonic) needs to be fitted at all.
+MIN_CLIMATE_DAYS = 60
+MIN_CLIMATE_SPAN_DAYS = 300
+
+
 class Climatology:
     """Hourly climatology at the tile from the store (see the module docstring). `source`: the store's
     `hourly/<source>` (site series) or `stations/<source>` (station reports) group, `{tile}` replaced by the
@@ -138,8 +143,14 @@ class Climatology:
 
     def predict(self, case: TileCase, observed: Observed) -> xr.DataArray:
         s = self.series(case)
-        if s.empty:
-            raise InputError(f"store {self.source}", "train-split hours", f"values in {self.start}..{self.end}", "none")
+        days = s.index.normalize().unique()
+        if len(days) < MIN_CLIMATE_DAYS or (days.max() - days.min()).days < MIN_CLIMATE_SPAN_DAYS:
+            # an annual harmonic fitted on a few days extrapolates wildly (tens of K) to other seasons
+            raise InputError(
+                f"store {self.source}", "train-split hours",
+                f"at least {MIN_CLIMATE_DAYS} days spanning {MIN_CLIMATE_SPAN_DAYS} days in {self.start}..{self.end}",
+                f"{len(days)} days" + (f" spanning {(days.max() - days.min()).days}" if len(days) else ""),
+            )
         coef, *_ = np.linalg.lstsq(_climate_features(s.index.values), s.to_numpy(np.float64), rcond=None)
         return observed.sample(_on_tile(_climate_features(_hours(case.valid)) @ coef, case))
 
