@@ -199,7 +199,7 @@ def _each_message(
                     eccodes.codes_release(h)
     except OSError as e:
         raise InputError(where, "file", "a readable GRIB file", e.strerror or str(e)) from e
-    except eccodes.GribInternalError as e:
+    except (eccodes.GribInternalError, OverflowError) as e:  # OverflowError: a corrupt length field (> 2**63)
         raise InputError(where, f"GRIB message {len(results) + 1}", "a complete, decodable GRIB message", str(e)) from e
     if not results:
         raise InputError(where, "GRIB messages", "at least one GRIB message", "none")
