@@ -290,7 +290,10 @@ def _lambert_grid(h: int, key: str) -> _Grid:
 
 def _field(h: int, grid: _Grid, where: str | PathLike, number: int) -> _Field:
     """Decode one T2M message: values (y, x) in K with bitmap-missing points NaN, init and valid times."""
-    values = eccodes.codes_get_double_array(h, "values").reshape(_shape(h))
+    values, shape = eccodes.codes_get_double_array(h, "values"), _shape(h)
+    if values.size != shape[0] * shape[1]:  # a corrupt grid section
+        raise InputError(where, f"GRIB message {number} values", f"Nj x Ni = {shape[0]} x {shape[1]}", str(values.size))
+    values = values.reshape(shape)
     if eccodes.codes_get_long(h, "bitmapPresent"):
         missing = eccodes.codes_get_long_array(h, "bitmap").reshape(values.shape) == 0
         values[missing] = np.nan
