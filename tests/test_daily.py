@@ -20,6 +20,9 @@ from tm_weather.jobs.runlog import RunLog, completed, read_log
 from tm_weather.store import Store
 
 DAY = dt.date(2023, 2, 11)
+#: A process that holds the daily job's lock of the folder argv[1] for a minute.
+HOLD_LOCK = ("import sys, time\nfrom pathlib import Path\nfrom tm_weather.jobs.daily import job_lock\n"
+             "with job_lock(Path(sys.argv[1])):\n    print('held', flush=True)\n    time.sleep(60)")
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +53,7 @@ def test_second_run_changes_nothing(world, tmp_path, capsys):
 def test_a_second_job_exits_at_once_while_one_runs(world, tmp_path, capsys):
     catalog = small_catalog(world, tmp_path, sources=("truth_tile02",))
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from tm_weather.jobs.daily import job_lock\n"
-         "with job_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(60)", str(tmp_path / "daily")],
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path / "daily")],
         stdout=subprocess.PIPE, text=True,
     )
     try:
@@ -88,7 +90,8 @@ def test_network_down_retries_then_partial(world, tmp_path, monkeypatch):
     assert result.exit_code == EXIT_PARTIAL and result.status == "partial"
     assert waits == [1.5, 3.0]  # one file tried 3 times, then the source is down
     assert calls and all("amazonaws" in url for url in calls)
-    assert [(m["run"], m["fxx"]) for m in result.missing] == [("2023-02-10T00:00", [0, 1]), ("2023-02-10T06:00", [0, 1])]
+    missing = [(m["run"], m["fxx"]) for m in result.missing]
+    assert missing == [("2023-02-10T00:00", [0, 1]), ("2023-02-10T06:00", [0, 1])]
     assert all(r.startswith("source down") for m in result.missing for r in m["reason"])
     events = read_log(job.out / "log", day)
     assert [e["attempt"] for e in events if e["event"] == "retry"] == [1, 2]

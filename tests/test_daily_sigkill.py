@@ -27,7 +27,8 @@ JOB = ("import sys, argparse\nfrom tm_weather.commands import daily\np = argpars
 
 
 def _job(catalog) -> list[str]:
-    return [sys.executable, "-c", JOB, "daily", "--catalog", str(catalog), "--date", DAY, "--offline", "--checkpoint", str(NO_MODEL)]
+    return [sys.executable, "-c", JOB, "daily", "--catalog", str(catalog), "--date", DAY, "--offline",
+            "--checkpoint", str(NO_MODEL)]
 
 
 def _catalog(world, out):

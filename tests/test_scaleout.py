@@ -27,7 +27,8 @@ def test_local_cluster_store_equals_serial(tmp_path_factory, tmp_path):
     expected = ingest(load_catalog(serial), None, START, END, progress=False)
     report = ingest_distributed(cluster, START, END, workers=2)
 
-    assert report.written == expected.written and len(report.written) == 6 * 3 + 3 * 2  # 6 sources x 3 days; fields: 3 tiles x 2
+    assert report.written == expected.written
+    assert len(report.written) == 6 * 3 + 3 * 2  # 6 sources x 3 days; fields: 3 tiles x 2 sources
     assert sorted({k.split("/")[-1] for k in report.written}) == ["2023-02-10", "2023-02-11", "2023-02-12"]
     assert tree_digest(tmp_path / "cluster" / "store.zarr") == tree_digest(tmp_path / "serial" / "store.zarr")
     assert Store(tmp_path / "cluster" / "store.zarr").summary() == Store(tmp_path / "serial" / "store.zarr").summary()

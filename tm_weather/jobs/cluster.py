@@ -113,7 +113,7 @@ def ingest_distributed(
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m tm_weather.jobs.cluster",
-                                description="Ingest a catalog over many days on dask.distributed (see the module docstring).")
+                                description="Ingest a catalog over many days on dask.distributed.")
     p.add_argument("--catalog", type=Path, required=True)
     p.add_argument("--start", type=dt.date.fromisoformat, required=True, metavar="YYYY-MM-DD")
     p.add_argument("--end", type=dt.date.fromisoformat, required=True, metavar="YYYY-MM-DD", help="inclusive")

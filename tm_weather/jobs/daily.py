@@ -330,7 +330,8 @@ def day_tokens(store: Store, source: str, day: dt.date, models: dict) -> xr.Data
     if len(parts) == window:
         stats = xr.concat([p[["t2m_mean", "t2m_min", "t2m_max"]] for p in parts], "date", join="outer")
         stats = stats.reindex(site=sites)
-        daily_values = np.stack([stats[v].transpose("site", "date").values for v in ("t2m_mean", "t2m_min", "t2m_max")], 1)
+        daily_values = np.stack([stats[v].transpose("site", "date").values for v in ("t2m_mean", "t2m_min", "t2m_max")],
+                                axis=1)
     out = {}
     for name, values, length in (("hourly", hourly_values, 24), ("daily", daily_values, window)):
         model = models[name]
@@ -387,7 +388,7 @@ def generate_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> N
             continue
         tmp = path.with_name(f".{tile.name}.partial.nc")
         path.parent.mkdir(parents=True, exist_ok=True)
-        argv = ["generate", "--s2", str(job.catalog.path(tile.s2)), "--time", f"{day.isoformat()}T{GENERATE_HOUR:02d}:00",
+        argv = ["generate", "--s2", str(job.catalog.path(tile.s2)), "--time", f"{day}T{GENERATE_HOUR:02d}:00",
                 "--checkpoint", str(checkpoint), "--out", str(tmp)]
         argv += ["--dem", str(job.catalog.path(tile.dem))] if tile.dem else []
         argv += ["--lulc", str(job.catalog.path(tile.lulc))] if tile.lulc else []

@@ -42,8 +42,8 @@ def train_ddp(catalog: Path, out: Path = CHECKPOINT_DIR, run_dir: Path = Path("r
     torch.manual_seed(preset.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     tokenizers = Tokenizers.load()
-    data = TokenData(split_samples(catalog, "train", tokenizers, run_dir), split_samples(catalog, "val", tokenizers, run_dir),
-                     preset)
+    train, val = (split_samples(catalog, split, tokenizers, run_dir) for split in ("train", "val"))
+    data = TokenData(train, val, preset)
     module = CorrelationModule(preset, tokenizers, data.val)
     backend = "nccl" if accelerator == "gpu" else "gloo"
     trainer = L.Trainer(
@@ -51,9 +51,10 @@ def train_ddp(catalog: Path, out: Path = CHECKPOINT_DIR, run_dir: Path = Path("r
         # each step masks a random subset of modalities, so some embeddings and heads get no gradient
         strategy=DDPStrategy(process_group_backend=backend, find_unused_parameters=True), default_root_dir=run_dir,
         logger=L.pytorch.loggers.CSVLogger(run_dir),
-        callbacks=[L.pytorch.callbacks.ModelCheckpoint(dirpath=run_dir, save_last=True, every_n_train_steps=preset.val_every)],
-        val_check_interval=min(preset.val_every, preset.steps), check_val_every_n_epoch=None, enable_model_summary=False,
-        enable_progress_bar=False, log_every_n_steps=1, num_sanity_val_steps=0,
+        callbacks=[L.pytorch.callbacks.ModelCheckpoint(dirpath=run_dir, save_last=True,
+                                                       every_n_train_steps=preset.val_every)],
+        val_check_interval=min(preset.val_every, preset.steps), check_val_every_n_epoch=None,
+        enable_model_summary=False, enable_progress_bar=False, log_every_n_steps=1, num_sanity_val_steps=0,
     )
     last = run_dir / "last.ckpt"
     start = time.perf_counter()

@@ -7,7 +7,8 @@
     "event"  "start", "fetch", "retry", "ingest", "tokenize", "generate", "verify" or "end"
 and the event's own fields (docs/operations.md lists them). Each line is written with one `write` on a file
 opened for appending and fsync'ed, so a killed run leaves whole lines only (at worst, a last line without its
-newline, which the next run ends and `read_log` skips). A day is complete when its log holds an "end" event with `"exit": 0`.
+newline, which the next run ends and `read_log` skips). A day is complete when its log holds an "end" event with
+`"exit": 0`.
 """
 
 from __future__ import annotations
