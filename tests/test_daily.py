@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -108,6 +109,20 @@ def test_offline_reads_the_cache_only(world, tmp_path, no_network):
     [missing] = run_job(job, dt.date(2023, 3, 1))  # not in the cache: missing at once, no retry, no network
     assert missing.exit_code == EXIT_PARTIAL and len(missing.missing) == 2
     assert "priority [] means cache only" in missing.missing[0]["reason"][0]
+
+
+def test_a_truncated_cached_subset_is_cut_again(world, tmp_path):
+    """Herbie cuts a subset in place: a kill can leave it truncated in the cache; the next run cuts it again."""
+    catalog = small_catalog(world, tmp_path, sources=("gfs_analysis",), cycles=[6])
+    job = Job.from_catalog(catalog, offline=True, checkpoint=NO_MODEL)
+    run_job(job, DAY)
+    [subset] = (world / "cache" / "gfs" / "20230211").glob("subset_*__gfs.t06z.pgrb2.0p25.f000")
+    whole = subset.read_bytes()
+    subset.write_bytes(whole[: len(whole) // 2])
+    shutil.rmtree(tmp_path / "store.zarr")
+    [again] = run_job(job, DAY)
+    assert again.status == "done" and "hourly/gfs_analysis/2023-02-11" in again.changed
+    assert subset.read_bytes() == whole
 
 
 def test_catch_up_runs_missed_days_oldest_first(world, tmp_path):

@@ -228,7 +228,7 @@ def _fetch(source, run: np.datetime64, fxx: int, job: Job, runlog: RunLog) -> Pa
             return source.fetch(run, fxx)
         except InputError as e:
             where = Path(e.where)
-            if not recut and where.name.startswith("subset_") and where.exists() and e.__cause__ is None:
+            if not recut and where.name.startswith("subset_") and where.exists():  # fails to decode: cut again
                 log.warning("removing the unreadable cached subset %s (%s)", where, e)
                 where.unlink()
                 recut = True
