@@ -27,9 +27,11 @@ lock (`<out>/.daily.lock`): a second job exits at once with `EXIT_LOCKED`. A day
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import fcntl
 import hashlib
+import io
 import json
 import logging
 import os
@@ -395,7 +397,8 @@ def generate_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> N
         argv += ["--gfs", f"{job.catalog_path}:{gfs}"] if gfs else []
         argv += ["--boa-add-offset", str(tile.boa_add_offset)] if tile.boa_add_offset is not None else []
         try:
-            generate.run(_command_args(generate, argv))
+            with contextlib.redirect_stdout(io.StringIO()):  # its "wrote <temporary name>" line: the log says it
+                generate.run(_command_args(generate, argv))
         except InputError as e:
             result.missing.append({"source": "generate", "tile": tile.name, "reason": [str(e)]})
             continue
@@ -422,7 +425,8 @@ def verify_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> Non
     argv = ["verify", "--pred", *map(str, preds), "--truth", "truth_{tile}", "--out", str(tmp),
             "--catalog", str(job.catalog_path)]
     try:
-        verify.run(_command_args(verify, argv))
+        with contextlib.redirect_stdout(io.StringIO()):
+            verify.run(_command_args(verify, argv))
     except InputError as e:
         result.missing.append({"source": "verify", "day": str(day), "reason": [str(e)]})
         runlog.write("verify", status="failed", error=str(e))
