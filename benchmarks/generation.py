@@ -33,7 +33,7 @@ from tm_weather.catalog import load_catalog
 from tm_weather.model import DEFAULT_CHECKPOINT
 from tm_weather.model.data import Tokenizers, block_means, read_tile
 from tm_weather.model.generate import T2M_TARGETS, GenerationConfig, generate, tile_conditions, to_kelvin
-from tm_weather.model.masking import MaskingConfig, sample
+from tm_weather.model.masking import Batch, MaskingConfig, sample
 from tm_weather.model.transformer import MultiModalTransformer, load_model
 from tm_weather.train import default_world, split_samples
 
@@ -134,7 +134,7 @@ def train_unet(x, gfs, truth, seconds: float) -> UNet:
         loss.backward()
         opt.step()
         steps += 1
-    print(f"U-Net: {steps} steps in {seconds:.0f} s, last loss {float(loss):.3f} K^2")
+    print(f"U-Net: {steps} steps in {seconds:.0f} s, last loss {float(loss.detach()):.3f} K^2")
     return net.eval()
 
 
@@ -146,8 +146,6 @@ def training_throughput(model: MultiModalTransformer, train, steps: int = 20) ->
     start = time.perf_counter()
     for _ in range(steps):
         idx = torch.randint(0, len(train), (batch,), generator=gen)
-        from tm_weather.model.masking import Batch
-
         inputs, targets, reveal = sample(Batch({k: v[idx] for k, v in train.tokens.items()},
                                                {k: v[idx] for k, v in train.present.items()}), MaskingConfig(), gen)
         loss = sum(model.losses(inputs, targets, reveal).values())
