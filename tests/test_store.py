@@ -131,7 +131,8 @@ WRITER = textwrap.dedent(
 
 @pytest.mark.slow
 def test_sigkill_at_random_points_then_rerun_equals_uninterrupted(tmp_path):
-    """20 runs killed at random moments, each followed by a full re-run: the store equals a clean run's."""
+    """8 runs killed at random moments (the daily job's test kills at 20 more), each followed by a check of
+    what a reader sees; then a full re-run: the store equals a clean run's."""
     script = tmp_path / "writer.py"
     clean = tmp_path / "clean.zarr"
     script.write_text(WRITER.format(tests=str(Path(__file__).parent), path=str(clean)))
@@ -144,7 +145,7 @@ def test_sigkill_at_random_points_then_rerun_equals_uninterrupted(tmp_path):
     target = tmp_path / "killed.zarr"
     script.write_text(WRITER.format(tests=str(Path(__file__).parent), path=str(target)))
     killed = 0
-    for _ in range(20):
+    for _ in range(8):
         proc = subprocess.Popen([sys.executable, str(script)])
         time.sleep(rng.uniform(0.2, duration))
         if proc.poll() is None:
@@ -156,6 +157,6 @@ def test_sigkill_at_random_points_then_rerun_equals_uninterrupted(tmp_path):
             store = Store(target)
             for key in store.keys():
                 assert store.read_partition(key).sizes["time"] == 24
-    assert killed >= 10
+    assert killed >= 4
     subprocess.run([sys.executable, str(script)], check=True, timeout=300)
     assert tree_hash(target) == expected
