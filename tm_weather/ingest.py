@@ -45,7 +45,7 @@ class IngestReport:
 
 
 @dataclass
-class _Tiles:
+class CatalogTiles:
     """The catalog's tiles with their grids and acquisition days, read once per run."""
 
     catalog: Catalog
@@ -81,7 +81,7 @@ def ingest(
     hi = np.datetime64(end or dt.date(2200, 1, 1), "ns") + np.timedelta64(1, "D") - np.timedelta64(1, "ns")
 
     report = IngestReport()
-    tiles = _Tiles(catalog)
+    tiles = CatalogTiles(catalog)
     store = Store(catalog.path(catalog.store))
     with store.writer() as txn:
         for name in names:
@@ -93,14 +93,14 @@ def ingest(
             days = pd.DatetimeIndex(times).floor("D")
             for day in tqdm(days.unique(), desc=f"ingest {name}", unit="day", disable=not progress):
                 data = check_t2m(source(times[days == day]), name)
-                _stage_day(txn, catalog, tiles, source, np.datetime64(day, "D"), data)
+                stage_day(txn, catalog, tiles, source, np.datetime64(day, "D"), data)
         report.written = sorted(txn.staged)
         report.unchanged = sorted(txn.unchanged)
     return report
 
 
-def _stage_day(
-    txn: Transaction, catalog: Catalog, tiles: _Tiles, source: Source, day: np.datetime64, data: xr.DataArray
+def stage_day(
+    txn: Transaction, catalog: Catalog, tiles: CatalogTiles, source: Source, day: np.datetime64, data: xr.DataArray
 ) -> None:
     """Stage one day of one source: series at the sites, and fields on the tiles acquired that day."""
     attrs = {"source": source.name, "units": "K"}

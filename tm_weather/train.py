@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -64,15 +63,11 @@ PRESETS = {
 
 
 def default_world(preset: str) -> Path:
-    """The benchmark world of `preset` (seed 0), built once into the user's cache folder."""
-    from tm_weather.world.build import CATALOG, build_world
-    from tm_weather.world.presets import PRESETS as WORLDS
+    """The catalog of the benchmark world of `preset` (seed 0), built once into the user's cache folder."""
+    from tm_weather.world.build import CATALOG
+    from tm_weather.world.cache import cached_world
 
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tm-weather" / f"world-{preset}-0"
-    if not (cache / CATALOG).exists():
-        log.warning("building the %s benchmark world in %s", preset, cache)
-        build_world(cache, WORLDS[preset], 0)
-    return cache / CATALOG
+    return cached_world(preset) / CATALOG
 
 
 class _Indexed(Dataset):

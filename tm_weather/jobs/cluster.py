@@ -6,7 +6,7 @@ real cluster (`address`, e.g. "tcp://10.0.0.5:8786"):
 The store has one writer: the client. It takes the store's lock (`Store.writer`) for the whole run, sends one task
 per (source, UTC day) to the workers, and stages what they return; the transaction commits when every task is done,
 exactly as `tm_weather.ingest.ingest` does in one process. A worker reads the source for its day and extracts the
-series at the sites and the fields on the tiles with the same code as the serial ingest (`ingest._stage_day`),
+series at the sites and the fields on the tiles with the same code as the serial ingest (`ingest.stage_day`),
 merged with what the store already holds (reading is safe: nothing is committed while the client holds the lock),
 and returns the partitions as datasets instead of staging them. So the store a cluster writes is the store the
 serial run writes, byte for byte.
@@ -32,7 +32,7 @@ from dask.distributed import Client, LocalCluster, as_completed
 
 from tm_weather.catalog import Catalog, load_catalog
 from tm_weather.errors import InputError
-from tm_weather.ingest import IngestReport, _stage_day, _Tiles
+from tm_weather.ingest import CatalogTiles, IngestReport, stage_day
 from tm_weather.sources import open_source
 from tm_weather.sources.base import check_t2m
 from tm_weather.store import Store, Transaction
@@ -49,10 +49,10 @@ class _Collector(Transaction):
 
 
 @functools.cache
-def _opened(catalog_path: str) -> tuple[Catalog, _Tiles]:
+def _opened(catalog_path: str) -> tuple[Catalog, CatalogTiles]:
     """The catalog and its tiles, read once per worker process."""
     catalog = load_catalog(catalog_path)
-    return catalog, _Tiles(catalog)
+    return catalog, CatalogTiles(catalog)
 
 
 def extract_day(catalog_path: str, name: str, day: np.datetime64) -> dict[str, xr.Dataset]:
@@ -62,7 +62,7 @@ def extract_day(catalog_path: str, name: str, day: np.datetime64) -> dict[str, x
     lo = np.datetime64(day, "ns")
     times = source.times(lo, lo + np.timedelta64(1, "D") - np.timedelta64(1, "ns"))
     collector = _Collector(Store(catalog.path(catalog.store)))
-    _stage_day(collector, catalog, tiles, source, np.datetime64(day, "D"), check_t2m(source(times), name))
+    stage_day(collector, catalog, tiles, source, np.datetime64(day, "D"), check_t2m(source(times), name))
     return collector.partitions
 
 

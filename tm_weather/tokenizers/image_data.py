@@ -12,8 +12,6 @@
 from __future__ import annotations
 
 import functools
-import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,7 +22,6 @@ import torch.nn.functional as F
 from tm_weather.tokenizers.fsq import codebook_usage, perplexity
 from tm_weather.tokenizers.series_data import ERA5_FIXTURE, HOLDOUT_START
 
-log = logging.getLogger(__name__)
 
 REAL_S2 = Path(__file__).resolve().parents[2] / "tests" / "data" / "sentinel2" / "terramind-examples" / "S2L2A"
 CROP = 96  # training crop, px (6 x 6 tokens)
@@ -36,17 +33,9 @@ UNITS = {"s2l2a": "reflectance", "dem": "m", "ndvi": "NDVI", "t2m_field": "K"}
 
 def world_dir(world: Path | None) -> Path:
     """`world`, or the default world (`WORLD_PRESET`, `WORLD_SEED`), built once into the user's cache folder."""
-    if world is not None:
-        return Path(world)
-    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tm-weather"
-    cache = root / f"world-{WORLD_PRESET}-{WORLD_SEED}"
-    if not (cache / "catalog.yaml").exists():
-        from tm_weather.world.build import build_world
-        from tm_weather.world.presets import PRESETS
+    from tm_weather.world.cache import cached_world
 
-        log.info("building the %s world (seed %d) in %s", WORLD_PRESET, WORLD_SEED, cache)
-        build_world(cache, PRESETS[WORLD_PRESET], WORLD_SEED)
-    return cache
+    return Path(world) if world is not None else cached_world(WORLD_PRESET, WORLD_SEED)
 
 
 @functools.lru_cache(maxsize=2)
