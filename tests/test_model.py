@@ -8,7 +8,7 @@ import torch
 from model_support import one_thread, random_batch  # noqa: F401  (fixture)
 from tm_weather.model.masking import MaskingConfig, TASK_TARGETS, sample
 from tm_weather.model.transformer import (
-    MODALITIES, MODALITY_ID, ModelConfig, MultiModalTransformer, load_model, save_model,
+    HOURS, MODALITIES, MODALITY_ID, ModelConfig, MultiModalTransformer, load_model, save_model, time_features,
 )
 
 SMALL = ModelConfig(width=32, heads=2, encoder_layers=1, decoder_layers=1)
@@ -107,3 +107,16 @@ def test_checkpoint_round_trip(tmp_path):
     a, b = model.losses(inputs, targets, reveal), loaded.losses(inputs, targets, reveal)
     for name in a:
         assert abs(float(a[name]) - float(b[name])) < 1e-2  # float16 weights
+
+
+def test_time_is_continuous_and_periodic_not_a_table():
+    """Days never seen in training get an embedding between their neighbours': no per-day table, and the features
+    of adjacent days / hours (across the year's and the day's wrap too) are close, those of far ones are not."""
+    model = MultiModalTransformer(SMALL)
+    assert len(model.digit_embed[MODALITY_ID["time"]]) == 0
+    doy = HOURS + torch.tensor([0, 1, 182, 365])  # 1 Jan, 2 Jan, 2 Jul, 31 Dec
+    f = time_features(doy)
+    assert float((f[0] - f[1]).norm()) < 0.1 and float((f[0] - f[3]).norm()) < 0.1 and float((f[0] - f[2]).norm()) > 1
+    h = time_features(torch.tensor([0, 23, 12]))
+    assert float((h[0] - h[1]).norm()) < 0.6 < float((h[0] - h[2]).norm())
+    assert bool((h[:, h.shape[1] // 2:] == 0).all()) and bool((f[:, : f.shape[1] // 2] == 0).all())

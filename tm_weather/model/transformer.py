@@ -13,8 +13,12 @@ Every token is embedded as   token embedding + modality embedding + position emb
   training) plus one learned vector per FSQ digit, and predicted by one softmax per digit (`sum(levels)` logits, 35 for 8-8-8-6-5), i.e. a
   factorised distribution over the 15,360 codes. Why not a 15,360-way table and head per modality: at width 96
   those are 2 x 1.5 M parameters per modality, 18 M in all (36 MB in float16) against a 1.1 M-parameter tiny
-  transformer and a 5 MB checkpoint budget, and the head's matmul would dominate CPU time. Non-FSQ vocabularies
-  (coordinates, time) have one "digit", i.e. a plain table.
+  transformer and a 5 MB checkpoint budget, and the head's matmul would dominate CPU time. Coordinates have one
+  "digit", i.e. a plain table.
+- time: continuous, not a table. The hour of day and the day of year (still the two `time` tokens) become
+  sin/cos of their angle on the daily / yearly cycle (two harmonics), projected to the width by a small MLP
+  (`time_embed`), the same function for every day: a table would leave the embeddings of days never seen in
+  training (the test split's) untrained noise, while this interpolates between the days around them.
 
 Decoder positions may be *revealed* (their true token embedded, no loss), which is what iterative MaskGIT
 decoding feeds back at each step (see `generate.py`): the encoder then runs once per generation, not per step.
@@ -36,6 +40,7 @@ FSQ_LEVELS = (8, 8, 8, 6, 5)  # 15,360 codes
 LULC_LEVELS = (7, 5, 5, 5, 5)  # 4,375 codes
 GRID = 14  # image tokens per side: 224 px / 16 px patches
 HOURS, DAYS_OF_YEAR = 24, 366
+TIME_HARMONICS = 2  # sin/cos of k * angle, k = 1..TIME_HARMONICS, for the hour of day and for the day of year
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,19 @@ def position_table(width: int) -> torch.Tensor:
     return table
 
 
+def time_features(token: torch.Tensor) -> torch.Tensor:
+    """`time` tokens `(n,)` (hour of day 0-23, or `HOURS` + day of year - 1) -> `(n, 4 * TIME_HARMONICS)`: sin/cos
+    of `k` times the token's angle on its cycle (24 h, or one year) in the hour's or the day's half of the features,
+    zeros in the other half. Continuous and periodic: 23 h is next to 0 h, 31 December next to 1 January."""
+    is_day = token >= HOURS
+    cycle = torch.where(is_day, DAYS_OF_YEAR - 0.75, float(HOURS))  # 365.25 days
+    angle = 2 * math.pi * torch.where(is_day, token - HOURS, token).float() / cycle
+    k = torch.arange(1, TIME_HARMONICS + 1, dtype=torch.float32)
+    f = torch.cat([(angle[:, None] * k).sin(), (angle[:, None] * k).cos()], dim=1)
+    zero = torch.zeros_like(f)
+    return torch.cat([torch.where(is_day[:, None], zero, f), torch.where(is_day[:, None], f, zero)], dim=1)
+
+
 class Attention(nn.Module):
     """Multi-head attention of queries `(b, n, d)` over keys/values `(b, m, d)` (or `(1, m, d)`, shared by all
     rows), ignoring keys where `pad (b, m)`."""
@@ -182,8 +200,12 @@ class MultiModalTransformer(nn.Module):
         super().__init__()
         self.config = config
         d = config.width
-        self.digit_embed = nn.ModuleList(nn.ModuleList(nn.Embedding(n, d) for n in m.levels) for m in MODALITIES)
-        self.code_embed = nn.ModuleList(nn.Linear(len(m.levels), d, bias=False) for m in MODALITIES)
+        # time has no table: `time_embed` (continuous) embeds its tokens; empty entries keep the modality indices
+        self.digit_embed = nn.ModuleList(nn.ModuleList(nn.Embedding(n, d) for n in m.levels if m.name != "time")
+                                         for m in MODALITIES)
+        self.code_embed = nn.ModuleList(nn.Identity() if m.name == "time" else nn.Linear(len(m.levels), d, bias=False)
+                                        for m in MODALITIES)
+        self.time_embed = nn.Sequential(nn.Linear(4 * TIME_HARMONICS, d), nn.GELU(), nn.Linear(d, d))
         self.modality_embed = nn.Embedding(len(MODALITIES), d)
         self.register_buffer("positions", position_table(d), persistent=False)
         self.mask_embed = nn.Parameter(torch.zeros(d))
@@ -212,7 +234,9 @@ class MultiModalTransformer(nn.Module):
         tok = torch.zeros_like(x)
         for i, m in enumerate(MODALITIES):
             sel = (t.modality == i) & known
-            if sel.any():
+            if sel.any() and m.name == "time":
+                tok[sel] = self.time_embed(time_features(t.token[sel]))
+            elif sel.any():
                 digits = self.digits(m, t.token[sel])
                 code = digits / (getattr(self, f"levels_{m.name}") - 1).clamp_min(1)  # FSQ code in [0, 1]^d
                 tok[sel] = self.code_embed[i](code) + sum(table(digits[:, j]) for j, table in enumerate(self.digit_embed[i]))
