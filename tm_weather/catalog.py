@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, Union, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -204,4 +204,5 @@ def _key_path(loc: tuple) -> str:
     return out or "(top level)"
 
 
-_SOURCE_KINDS = {"gfs", "gfs_analysis", "grib_file", "era5_file", "era5_arco", "era5_cds", "urma", "rtma", "isd"}
+#: Every source `kind`, read off the configs' `kind` literals (the union's tags).
+_SOURCE_KINDS = {k for cfg in get_args(get_args(SourceConfig)[0]) for k in get_args(cfg.model_fields["kind"].annotation)}
