@@ -4,10 +4,10 @@ encode/decode throughput on this CPU.
 Data: the real ERA5 fixture's held-out days, 2019-03-18 00Z .. 03-21 23Z, 1,617 UK grid points (the issue's
 reference numbers are on 2019-03-22..31, which the 21-day fixture does not hold).
 
-Chronos-style baseline (Ansari et al. 2024), the tokenization a user would pick instead: each grid point's
-held-out series in deg C is mean-scaled (divided by its mean absolute value), quantized to 4,096 uniform bins
-over [-15, 15], one token per value; fewer tokens per day by sub-sampling every 24/k hours and
-cubic-spline interpolation back to hourly. Its float scale is counted as one token per series (per point and
+Chronos-style baseline (Ansari et al. 2024; `tm_weather.tokenizers.chronos`), the tokenization a user would
+pick instead: each grid point's held-out series in deg C is mean-scaled (divided by its mean absolute value),
+quantized to 4,096 uniform bins over [-15, 15], one token per value; fewer tokens per day by sub-sampling every
+24/k hours and cubic-spline interpolation back to hourly. Its float scale is counted as one token per series (per point and
 4 days: +0.25 tokens/day, generous to the baseline).
 
 FSQ: the shipped 24 h hourly tokenizers with 1, 2 and 4 tokens per window (`tokenizers/t2m_hourly*.yaml`).
@@ -19,34 +19,17 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.interpolate import CubicSpline
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
+from tm_weather.tokenizers.chronos import chronos_rmse, tokens_for_rmse
 from tm_weather.tokenizers.image import ImageTokenizer
 from tm_weather.tokenizers.image_data import real_s2_tiles, t2m_field_task, world_dir, world_tiles
 from tm_weather.tokenizers.registry import CHECKPOINT_DIR, load_tokenizer
 from tm_weather.tokenizers.series_data import hourly_task
 
-BINS, LIMIT = 4096, 15.0
 FSQ_CHECKPOINTS = ("t2m_hourly_1tok", "t2m_hourly", "t2m_hourly_4tok")
-
-
-def chronos_rmse(series_k: np.ndarray, per_day: int) -> float:
-    """RMSE (K) of the Chronos-style path on `series_k (points, hours)` with `per_day` values kept per day."""
-    x = series_k.astype(np.float64) - 273.15
-    scale = np.abs(x).mean(axis=1, keepdims=True)
-    scale[scale == 0] = 1.0
-    hours = np.arange(x.shape[1])
-    kept = hours[:: 24 // per_day]
-    edges = np.linspace(-LIMIT, LIMIT, BINS + 1)
-    centres = (edges[:-1] + edges[1:]) / 2
-    tokens = np.clip(np.digitize(x[:, kept] / scale, edges) - 1, 0, BINS - 1)
-    values = centres[tokens] * scale
-    recon = values if per_day == 24 else CubicSpline(kept, values, axis=1)(hours)
-    return float(np.sqrt(((recon - x) ** 2).mean()))
 
 
 def fsq_rows(windows: torch.Tensor) -> list[tuple[int, float, float, float, float]]:
@@ -106,16 +89,6 @@ def _rate(fn, x: torch.Tensor, repeats: int = 5) -> float:
         fn(x)
         best = min(best, time.perf_counter() - start)
     return x.shape[0] / best
-
-
-def tokens_for_rmse(curve: list[tuple[float, float]], rmse: float) -> float:
-    """Tokens/day at which a (tokens/day, RMSE) curve reaches `rmse`, log-log interpolated between points."""
-    curve = sorted(curve)
-    for (t0, r0), (t1, r1) in zip(curve, curve[1:]):
-        if r0 >= rmse >= r1:
-            f = np.log(r0 / rmse) / np.log(r0 / r1)
-            return float(np.exp(np.log(t0) + f * np.log(t1 / t0)))
-    return float("nan")
 
 
 def main() -> None:
