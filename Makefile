@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean-venv
+.PHONY: demo test bench experiments clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,14 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/ingest.py
+	$(VENV)/bin/python benchmarks/tokenizers.py
+	$(VENV)/bin/python benchmarks/generation.py
+
+# issue 6's experiments on the demo world (each under 20 min here); tables and figures in experiments/results/
+experiments: $(STAMP)
+	$(VENV)/bin/python experiments/tokenizer_study.py
+	$(VENV)/bin/python experiments/causality.py
+	$(VENV)/bin/python experiments/tim.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -12,7 +12,7 @@ then generation latency (one 224 x 224 tile, `--members`), training throughput, 
 in tests/data at their own times and places (a plausibility table, no truth).
 
     .venv/bin/python benchmarks/generation.py [--checkpoint checkpoints/transformer-demo.safetensors] [--world full]
-        [--every 3] [--members 8] [--steps 8] [--unet-seconds S]
+        [--every 6] [--members 8] [--steps 8] [--unet-seconds S]
 """
 
 from __future__ import annotations
@@ -33,32 +33,13 @@ import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.catalog import load_catalog
 from tm_weather.model import DEFAULT_CHECKPOINT
 from tm_weather.model.data import Tokenizers, block_means, read_tile
-from tm_weather.model.generate import T2M_TARGETS, GenerationConfig, generate, tile_conditions, to_kelvin
+from tm_weather.model.generate import GenerationConfig, generate_t2m, tile_conditions
+from tm_weather.model.skill import STANDARD, deterministic_score, ensembles, score
 from tm_weather.model.masking import Batch, MaskingConfig, sample
 from tm_weather.model.transformer import MultiModalTransformer, load_model
 from tm_weather.train import default_world, split_samples
 
-STANDARD = ("s2l2a", "ndvi", "dem", "gfs", "coords", "time")
 REAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "sentinel2" / "terramind-examples"
-
-
-def crps(members: np.ndarray, truth: np.ndarray) -> float:
-    """Fair ensemble CRPS, mean over points: `members (m, ...)`, `truth (...)`, K."""
-    m = members.shape[0]
-    skill = np.abs(members - truth).mean(0)
-    spread = np.abs(members[:, None] - members[None]).sum((0, 1)) / (2 * m * (m - 1))
-    return float((skill - spread).mean())
-
-
-def run_transformer(model, tokenizers, test, rows, conditions_of, config, tim=False):
-    """Ensembles `(n, members, 14, 14)` K for the test samples `rows`."""
-    out = []
-    for i in rows:
-        cond = {k: test.tokens[k][i] for k in conditions_of if bool(test.present[k][i])}
-        tokens = generate(model, cond, T2M_TARGETS, config, tim=tim)
-        fields, _ = to_kelvin(tokenizers, tokens["t2m_field"], tokens["t2m_hourly"], int(test.hour[i]))
-        out.append(block_means(fields).numpy())
-    return np.stack(out)
 
 
 def gfs_lapse(catalog, test, rows) -> np.ndarray:
@@ -160,10 +141,12 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     p.add_argument("--world", default="full", help="benchmark world preset (seed 0): tiny, demo or full")
-    p.add_argument("--every", type=int, default=3, help="score every N-th valid hour (default 3)")
+    p.add_argument("--every", type=int, default=6, help="score every N-th valid hour (default 6)")
     p.add_argument("--members", type=int, default=8)
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--out", type=Path, default=Path("runs/bench-generation"))
+    p.add_argument("--samples", type=Path, help="folder of cached split samples (default: runs/transformer-WORLD, "
+                   "where `tm-weather train --preset WORLD` left them)")
     p.add_argument("--unet-seconds", type=float, default=None,
                    help="U-Net training wall time (default: the transformer's, from its card)")
     args = p.parse_args()
@@ -174,8 +157,10 @@ def main() -> int:
     tokenizers = Tokenizers.load()
     catalog_path = default_world(args.world)
     catalog = load_catalog(catalog_path)
-    test = split_samples(catalog_path, "test", tokenizers, args.out, print)
-    train = split_samples(catalog_path, "train", tokenizers, args.out, print)
+    cache = args.samples or Path("runs") / f"transformer-{args.world}"
+    cache.mkdir(parents=True, exist_ok=True)
+    test = split_samples(catalog_path, "test", tokenizers, cache, print)
+    train = split_samples(catalog_path, "train", tokenizers, cache, print)
     rows = [i for i in range(len(test)) if int(test.hour[i]) % args.every == 0 and bool(test.present["gfs"][i])]
     base = gfs_lapse(catalog, test, rows)
     keep = np.isfinite(base).all(axis=(1, 2))
@@ -192,12 +177,9 @@ def main() -> int:
     }
     for label, kwargs in runs.items():
         start = time.perf_counter()
-        ens = run_transformer(model, tokenizers, test, rows, config=config, **kwargs)
-        mean = ens.mean(1)
-        results[label] = {"rmse": float(np.sqrt(((mean - truth) ** 2).mean())), "crps": crps(np.moveaxis(ens, 1, 0), truth),
-                          "mae": float(np.abs(mean - truth).mean()), "spread": float(ens.std(1).mean()),
-                          "seconds": time.perf_counter() - start}
-    results["GFS + lapse rate"] = {"rmse": float(np.sqrt(((base - truth) ** 2).mean())), "mae": float(np.abs(base - truth).mean())}
+        ens = ensembles(model, tokenizers, test, rows, config=config, progress=print, **kwargs)
+        results[label] = {**score(ens, truth), "seconds": time.perf_counter() - start}
+    results["GFS + lapse rate"] = deterministic_score(base, truth)
 
     tiles: dict = {}
     x_train, gfs_train = unet_inputs(catalog, train, tiles)
@@ -206,8 +188,7 @@ def main() -> int:
     x_test, gfs_test = unet_inputs(catalog, test.select(torch.tensor(rows)), tiles)
     with torch.no_grad():
         pred = (net(x_test) + gfs_test[:, None, None]).numpy()
-    results["U-Net regression (S-2, DEM, GFS, hour)"] = {"rmse": float(np.sqrt(((pred - truth) ** 2).mean())),
-                                                         "mae": float(np.abs(pred - truth).mean()), "train_seconds": budget}
+    results["U-Net regression (S-2, DEM, GFS, hour)"] = {**deterministic_score(pred, truth), "train_seconds": budget}
 
     # latency: one tile, all members, standard conditioning, field + profile
     i = rows[0]
@@ -215,8 +196,7 @@ def main() -> int:
     times = []
     for _ in range(3):
         start = time.perf_counter()
-        tok = generate(model, cond, T2M_TARGETS, config)
-        to_kelvin(tokenizers, tok["t2m_field"], tok["t2m_hourly"], 12)
+        generate_t2m(model, tokenizers, cond, 12, config, test.gfs[i])
         times.append(time.perf_counter() - start)
     latency = float(np.median(times))
     throughput = training_throughput(MultiModalTransformer(model.config), train)
@@ -224,9 +204,9 @@ def main() -> int:
     real = []
     for s2 in sorted((REAL / "S2L2A").glob("*.tif")):
         tile = read_tile(s2, REAL / "DEM" / s2.name, REAL / "LULC" / s2.name, boa_add_offset=0)
-        tok = generate(model, tile_conditions(tile, tokenizers, tile.acquired), T2M_TARGETS, config)
         hour = int((tile.acquired - tile.acquired.astype("datetime64[D]")) // np.timedelta64(1, "h"))
-        field, hourly = (t.numpy() for t in to_kelvin(tokenizers, tok["t2m_field"], tok["t2m_hourly"], hour))
+        field, hourly, _ = generate_t2m(model, tokenizers, tile_conditions(tile, tokenizers, tile.acquired), hour, config)
+        field, hourly = field.numpy(), hourly.numpy()
         hourly = hourly.mean(0)
         real.append((s2.stem, f"{tile.lat:.2f}", f"{tile.lon:.2f}", str(tile.acquired)[:16], f"{field.mean():.1f}",
                      f"{field.mean(0).std():.2f}", f"{field.std(0).mean():.2f}", f"{hourly.min():.1f}..{hourly.max():.1f}"))
@@ -236,10 +216,12 @@ def main() -> int:
     lines = [f"checkpoint {args.checkpoint.name} (sha256 {card['sha256'][:12]}), world {args.world} seed 0 test split, "
              f"{len(rows)} samples (every {args.every} h), {args.members} members, {args.steps} steps, "
              f"U-Net trained {budget:.0f} s",
-             "", "| system | RMSE K | MAE K | CRPS K | spread K | RMSE / GFS+lapse | RMSE / U-Net |", "|---|---|---|---|---|---|---|"]
+             "", "| system | RMSE K | MAE K | bias K | CRPS K | spread K | spread-skill | RMSE / GFS+lapse | RMSE / U-Net |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for label, r in results.items():
-        lines.append(f"| {label} | {r['rmse']:.3f} | {r['mae']:.3f} | {r.get('crps', float('nan')):.3f} | "
-                     f"{r.get('spread', float('nan')):.3f} | {r['rmse'] / gfs_rmse:.2f} | {r['rmse'] / unet['rmse']:.2f} |")
+        lines.append(f"| {label} | {r['rmse']:.3f} | {r['mae']:.3f} | {r['bias']:+.3f} | {r.get('crps', float('nan')):.3f} | "
+                     f"{r.get('spread', float('nan')):.3f} | {r.get('spread_skill', float('nan')):.2f} | "
+                     f"{r['rmse'] / gfs_rmse:.2f} | {r['rmse'] / unet['rmse']:.2f} |")
     lines += ["", f"generation latency, one 224 x 224 tile, {args.members} members (field + profile, decoded): {latency:.2f} s",
               f"training throughput ({model.config.width}-wide tiny, batch 16, 96 + 48 tokens): {throughput:.1f} samples/s",
               "", "| real tile | lat | lon | time UTC | mean K | within-tile sd K | ensemble spread K | hourly mean K |",

@@ -14,7 +14,7 @@ import yaml
 
 from model_support import one_thread, untrained_tokenizers  # noqa: F401  (fixture)
 from tm_weather.cli import main
-from tm_weather.model.generate import GenerationConfig, filter_logits, generate, unmasked_after
+from tm_weather.model.generate import GenerationConfig, filter_logits, generate, generate_t2m, unmasked_after
 from tm_weather.model.transformer import MODALITIES, MODALITY_ID, ModelConfig, MultiModalTransformer, save_model
 from tm_weather.tokenizers.registry import save_tokenizer
 
@@ -84,6 +84,24 @@ def test_tim_generates_land_cover_first_and_feeds_it_back(model):
     assert not torch.equal(tim["t2m_field"], standard["t2m_field"])  # the encoder saw the generated land cover
     given = generate(model, conditions(("s2l2a", "lulc", "coords", "time")), TARGETS, config, tim=True)
     assert "lulc" not in given and "ndvi" in given  # a given modality is not generated
+
+
+def test_t2m_with_gfs_is_gfs_plus_the_generated_residual(model):
+    tokenizers = untrained_tokenizers()
+    gfs = 280.0 + 5 * torch.sin(torch.arange(24) / 24 * 2 * math.pi)
+    config = GenerationConfig(members=2, steps=2)
+    cond = conditions()
+    cond["gfs"] = tokenizers.encode("gfs", gfs.reshape(1, 1, 24))[0]
+    fields, profiles, tokens = generate_t2m(model, tokenizers, cond, 6, config, gfs)
+    assert set(tokens) == {"t2m_residual", "t2m_field"} and tokens["t2m_residual"].shape == (2, 4)
+    torch.testing.assert_close(profiles, gfs + tokenizers.decode("t2m_residual", tokens["t2m_residual"])[:, 0])
+    torch.testing.assert_close(fields.mean(dim=(1, 2)), profiles[:, 6], atol=1e-3, rtol=0)  # level at the valid hour
+    del cond["gfs"]
+    _, absolute, tokens = generate_t2m(model, tokenizers, cond, 6, config)
+    assert set(tokens) == {"t2m_hourly", "t2m_field"}
+    torch.testing.assert_close(absolute, tokenizers.decode("t2m_hourly", tokens["t2m_hourly"])[:, 0])
+    with pytest.raises(ValueError, match="GFS series"):
+        generate_t2m(model, tokenizers, cond, 6, config, gfs)
 
 
 def test_any_subset_of_conditions(model):

@@ -57,6 +57,9 @@ def test_task_samples_condition_and_target_the_generation_task():
     assert float((hourly == 2).float().mean()) > 0.9  # equal shares: the 2-token profile is (almost) always a target
     for name in ("s2l2a", "coords", "time"):
         assert bool((inputs.modality == MODALITY_ID[name]).any(1).all())
+    with_gfs = (inputs.modality == MODALITY_ID["gfs"]).any(1)
+    residual = (targets.modality == MODALITY_ID["t2m_residual"]).any(1)
+    assert bool(with_gfs.any() and (~with_gfs).any()) and torch.equal(residual, with_gfs)  # the residual needs GFS
 
 
 def test_shapes_and_shared_memory_attention():
@@ -120,3 +123,18 @@ def test_time_is_continuous_and_periodic_not_a_table():
     h = time_features(torch.tensor([0, 23, 12]))
     assert float((h[0] - h[1]).norm()) < 0.6 < float((h[0] - h[2]).norm())
     assert bool((h[:, h.shape[1] // 2:] == 0).all()) and bool((f[:, : f.shape[1] // 2] == 0).all())
+
+
+def test_coordinates_are_continuous_not_a_table():
+    """A place outside the training world (a real tile in Ontario) gets an embedding from its latitude and
+    longitude, not an untrained table entry: nearby places have nearby features, longitude wraps at 180."""
+    from tm_weather.model.transformer import coord_features
+    from tm_weather.tokenizers import coords
+
+    model = MultiModalTransformer(SMALL)
+    assert len(model.digit_embed[MODALITY_ID["coords"]]) == 0
+    tok = coords.encode(torch.tensor([54.75, 55.0, -3.5, 0.0, 0.0]), torch.tensor([-84.0, -84.0, 34.0, 179.75, -180.0]))
+    lat, lon = coord_features(tok[:, 0]), coord_features(tok[:, 1])
+    assert float((lat[0] - lat[1]).norm()) < 0.05 < 1 < float((lat[0] - lat[2]).norm())
+    assert float((lon[3] - lon[4]).norm()) < 0.05  # 179.75 E next to 180 W
+    assert bool((lat[:, lat.shape[1] // 2:] == 0).all()) and bool((lon[:, : lon.shape[1] // 2] == 0).all())

@@ -3,6 +3,7 @@ checkpoint and a model card, and a second run resumes from the first's state."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -62,3 +63,39 @@ def test_train_ships_a_card_and_resumes(world, tokenizers, tmp_path):
     train("demo", world, out, run, tokenizers=tokenizers, progress=lambda _: None, steps=6)
     assert torch.load(run / "last.ckpt", weights_only=True)["global_step"] == 6  # resumed: 2 more steps, not 6
     assert yaml.safe_load((out / "transformer-demo.yaml").read_text())["sha256"] != card["sha256"]
+
+
+def test_residual_tokens_encode_profile_minus_gfs(world, tokenizers):
+    from tm_weather.catalog import load_catalog
+
+    samples = catalog_samples(load_catalog(world), "val", tokenizers)
+    want = tokenizers.encode("t2m_residual", (samples.profile - samples.gfs)[:, None])
+    assert torch.equal(samples.tokens["t2m_residual"], want)
+
+
+def test_fine_tune_changes_a_copy_only(world, tokenizers):
+    from tm_weather.catalog import load_catalog
+    from tm_weather.model.transformer import ModelConfig, MultiModalTransformer
+    from tm_weather.train import fine_tune
+
+    samples = catalog_samples(load_catalog(world), "val", tokenizers)
+    torch.manual_seed(0)
+    model = MultiModalTransformer(ModelConfig(width=32, heads=2, encoder_layers=1, decoder_layers=1)).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    tuned = fine_tune(model, samples, tokenizers, steps=3, lr=1e-2)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # the original is untouched
+    assert any(not torch.equal(before[k], v) for k, v in tuned.state_dict().items()) and not tuned.training
+
+
+def test_tokenizer_data_of_the_residual_and_the_pattern(world):
+    from tm_weather.catalog import load_catalog
+    from tm_weather.model.pattern import pattern_fields
+    from tm_weather.model.residual import residual_windows
+
+    catalog = load_catalog(world)
+    windows = residual_windows(catalog, "train")  # 2 tiles x 1 day of truth minus GFS at the tile centre
+    assert windows.shape == (2, 1, 24) and np.isfinite(windows).all() and 0 < np.abs(windows).mean() < 5
+    fields = pattern_fields(catalog, "val")  # 1 tile x 1 day x 4 hours
+    assert fields.shape == (4, 1, 224, 224)
+    torch.testing.assert_close(fields.mean(dim=(-2, -1)), torch.zeros(4, 1), atol=1e-4, rtol=0)
+    assert 0 < float(fields.std()) < 2  # a tile's own variation: tenths of a kelvin

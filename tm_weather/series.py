@@ -75,6 +75,13 @@ class TileGrid:
         lon, lat = Transformer.from_crs(self.crs, _LONLAT, always_xy=True).transform(cx, cy)
         return np.asarray(lon), np.asarray(lat)
 
+    def centre_lonlat(self) -> tuple[float, float]:
+        """(lon, lat) degrees of the grid's centre."""
+        ny, nx = self.shape
+        x, y = self.transform * (nx / 2, ny / 2)
+        lon, lat = Transformer.from_crs(self.crs, _LONLAT, always_xy=True).transform(x, y)
+        return float(lon), float(lat)
+
     def mismatch(self, other: TileGrid) -> str:
         """'' if `other` is the same grid (transforms equal to 1/1000 of a pixel), else what differs."""
         if not self.crs.equals(other.crs):

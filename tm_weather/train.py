@@ -8,11 +8,13 @@ skill on its val split, resumable, and the shipped checkpoint with its model car
 
 Validation logs each modality's loss under the generation task's masking and the field's *skill*: RMSE (K)
 of a one-pass greedy decoding (every field and profile token predicted at once from the conditions, decoded to
-kelvin by `generate.to_kelvin`) against the truth's 16-px block means.
+kelvin by `generate.profiles_kelvin` and `generate.to_kelvin`: GFS + residual where the sample has GFS) against
+the truth's 16-px block means.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import logging
@@ -29,8 +31,8 @@ import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
 from tm_weather.model import CHECKPOINT_DIR, masking
 from tm_weather.model.data import Samples, Tokenizers, block_means, catalog_samples
-from tm_weather.model.generate import as_tokens, to_kelvin
-from tm_weather.model.masking import Batch, MaskingConfig, TASK_ALWAYS, TASK_OPTIONAL
+from tm_weather.model.generate import as_tokens, profiles_kelvin, to_kelvin
+from tm_weather.model.masking import Batch, MaskingConfig, TASK_ALWAYS, TASK_OPTIONAL, TASK_TARGETS
 from tm_weather.model.transformer import MODALITIES, MODALITY_ID, SIZES, MultiModalTransformer, save_model
 from tm_weather.tokenizers.registry import sha256
 
@@ -57,7 +59,7 @@ class TrainPreset:
 
 PRESETS = {
     "demo": TrainPreset(size="tiny", steps=600, batch=16, lr=2e-3),
-    "full": TrainPreset(size="tiny", steps=1500, batch=16, lr=2e-3, world="full", val_every=250),
+    "full": TrainPreset(size="tiny", steps=3000, batch=16, lr=2e-3, world="full", val_every=500),
     "base": TrainPreset(size="base", steps=20000, batch=64, lr=3e-4, world="full", val_every=1000, threads=16),
 }
 
@@ -105,10 +107,10 @@ class TokenData(L.LightningDataModule):
 class CorrelationModule(L.LightningModule):
     """The transformer trained by correlation learning; validation skill needs the T2M tokenizer and the val truth."""
 
-    def __init__(self, preset: TrainPreset, tokenizers: Tokenizers, val: Samples):
+    def __init__(self, preset: TrainPreset, tokenizers: Tokenizers, val: Samples, model: MultiModalTransformer | None = None):
         super().__init__()
         self.preset = preset
-        self.model = MultiModalTransformer(SIZES[preset.size])
+        self.model = model or MultiModalTransformer(SIZES[preset.size])
         self.tokenizers, self.val = tokenizers, val
         self.gen = torch.Generator().manual_seed(preset.seed)
 
@@ -125,7 +127,8 @@ class CorrelationModule(L.LightningModule):
         tokens, present = batch["tokens"], batch["present"]
         conditions = {k: tokens[k] for k in TASK_ALWAYS + TASK_OPTIONAL if bool(present[k].all())}
         inputs = as_tokens(conditions)
-        targets = as_tokens({k: tokens[k] for k in ("t2m_field", "t2m_hourly")})
+        names = [k for k in TASK_TARGETS if bool(present[k].all())]
+        targets = as_tokens({k: tokens[k] for k in names})
         nothing = torch.zeros_like(targets.pad)
         memory = self.model.encode(inputs)
         out = self.model.decode(memory, inputs.pad, targets, nothing)
@@ -133,12 +136,13 @@ class CorrelationModule(L.LightningModule):
         for name, value in losses.items():
             self.log(f"val/{name}", value, batch_size=len(batch["index"]))
         greedy = {}
-        for name in ("t2m_field", "t2m_hourly"):
+        for name in names:
             m = MODALITIES[MODALITY_ID[name]]
             digits = torch.stack([p.argmax(-1) for p in out[name][0].split(m.levels, dim=-1)], -1)
             greedy[name] = self.model.tokens_from_digits(m, digits).view(len(batch["index"]), -1).cpu()
         index = batch["index"].cpu()
-        fields, _ = to_kelvin(self.tokenizers, greedy["t2m_field"], greedy["t2m_hourly"], self.val.hour[index])
+        profiles = profiles_kelvin(self.tokenizers, greedy, self.val.gfs[index] if "gfs" in conditions else None)
+        fields = to_kelvin(self.tokenizers, greedy["t2m_field"], profiles, self.val.hour[index])
         decoded, truth = block_means(fields), self.val.truth[index]
         self.log("val/field_rmse_k", (decoded - truth).pow(2).mean().sqrt(), batch_size=len(batch["index"]), prog_bar=True)
 
@@ -204,6 +208,20 @@ def train(preset_name: str = "demo", catalog: Path | None = None, out: Path = CH
     seconds = time.perf_counter() - start
     metrics = trainer.validate(module, data, verbose=False)[0]
     return ship(module, preset_name, preset, catalog, data, metrics, seconds, out)
+
+
+def fine_tune(model: MultiModalTransformer, samples: Samples, tokenizers: Tokenizers, steps: int, lr: float = 3e-4,
+              batch: int = 16, seed: int = 0) -> MultiModalTransformer:
+    """A copy of `model` fine-tuned with Lightning on the generation task alone (`task_fraction=1`: conditions
+    in, T2M field, profile and residual out) over `samples` for `steps` steps; no validation, no checkpoints."""
+    preset = TrainPreset(size="tiny", steps=steps, batch=batch, lr=lr, masking=MaskingConfig(task_fraction=1.0),
+                         warmup=min(20, steps // 2), seed=seed)
+    torch.manual_seed(seed)
+    module = CorrelationModule(preset, tokenizers, samples, model=copy.deepcopy(model).train())
+    trainer = L.Trainer(max_steps=steps, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                        limit_val_batches=0, enable_model_summary=False, num_sanity_val_steps=0)
+    trainer.fit(module, TokenData(samples, samples, preset))
+    return module.model.eval()
 
 
 def ship(module: CorrelationModule, preset_name: str, preset: TrainPreset, catalog: Path, data: TokenData,

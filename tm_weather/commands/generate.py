@@ -18,14 +18,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="generate 2 m temperature on a Sentinel-2 tile (ensemble, netCDF or GeoTIFF)",
         description="Generate the 2 m temperature field at --time on a 224 x 224 Sentinel-2 L2A tile, and the tile's "
         "hourly profile over that UTC day, as --members ensemble members, conditioned on the tile, its place and the "
-        "time, and optionally on a DEM, a land-cover map and the GFS forecast at the tile.",
+        "time, and optionally on a DEM, a land-cover map and the GFS forecast at the tile (then the profile is GFS "
+        "plus a generated correction, as model output statistics).",
     )
     p.add_argument("--s2", type=Path, required=True, help="Sentinel-2 L2A GeoTIFF (12 bands B01..B12, DN)")
     p.add_argument("--time", required=True, help="valid time, ISO 8601 UTC (e.g. 2023-11-14T10:00)")
     p.add_argument("--dem", type=Path, help="elevation GeoTIFF on the tile's grid (m)")
     p.add_argument("--lulc", type=Path, help="land-cover GeoTIFF on the tile's grid (TerraMind classes 1-9)")
     p.add_argument("--gfs", metavar="CATALOG[:SOURCE]", help="catalog whose GFS forecast source (default name: gfs) "
-                   "gives the valid day's 00Z and 12Z runs at the tile centre")
+                   "gives the valid day's 00Z and 12Z runs (leads 0-11) at the tile centre")
     p.add_argument("--members", type=int, default=8, help="ensemble members (default: 8)")
     p.add_argument("--tim", action="store_true", help="Thinking-in-Modalities: generate LULC and NDVI first, feed them back")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same output)")

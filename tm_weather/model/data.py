@@ -8,10 +8,11 @@ top-level `tokenizers/`).
 
 A sample is one tile at one valid hour `t`:
 - s2l2a, dem, lulc, ndvi: the tile's images (NDVI from the S-2 reflectance), 196 tokens each;
-- t2m_field: the truth at `t` on the tile, 196 tokens;
+- t2m_field: the truth at `t` on the tile minus its tile mean (`tm_weather.model.pattern`), 196 tokens;
 - t2m_hourly: the tile-mean truth over the 24 hours of `t`'s UTC day, 2 tokens;
-- gfs: GFS at the tile centre over the same 24 hours, from that day's 00Z run (leads 0-12) and 12Z run
-  (leads 1-11): every hour a forecast at most 12 h ahead, 2 tokens;
+- t2m_residual: t2m_hourly's profile minus gfs's series (`tm_weather.model.residual`), 4 tokens, when there is GFS;
+- gfs: GFS at the tile centre over the same 24 hours, from that day's 00Z run (leads 0-11) and 12Z run
+  (leads 0-11): every hour the freshest run's analysis or forecast, at most 11 h ahead, 2 tokens;
 - coords: the tile centre on the 0.25 deg grid; time: hour of day and day of year of `t`.
 """
 
@@ -24,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pyproj import Transformer
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
 from tm_weather.model import CHECKPOINT_DIR as MODEL_CHECKPOINTS
+from tm_weather.model.pattern import pattern
 from tm_weather.model.transformer import GRID, HOURS, MODALITIES
 from tm_weather.tokenizers import coords as coord_tokens
 from tm_weather.tokenizers.image_data import ndvi
@@ -40,11 +41,13 @@ SIZE = 224  # tile side, px
 #: Model modality -> the tokenizer checkpoint (`tokenizers/<name>.safetensors`) that makes its tokens.
 TOKENIZER_OF = {
     "s2l2a": "s2l2a", "dem": "dem", "lulc": "lulc", "ndvi": "ndvi",
-    "t2m_field": "t2m_field", "t2m_hourly": "t2m_hourly", "gfs": "t2m_hourly",
+    "t2m_field": "t2m_pattern", "t2m_hourly": "t2m_hourly", "t2m_residual": "t2m_residual", "gfs": "t2m_hourly",
 }
-GFS_RUNS = ((0, range(0, 13)), (12, range(1, 12)))
-#: T2M tokenizers trained over 230..320 K (`tm_weather.model.wide_tokenizers`), preferred to `tokenizers/`'s.
-WIDE_DIR = MODEL_CHECKPOINTS / "tokenizers"  # (cycle hour, leads) giving the valid day's 24 hours
+#: (cycle hour, leads) giving the valid day's 24 hours: each hour from the latest run at or before it.
+GFS_RUNS = ((0, range(0, 12)), (12, range(0, 12)))
+#: The model's own tokenizers (the wide-range hourly T2M of `tm_weather.model.wide_tokenizers`, the GFS residual,
+#: the field pattern), read before `tokenizers/`'s.
+WIDE_DIR = MODEL_CHECKPOINTS / "tokenizers"
 
 
 class Tokenizers:
@@ -110,17 +113,9 @@ def read_tile(s2: Path, dem: Path | None = None, lulc: Path | None = None, time=
     classes = read_lulc(lulc, tile.grid).values.astype(np.int64) - 1 if lulc else None
     if classes is not None and (classes.min() < 0 or classes.max() > 8):
         raise InputError(lulc, "classes", "TerraMind's LULC classes 1..9", f"{classes.min() + 1}..{classes.max() + 1}")
-    lon, lat = tile_centre(tile.grid)
+    lon, lat = tile.grid.centre_lonlat()
     return Tile(name or Path(s2).stem, np.nan_to_num(tile.reflectance.values), height, classes, tile.grid,
                 lat, lon, tile.time)
-
-
-def tile_centre(grid) -> tuple[float, float]:
-    """(lon, lat) degrees of a `TileGrid`'s centre."""
-    ny, nx = grid.shape
-    x, y = grid.transform @ (nx / 2, ny / 2)
-    lon, lat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform(x, y)
-    return float(lon), float(lat)
 
 
 def tile_tokens(tile: Tile, tokenizers: Tokenizers) -> dict[str, torch.Tensor]:
@@ -153,7 +148,7 @@ def gfs_runs(day: np.datetime64) -> np.ndarray:
 
 def gfs_day(runs, lat: list[float], lon: list[float], names: list[str]) -> np.ndarray:
     """The fields of `gfs_runs(day)` (t2m `(init_time, lead_time, y, x)`) -> T2M `(site, 24)` K over the day at
-    the sites: the 00Z run's leads 0-12 then the 12Z run's leads 1-11."""
+    the sites: the 00Z run's leads 0-11 then the 12Z run's leads 0-11."""
     from tm_weather.series import extract_points
 
     data = extract_points(runs, lat, lon, names).transpose("site", "init_time", "lead_time")
@@ -221,13 +216,7 @@ def catalog_samples(catalog, split: str, tokenizers: Tokenizers, progress=None) 
     from tm_weather.series import regrid_to_tile
     from tm_weather.sources import open_source
 
-    if split not in catalog.splits:
-        raise InputError(catalog.root / "catalog.yaml", f"splits.{split}", "the split", "none")
-    part = catalog.splits[split]
-    names = set(part.tiles)
-    tiles = [t for t in catalog.tiles if t.name in names]
-    lo = np.datetime64(part.start or dt.date(1900, 1, 1), "ns")
-    hi = np.datetime64(part.end or dt.date(2200, 1, 1), "ns") + np.timedelta64(1, "D") - np.timedelta64(1, "ns")
+    tiles, lo, hi = split_window(catalog, split)
     gfs = open_source("gfs", catalog.sources["gfs"], catalog) if "gfs" in catalog.sources else None
     gfs_days: dict = {}  # day -> the GFS fields of its two runs, read once for all tiles
 
@@ -238,25 +227,24 @@ def catalog_samples(catalog, split: str, tokenizers: Tokenizers, progress=None) 
                          entry.lulc and catalog.path(entry.lulc), entry.time and np.datetime64(entry.time.replace(tzinfo=None), "ns"),
                          entry.boa_add_offset, entry.name)
         static = tile_tokens(tile, tokenizers)
-        truth_name = f"truth_{entry.name}" if f"truth_{entry.name}" in catalog.sources else "truth"
-        if truth_name not in catalog.sources:
-            raise InputError(catalog.root / "catalog.yaml", "sources", f"a truth source '{truth_name}' for tile {entry.name}")
-        truth = open_source(truth_name, catalog.sources[truth_name], catalog)
+        truth = truth_source(catalog, entry.name)
         times = truth.times(lo, hi)
         days, counts = np.unique(times.astype("datetime64[D]"), return_counts=True)
         for day in days[counts == 24]:
             hours = np.datetime64(day, "ns") + np.arange(24) * np.timedelta64(1, "h")
             field = regrid_to_tile(truth(hours), tile.grid.crs, tile.grid.transform, tile.grid.shape)
             field = torch.from_numpy(np.ascontiguousarray(field.transpose("time", "y", "x").values, dtype=np.float32))
-            field_tokens = tokenizers.encode("t2m_field", field[:, None])
+            field_tokens = tokenizers.encode("t2m_field", pattern(field)[:, None])
             profile = field.mean(dim=(1, 2))
             profile_tokens = tokenizers.encode("t2m_hourly", profile[None, None])[0]
             series = _gfs_or_nan(gfs, gfs_days, day, tile)
-            gfs_tokens = tokenizers.encode("gfs", torch.from_numpy(series)[None, None])[0] if np.isfinite(series).all() else None
+            with_gfs = {}
+            if np.isfinite(series).all():
+                with_gfs = {"gfs": tokenizers.encode("gfs", torch.from_numpy(series)[None, None])[0],
+                            "t2m_residual": tokenizers.encode("t2m_residual", (profile - torch.from_numpy(series))[None, None])[0]}
             for h in range(24):
-                sample = {**static, "t2m_field": field_tokens[h], "t2m_hourly": profile_tokens, "time": time_tokens(hours[h])}
-                if gfs_tokens is not None:
-                    sample["gfs"] = gfs_tokens
+                sample = {**static, "t2m_field": field_tokens[h], "t2m_hourly": profile_tokens, "time": time_tokens(hours[h]),
+                          **with_gfs}
                 for m in MODALITIES:
                     tokens[m.name].append(sample.get(m.name))
                 rows["truth"].append(block_means(field[h : h + 1])[0])
@@ -274,6 +262,27 @@ def catalog_samples(catalog, split: str, tokenizers: Tokenizers, progress=None) 
                for m in MODALITIES}
     return Samples(stacked, present, torch.stack(rows["truth"]), torch.stack(rows["profile"]), torch.stack(rows["gfs"]),
                    torch.tensor(rows["hour"]), torch.tensor(rows["tile"]), torch.tensor(rows["valid"]), [t.name for t in tiles])
+
+
+def split_window(catalog, split: str) -> tuple[list, np.datetime64, np.datetime64]:
+    """(the split's catalog tile entries, its first and last instant) from `catalog.splits[split]`."""
+    if split not in catalog.splits:
+        raise InputError(catalog.root / "catalog.yaml", f"splits.{split}", "the split", "none")
+    part = catalog.splits[split]
+    names = set(part.tiles)
+    lo = np.datetime64(part.start or dt.date(1900, 1, 1), "ns")
+    hi = np.datetime64(part.end or dt.date(2200, 1, 1), "ns") + np.timedelta64(1, "D") - np.timedelta64(1, "ns")
+    return [t for t in catalog.tiles if t.name in names], lo, hi
+
+
+def truth_source(catalog, tile: str):
+    """The catalog's analysis source for `tile`: `truth_<tile>`, else `truth`."""
+    from tm_weather.sources import open_source
+
+    name = f"truth_{tile}" if f"truth_{tile}" in catalog.sources else "truth"
+    if name not in catalog.sources:
+        raise InputError(catalog.root / "catalog.yaml", "sources", f"a truth source '{name}' for tile {tile}")
+    return open_source(name, catalog.sources[name], catalog)
 
 
 def _gfs_or_nan(source, cache: dict, day: np.datetime64, tile: Tile) -> np.ndarray:

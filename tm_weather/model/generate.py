@@ -155,20 +155,40 @@ def _top_per_row(score: torch.Tensor, k: int, rows: int) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------------------
 # a tile in, kelvin out
 
-#: Generation order: the hourly profile first (it sets the level), then the field given the profile.
-T2M_TARGETS = ("t2m_hourly", "t2m_field")
+def t2m_targets(with_gfs: bool) -> tuple[str, str]:
+    """Generation order: the profile first (it sets the level), then the field given it. With GFS the profile
+    is GFS plus the generated residual (`tm_weather.model.residual`), without it the absolute hourly profile."""
+    return ("t2m_residual" if with_gfs else "t2m_hourly", "t2m_field")
 
 
-def to_kelvin(tokenizers, field_tokens: torch.Tensor, hourly_tokens: torch.Tensor, hour: int | torch.Tensor):
-    """Field tokens `(b, 196)` and profile tokens `(b, 2)` -> (fields `(b, 224, 224)` K, profiles `(b, 24)` K).
+def profiles_kelvin(tokenizers, tokens: dict[str, torch.Tensor], gfs: torch.Tensor | None) -> torch.Tensor:
+    """Generated profile tokens -> profiles `(b, 24)` K: `gfs (24,)` or `(b, 24)` K plus the decoded
+    `t2m_residual` tokens `(b, 2)` when GFS is given, else the decoded `t2m_hourly` tokens `(b, 2)`."""
+    if gfs is None:
+        return tokenizers.decode("t2m_hourly", tokens["t2m_hourly"])[:, 0]
+    return torch.as_tensor(gfs, dtype=torch.float32) + tokenizers.decode("t2m_residual", tokens["t2m_residual"])[:, 0]
 
-    A field is its tokenizer's spatial pattern (the decoded field minus its mean) on the level of the profile at
-    the valid `hour` (int, or `(b,)`): the series tokenizer keeps absolute levels to about 1 K over 230..320 K,
-    while the image tokenizer's GroupNorm loses the level of near-uniform fields outside about 265..295 K."""
+
+def to_kelvin(tokenizers, field_tokens: torch.Tensor, profiles: torch.Tensor, hour: int | torch.Tensor) -> torch.Tensor:
+    """Field tokens `(b, 196)` and profiles `(b, 24)` K -> fields `(b, 224, 224)` K.
+
+    A field is the decoded spatial pattern (`tm_weather.model.pattern`; its mean removed again, so the level is
+    the profile's exactly) on the level of the profile at the valid `hour` (int, or `(b,)`)."""
     fields = tokenizers.decode("t2m_field", field_tokens)[:, 0]
-    profiles = tokenizers.decode("t2m_hourly", hourly_tokens)[:, 0]
     level = profiles[torch.arange(len(profiles)), torch.as_tensor(hour).expand(len(profiles))]
-    return fields - fields.mean(dim=(1, 2), keepdim=True) + level[:, None, None], profiles
+    return fields - fields.mean(dim=(1, 2), keepdim=True) + level[:, None, None]
+
+
+def generate_t2m(model, tokenizers, conditions: dict[str, torch.Tensor], hour: int, config: GenerationConfig,
+                 gfs: torch.Tensor | None = None, tim: bool = False) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """Generate T2M at valid `hour` (of day) from `conditions` (`{name: (length,)}`; its "gfs" tokens, if any,
+    must be those of `gfs (24,)` K, the GFS series at the tile over the valid day) -> fields `(members, 224,
+    224)` K, profiles `(members, 24)` K and every generated modality's tokens."""
+    if ("gfs" in conditions) != (gfs is not None):
+        raise ValueError("give the GFS series `gfs` exactly when the conditions hold its tokens")
+    tokens = generate(model, conditions, t2m_targets(gfs is not None), config, tim=tim)
+    profiles = profiles_kelvin(tokenizers, tokens, gfs)
+    return to_kelvin(tokenizers, tokens["t2m_field"], profiles, hour), profiles, tokens
 
 
 def tile_conditions(tile, tokenizers, time, gfs_series=None) -> dict[str, torch.Tensor]:
@@ -196,9 +216,10 @@ def generate_tile(model, tokenizers, tile, time, gfs_series=None, config: Genera
     time = np.datetime64(time, "s")
     conditions = tile_conditions(tile, tokenizers, time, gfs_series)
     start = dt.datetime.now(dt.timezone.utc)
-    tokens = generate(model, conditions, T2M_TARGETS, config, tim=tim)
     hour = int((time - time.astype("datetime64[D]")) // np.timedelta64(1, "h"))
-    field, hourly = (t.numpy().astype(np.float32) for t in to_kelvin(tokenizers, tokens["t2m_field"], tokens["t2m_hourly"], hour))
+    gfs = None if gfs_series is None else torch.as_tensor(gfs_series, dtype=torch.float32)
+    field, hourly, tokens = generate_t2m(model, tokenizers, conditions, hour, config, gfs, tim)
+    field, hourly = field.numpy().astype(np.float32), hourly.numpy().astype(np.float32)
     x, y = tile.grid.centres()
     day = time.astype("datetime64[D]").astype("datetime64[ns]")
     k = {"units": "K", "standard_name": "air_temperature", "grid_mapping": "spatial_ref"}

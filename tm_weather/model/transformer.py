@@ -13,12 +13,13 @@ Every token is embedded as   token embedding + modality embedding + position emb
   training) plus one learned vector per FSQ digit, and predicted by one softmax per digit (`sum(levels)` logits, 35 for 8-8-8-6-5), i.e. a
   factorised distribution over the 15,360 codes. Why not a 15,360-way table and head per modality: at width 96
   those are 2 x 1.5 M parameters per modality, 18 M in all (36 MB in float16) against a 1.1 M-parameter tiny
-  transformer and a 5 MB checkpoint budget, and the head's matmul would dominate CPU time. Coordinates have one
-  "digit", i.e. a plain table.
-- time: continuous, not a table. The hour of day and the day of year (still the two `time` tokens) become
-  sin/cos of their angle on the daily / yearly cycle (two harmonics), projected to the width by a small MLP
-  (`time_embed`), the same function for every day: a table would leave the embeddings of days never seen in
-  training (the test split's) untrained noise, while this interpolates between the days around them.
+  transformer and a 5 MB checkpoint budget, and the head's matmul would dominate CPU time.
+- time and coordinates: continuous, not tables (`CONTINUOUS`). The hour of day and the day of year (the two
+  `time` tokens) become sin/cos of their angle on the daily / yearly cycle (two harmonics), latitude and
+  longitude (the two `coords` tokens) sin/cos of their angle (three harmonics), each projected to the width by
+  a small MLP, the same function for every day and place: a table would leave the embeddings of days and places
+  never seen in training (the test split's days; any real tile outside the training world) untrained noise,
+  while this interpolates between the days and places around them.
 
 Decoder positions may be *revealed* (their true token embedded, no loss), which is what iterative MaskGIT
 decoding feeds back at each step (see `generate.py`): the encoder then runs once per generation, not per step.
@@ -41,6 +42,7 @@ LULC_LEVELS = (7, 5, 5, 5, 5)  # 4,375 codes
 GRID = 14  # image tokens per side: 224 px / 16 px patches
 HOURS, DAYS_OF_YEAR = 24, 366
 TIME_HARMONICS = 2  # sin/cos of k * angle, k = 1..TIME_HARMONICS, for the hour of day and for the day of year
+COORD_HARMONICS = 3  # the same for latitude and for longitude
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ MODALITIES = (
     Modality("ndvi", FSQ_LEVELS, GRID * GRID, GRID),
     Modality("t2m_field", FSQ_LEVELS, GRID * GRID, GRID),
     Modality("t2m_hourly", FSQ_LEVELS, 2),  # the tile's hourly T2M over the valid day, 2 tokens
+    Modality("t2m_residual", FSQ_LEVELS, 4),  # t2m_hourly minus gfs over the valid day (model/residual.py), 4 tokens
     Modality("gfs", FSQ_LEVELS, 2),  # GFS T2M at the tile over the valid day (00Z and 12Z runs), 2 tokens
     Modality("coords", (coords.VOCABULARY,), 2, target=False),  # lat, lon on the 0.25 deg grid
     Modality("time", (HOURS + DAYS_OF_YEAR,), 2, target=False),  # hour of day, HOURS + day of year - 1
@@ -117,17 +120,36 @@ def position_table(width: int) -> torch.Tensor:
     return table
 
 
+def _cyclic(angle: torch.Tensor, second: torch.Tensor, harmonics: int) -> torch.Tensor:
+    """Angles `(n,)` rad -> `(n, 4 * harmonics)`: sin/cos of `k` times the angle, k = 1..harmonics, in the first
+    half of the features where `second (n,)` is False, in the second half where True, zeros in the other half."""
+    k = torch.arange(1, harmonics + 1, dtype=torch.float32)
+    f = torch.cat([(angle[:, None] * k).sin(), (angle[:, None] * k).cos()], dim=1)
+    zero = torch.zeros_like(f)
+    return torch.cat([torch.where(second[:, None], zero, f), torch.where(second[:, None], f, zero)], dim=1)
+
+
 def time_features(token: torch.Tensor) -> torch.Tensor:
-    """`time` tokens `(n,)` (hour of day 0-23, or `HOURS` + day of year - 1) -> `(n, 4 * TIME_HARMONICS)`: sin/cos
-    of `k` times the token's angle on its cycle (24 h, or one year) in the hour's or the day's half of the features,
-    zeros in the other half. Continuous and periodic: 23 h is next to 0 h, 31 December next to 1 January."""
+    """`time` tokens `(n,)` (hour of day 0-23, or `HOURS` + day of year - 1) -> `(n, 4 * TIME_HARMONICS)`: the
+    token's angle on its cycle (24 h, or one year) through `_cyclic`, hours in the first half, days in the
+    second. Continuous and periodic: 23 h is next to 0 h, 31 December next to 1 January."""
     is_day = token >= HOURS
     cycle = torch.where(is_day, DAYS_OF_YEAR - 0.75, float(HOURS))  # 365.25 days
     angle = 2 * math.pi * torch.where(is_day, token - HOURS, token).float() / cycle
-    k = torch.arange(1, TIME_HARMONICS + 1, dtype=torch.float32)
-    f = torch.cat([(angle[:, None] * k).sin(), (angle[:, None] * k).cos()], dim=1)
-    zero = torch.zeros_like(f)
-    return torch.cat([torch.where(is_day[:, None], zero, f), torch.where(is_day[:, None], f, zero)], dim=1)
+    return _cyclic(angle, is_day, TIME_HARMONICS)
+
+
+def coord_features(token: torch.Tensor) -> torch.Tensor:
+    """`coords` tokens `(n,)` (latitude or longitude on the 0.25 deg grid, `tokenizers.coords`) -> `(n, 4 *
+    COORD_HARMONICS)`: the angle in radians through `_cyclic`, latitudes in the first half, longitudes in the
+    second. Continuous: a place never trained on lies between trained ones, not on an untrained table entry."""
+    is_lon = token >= coords.LAT_TOKENS
+    degrees = torch.where(is_lon, (token - coords.LAT_TOKENS) * coords.STEP_DEG - 180, token * coords.STEP_DEG - 90)
+    return _cyclic(torch.deg2rad(degrees.float()), is_lon, COORD_HARMONICS)
+
+
+#: Modalities embedded by a function of their token (sin/cos features through a small MLP), not by a table.
+CONTINUOUS = {"time": (time_features, 4 * TIME_HARMONICS), "coords": (coord_features, 4 * COORD_HARMONICS)}
 
 
 class Attention(nn.Module):
@@ -200,12 +222,13 @@ class MultiModalTransformer(nn.Module):
         super().__init__()
         self.config = config
         d = config.width
-        # time has no table: `time_embed` (continuous) embeds its tokens; empty entries keep the modality indices
-        self.digit_embed = nn.ModuleList(nn.ModuleList(nn.Embedding(n, d) for n in m.levels if m.name != "time")
+        # `CONTINUOUS` modalities have no table: an MLP embeds their features; empty entries keep the indices
+        self.digit_embed = nn.ModuleList(nn.ModuleList(nn.Embedding(n, d) for n in m.levels if m.name not in CONTINUOUS)
                                          for m in MODALITIES)
-        self.code_embed = nn.ModuleList(nn.Identity() if m.name == "time" else nn.Linear(len(m.levels), d, bias=False)
+        self.code_embed = nn.ModuleList(nn.Identity() if m.name in CONTINUOUS else nn.Linear(len(m.levels), d, bias=False)
                                         for m in MODALITIES)
-        self.time_embed = nn.Sequential(nn.Linear(4 * TIME_HARMONICS, d), nn.GELU(), nn.Linear(d, d))
+        self.continuous_embed = nn.ModuleDict({name: nn.Sequential(nn.Linear(n, d), nn.GELU(), nn.Linear(d, d))
+                                               for name, (_, n) in CONTINUOUS.items()})
         self.modality_embed = nn.Embedding(len(MODALITIES), d)
         self.register_buffer("positions", position_table(d), persistent=False)
         self.mask_embed = nn.Parameter(torch.zeros(d))
@@ -234,8 +257,8 @@ class MultiModalTransformer(nn.Module):
         tok = torch.zeros_like(x)
         for i, m in enumerate(MODALITIES):
             sel = (t.modality == i) & known
-            if sel.any() and m.name == "time":
-                tok[sel] = self.time_embed(time_features(t.token[sel]))
+            if sel.any() and m.name in CONTINUOUS:
+                tok[sel] = self.continuous_embed[m.name](CONTINUOUS[m.name][0](t.token[sel]))
             elif sel.any():
                 digits = self.digits(m, t.token[sel])
                 code = digits / (getattr(self, f"levels_{m.name}") - 1).clamp_min(1)  # FSQ code in [0, 1]^d

@@ -148,8 +148,10 @@ def merge_times(fields: Sequence[xr.DataArray], paths: Sequence[str | PathLike])
                 )
         log.info("%s: %d repeated times with equal fields merged", where, int(repeat.sum()))
         da = da.isel(time=np.flatnonzero(~repeat))
-    for start, end in time_gaps(da["time"].values):
-        log.warning("%s: no data between %s and %s", where, start, end)
+    gaps = time_gaps(da["time"].values)
+    if gaps:
+        start, end = max(gaps, key=lambda g: g[1] - g[0])
+        log.warning("%s: %d gap(s) in the times, the longest with no data between %s and %s", where, len(gaps), start, end)
     return da
 
 

@@ -24,6 +24,7 @@ def train_and_ship(modality_name: str, preset: str, data: Path | None = None, ou
         raise InputError("--preset", "name", f"one of {sorted(modality.presets)}", repr(preset))
     spec = modality.presets[preset]
     task = modality.task(spec.model, data)
+    torch.manual_seed(spec.train.seed)  # the initial weights too, so the same command gives the same checkpoint
     model = modality.build(spec.model)
     history = train(model, task.draw, spec.train)
     return ship(model, modality_name, preset, task, history[-1], data, out)

@@ -27,8 +27,8 @@ REAL_S2 = Path(__file__).resolve().parents[2] / "tests" / "data" / "sentinel2" /
 CROP = 96  # training crop, px (6 x 6 tokens)
 WORLD_PRESET, WORLD_SEED = "full", 0  # 16 train tiles, 6 test tiles (the demo world has 6 and 2)
 #: PSNR peak: reflectance 1 (DN 10000) for S-2; the physical range for the others.
-PEAK = {"s2l2a": 1.0, "dem": 3000.0, "ndvi": 2.0, "t2m_field": 60.0}
-UNITS = {"s2l2a": "reflectance", "dem": "m", "ndvi": "NDVI", "t2m_field": "K"}
+PEAK = {"s2l2a": 1.0, "dem": 3000.0, "ndvi": 2.0, "t2m_field": 60.0, "t2m_pattern": 4.0}
+UNITS = {"s2l2a": "reflectance", "dem": "m", "ndvi": "NDVI", "t2m_field": "K", "t2m_pattern": "K"}
 
 
 def world_dir(world: Path | None) -> Path:
@@ -72,7 +72,7 @@ def real_s2_tiles() -> torch.Tensor:
     return torch.from_numpy(np.stack(tiles).astype(np.float32))
 
 
-def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Random quarter turn and flip of the last two dims."""
     k = int(torch.randint(0, 4, (1,), generator=gen))
     x = torch.rot90(x, k, dims=(-2, -1))
@@ -87,7 +87,7 @@ def random_crops(images: torch.Tensor, batch: int, gen: torch.Generator, crop: i
         i = int(torch.randint(0, n, (1,), generator=gen))
         y = int(torch.randint(0, h - crop + 1, (1,), generator=gen))
         x = int(torch.randint(0, w - crop + 1, (1,), generator=gen))
-        out.append(_augment(images[i, ..., y : y + crop, x : x + crop], gen))
+        out.append(augment(images[i, ..., y : y + crop, x : x + crop], gen))
     return torch.stack(out)
 
 
@@ -171,7 +171,7 @@ def t2m_field_task(path: Path | None) -> ImageTask:
         y = torch.randint(0, train.shape[1] - cells + 1, (batch,), generator=gen)
         x = torch.randint(0, train.shape[2] - cells + 1, (batch,), generator=gen)
         crops = torch.stack([train[a, b : b + cells, c : c + cells] for a, b, c in zip(t, y, x)])
-        return _augment(_upsample(crops), gen)
+        return augment(_upsample(crops), gen)
 
     corners = [(0, 0), (0, 35), (19, 0), (19, 35)]  # four 14 x 14-cell crops covering the 33 x 49 grid
     test = torch.cat([_upsample(held[:, y : y + 14, x : x + 14]) for y, x in corners])

@@ -57,6 +57,18 @@ def _hourly_task(config: SeriesTokenizerConfig, path: Path | None):
     return hourly_task(config.length, path)
 
 
+def _residual_task(config: SeriesTokenizerConfig, path: Path | None):
+    from tm_weather.model.residual import residual_task  # the model's own data path (imports tokenizers)
+
+    return residual_task(config, path)
+
+
+def _pattern_task(config: ImageTokenizerConfig, path: Path | None):
+    from tm_weather.model.pattern import pattern_task  # the model's own data path (imports tokenizers)
+
+    return pattern_task(path)
+
+
 def _hourly(tokens: int, hidden: int, steps: int) -> dict[str, Preset]:
     """Presets of a 24 h, `tokens`-token hourly tokenizer (the 1- and 4-token ones are the benchmark's curve)."""
     return {
@@ -123,6 +135,20 @@ MODALITIES: dict[str, Modality] = {
                                TrainConfig(steps=20000, batch=512, lr=2e-3, weight_decay=0.01)),
             },
             lambda config, path: daily_task(config.length, path),
+        ),
+        Modality(
+            "t2m_residual", "tile 2 m temperature minus GFS at the tile, 24 h windows, 4 tokens (tm_weather.model.residual)",
+            SeriesTokenizer, SeriesTokenizerConfig,
+            {"demo": Preset(SeriesTokenizerConfig(tokens=4, hidden=128, offset_k=0.0, scale_k=2.0),
+                            TrainConfig(steps=3000, batch=256, lr=2e-3, weight_decay=0.01))},
+            _residual_task,
+        ),
+        Modality(
+            "t2m_pattern", "2 m temperature field minus its tile mean, K, at the tile's scale (tm_weather.model.pattern): "
+            "224 px, 14 x 14 tokens", ImageTokenizer, ImageTokenizerConfig,
+            {"demo": Preset(ImageTokenizerConfig(mean=(0.0,), std=(0.5,), width=32, blocks=1),
+                            TrainConfig(steps=2000, batch=8, lr=2e-3))},
+            _pattern_task,
         ),
         *(_image(name) for name in IMAGE_CONFIGS),
     )

@@ -1,0 +1,84 @@
+"""The GFS residual: the tile's 2 m temperature minus GFS at the tile, over a valid UTC day (24 h, K).
+
+The transformer generates T2M *relative to the GFS forecast it is conditioned on* when it has one, as model
+output statistics (MOS) do: profile = GFS series + generated residual, field = that profile's level at the valid
+hour + the generated spatial pattern. Why not absolute levels: FSQ tokens are categories, and the shared
+transformer would have to learn the map GFS tokens -> T2M tokens code by code from the few hundred (tile, day)
+profiles of a training world; on unseen days and places its absolute profiles missed by 5.5 K (BENCHMARKS.md,
+Generation), more than GFS itself. The residual lives in a few kelvin around 0 for any climate, so a small
+tokenizer carries it (4 tokens: 0.32 K held-out RMSE, most of it the hour-to-hour noise no model predicts) and
+the transformer only learns the correction (land cover, elevation, hour of day, the forecast's lead).
+Without GFS the absolute `t2m_hourly` profile is generated instead.
+
+This module makes the residual tokenizer's data: windows `(n, 1, 24)` K, one per tile and whole UTC day of a
+catalog split, of the truth at the tile centre (bilinear) minus GFS there (`data.gfs_day`). Training draws are
+stretched by 0.5..2 and shifted by -2..2 K so the tokenizer also covers corrections larger than the training
+world's. The tokenizer is `tm-weather tokenizers train --modality t2m_residual --data CATALOG --out
+checkpoints/tokenizers` (default data: the `full` benchmark world; held out: its val split).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
+from tm_weather.errors import InputError
+from tm_weather.tokenizers.series_data import SeriesTask
+
+STRETCH = (0.5, 2.0)
+SHIFT_K = 2.0
+
+
+def residual_windows(catalog, split: str) -> np.ndarray:
+    """`(n, 1, 24)` float32 K: truth minus GFS at each of `split`'s tile centres, per whole UTC day of truth."""
+    from tm_weather.model.data import gfs_day, gfs_runs, split_window, truth_source
+    from tm_weather.series import extract_points
+    from tm_weather.sources import open_source
+    from tm_weather.sources.sentinel2 import read_s2l2a
+
+    if "gfs" not in catalog.sources:
+        raise InputError(catalog.root / "catalog.yaml", "sources.gfs", "a GFS forecast source", "none")
+    tiles, lo, hi = split_window(catalog, split)
+    gfs = open_source("gfs", catalog.sources["gfs"], catalog)
+    runs: dict = {}
+    windows = []
+    for entry in tiles:
+        lon, lat = read_s2l2a(catalog.path(entry.s2), boa_add_offset=entry.boa_add_offset).grid.centre_lonlat()
+        truth = truth_source(catalog, entry.name)
+        times = truth.times(lo, hi)
+        days, counts = np.unique(times.astype("datetime64[D]"), return_counts=True)
+        for day in days[counts == 24]:
+            hours = np.datetime64(day, "ns") + np.arange(24) * np.timedelta64(1, "h")
+            at = extract_points(truth(hours), [lat], [lon], [entry.name]).values[:, 0]
+            if day not in runs:
+                runs[day] = gfs(gfs_runs(day))
+            windows.append(at - gfs_day(runs[day], [lat], [lon], [entry.name])[0])
+    if not windows:
+        raise InputError(catalog.root / "catalog.yaml", f"splits.{split}", "whole UTC days of truth on its tiles", "none")
+    return np.stack(windows)[:, None, :].astype(np.float32)
+
+
+class ResidualTask(SeriesTask):
+    """Residual windows of the train split (stretched and shifted at random), evaluated on the val split."""
+
+    def draw(self, gen: torch.Generator, batch: int) -> torch.Tensor:
+        x = super().draw(gen, batch)
+        stretch = torch.empty(batch, 1, 1).uniform_(*STRETCH, generator=gen)
+        shift = torch.empty(batch, 1, 1).uniform_(-SHIFT_K, SHIFT_K, generator=gen)
+        return x * stretch + shift
+
+
+def residual_task(config, path: Path | None = None) -> ResidualTask:
+    """The tokenizer task on catalog `path` (default: the `full` benchmark world, built once into the cache)."""
+    from tm_weather.catalog import load_catalog
+    from tm_weather.train import default_world
+
+    path = Path(path) if path else default_world("full")
+    catalog = load_catalog(path)
+    train, val = residual_windows(catalog, "train"), residual_windows(catalog, "val")
+    data = (f"{path}: truth minus GFS at the tile centres, train split {len(train)} tile-days (stretched "
+            f"{STRETCH[0]}..{STRETCH[1]}, shifted +-{SHIFT_K} K), val split {len(val)} tile-days held out")
+    return ResidualTask(train, val, config.length, data)
