@@ -34,6 +34,7 @@ import torch
 import yaml
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
+from _common import cpu_model
 from tm_weather.tokenizers.chronos import BINS, chronos_rmse, tokens_for_rmse
 from tm_weather.tokenizers.registry import CHECKPOINT_DIR, get_modality, load_tokenizer
 from tm_weather.tokenizers.series import SeriesTokenizer
@@ -89,13 +90,6 @@ def residual_row() -> Row | None:
     note = f"RMSE from its model card, on {card['metrics']['test_windows']} held-out tile-days"
     return Row("FSQ `t2m_residual`: truth minus GFS, not on the curve", per_day, card["metrics"]["rmse_k"],
                int(np.prod(c["levels"])), note)
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def plot(fsq: list[Row], chronos: list[Row], anchored: list[Row], path: Path) -> None:
