@@ -34,8 +34,8 @@ from tm_weather.catalog import load_catalog
 from tm_weather.model import DEFAULT_CHECKPOINT
 from tm_weather.model.data import Tokenizers, block_means, read_tile
 from tm_weather.model.generate import GenerationConfig, generate_t2m, tile_conditions
-from tm_weather.model.skill import STANDARD, deterministic_score, ensembles, score
 from tm_weather.model.masking import Batch, MaskingConfig, sample
+from tm_weather.model.skill import STANDARD, deterministic_score, ensembles, score
 from tm_weather.model.transformer import MultiModalTransformer, load_model
 from tm_weather.train import default_world, split_samples
 
@@ -169,7 +169,7 @@ def main() -> int:
     config = GenerationConfig(members=args.members, steps=args.steps)
     print(f"{len(rows)} test samples ({len(set(int(test.tile[i]) for i in rows))} tiles), {args.members} members")
 
-    results, rows_out = {}, []
+    results = {}
     runs = {
         "transformer (S-2, DEM, GFS, place, time)": dict(conditions_of=STANDARD),
         "transformer + TiM (generated LULC)": dict(conditions_of=STANDARD, tim=True),

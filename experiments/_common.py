@@ -84,6 +84,14 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def start(p: argparse.ArgumentParser) -> tuple[argparse.Namespace, float, Setup, np.ndarray]:
+    """Parse the command line and load everything: (args, start time, `Setup`, truth `(rows, 14, 14)` K)."""
+    args = p.parse_args()
+    started = time.perf_counter()
+    s = setup(args)
+    return args, started, s, s.truth()
+
+
 def provenance(args: argparse.Namespace, started: float) -> str:
     """A markdown paragraph: the command, the checkpoint, the machine, the date and the wall time."""
     cpu = cpu_model()

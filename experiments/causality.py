@@ -28,8 +28,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _common import parser, provenance, start, table, write  # noqa: E402
 
-from _common import parser, provenance, setup, table, write  # noqa: E402
 from tm_weather.model.data import read_tile, tile_tokens  # noqa: E402
 from tm_weather.model.generate import as_tokens  # noqa: E402
 from tm_weather.model.skill import STANDARD, ensembles, score  # noqa: E402
@@ -61,10 +61,10 @@ def ablations(s, truth: np.ndarray) -> tuple[list[list[str]], dict]:
     }
     numbers, rows = {}, []
     for label, kwargs in variants.items():
-        start = time.perf_counter()
+        began = time.perf_counter()
         print(f"{label} ...")
         numbers[label] = score(ensembles(s.model, s.tokenizers, s.test, s.rows, **{"config": s.config, **kwargs}), truth)
-        numbers[label]["seconds"] = round(time.perf_counter() - start, 1)
+        numbers[label]["seconds"] = round(time.perf_counter() - began, 1)
     ref = numbers["all inputs"]["rmse"]
     for label, r in numbers.items():
         rows.append([label, f"{r['rmse']:.3f}", f"{r['rmse'] - ref:+.3f} ({100 * (r['rmse'] / ref - 1):+.0f}%)",
@@ -130,10 +130,7 @@ def figure(s, picks: list[int], maps: list[np.ndarray], tiles: list, path) -> No
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--occlusion-samples", type=int, default=4, help="test samples with an occlusion map (default 4)")
-    args = p.parse_args()
-    started = time.perf_counter()
-    s = setup(args)
-    truth = s.truth()
+    args, started, s, truth = start(p)
     rows, numbers = ablations(s, truth)
 
     tiles_seen, picks = set(), []

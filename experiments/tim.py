@@ -20,12 +20,10 @@ Writes `experiments/results/tim.md` and `.json`.
 from __future__ import annotations
 
 import dataclasses
-import time
 
-import numpy as np
 import torch
+from _common import parser, provenance, start, table, write
 
-from _common import parser, provenance, setup, table, write
 from tm_weather.model.generate import GenerationConfig, generate
 from tm_weather.model.skill import STANDARD, ensembles, score
 from tm_weather.train import fine_tune
@@ -61,10 +59,7 @@ def with_lulc(samples, lulc: torch.Tensor | None):
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--steps", type=int, default=300, help="fine-tuning steps of 16 samples (default 300)")
-    args = p.parse_args()
-    started = time.perf_counter()
-    s = setup(args)
-    truth = s.truth()
+    args, started, s, truth = start(p)
     no_gfs = tuple(k for k in STANDARD if k != "gfs")
     numbers: dict = {"zero-shot": {}, "fine-tuned": {}}
 

@@ -32,9 +32,9 @@ import matplotlib
 import numpy as np
 import torch
 import yaml
+from _common import cpu_model
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
-from _common import cpu_model
 from tm_weather.tokenizers.chronos import BINS, chronos_rmse, tokens_for_rmse
 from tm_weather.tokenizers.registry import CHECKPOINT_DIR, get_modality, load_tokenizer
 from tm_weather.tokenizers.series import SeriesTokenizer
