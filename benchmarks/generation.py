@@ -6,6 +6,7 @@ truth's 16-px block means (14 x 14 per tile):
   CRPS (fair ensemble CRPS, K) and spread;
 - the same with Thinking-in-Modalities (LULC generated first and fed back) and with the true LULC given;
 - GFS bilinear + lapse-rate correction to the DEM (`tm_weather.verify.baselines`: nearest-12 h-lead run);
+- the GFS series the transformer is conditioned on, at the valid hour, as a flat field (what it adds to GFS);
 - a direct U-Net regression (S-2 + DEM + GFS at the valid hour + hour of day -> T2M blocks) trained on the same
   train split for the same wall-clock time as the transformer's card records;
 then generation latency (one 224 x 224 tile, `--members`), training throughput, and the five real Sentinel-2 tiles
@@ -180,6 +181,9 @@ def main() -> int:
         ens = ensembles(model, tokenizers, test, rows, config=config, progress=print, **kwargs)
         results[label] = {**score(ens, truth), "seconds": time.perf_counter() - start}
     results["GFS + lapse rate"] = deterministic_score(base, truth)
+    picked = torch.tensor(rows)
+    series = test.gfs[picked, test.hour[picked]][:, None, None].expand(-1, 14, 14).numpy()
+    results["GFS series at the tile centre (the model's GFS input)"] = deterministic_score(series, truth)
 
     tiles: dict = {}
     x_train, gfs_train = unet_inputs(catalog, train, tiles)
