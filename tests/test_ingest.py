@@ -134,11 +134,17 @@ def test_sigkill_mid_ingest_then_rerun_equals_uninterrupted(tmp_path):
     subprocess.run(cli + [str(clean_dir / "catalog.yaml")], check=True, timeout=300)
     duration = time.monotonic() - t0
     rng = np.random.default_rng(2)
+    killed = 0
     for _ in range(3):
         proc = subprocess.Popen(cli + [str(killed_dir / "catalog.yaml")])
-        time.sleep(rng.uniform(0.5 * duration, 0.95 * duration))  # past start-up, inside the writing
-        proc.send_signal(signal.SIGKILL)
-        assert proc.wait() == -signal.SIGKILL
+        try:  # a re-run after a kill has less left to write, and may finish before its kill comes
+            code = proc.wait(timeout=rng.uniform(0.4 * duration, 0.8 * duration))  # past start-up, inside the writing
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            code = proc.wait()
+        assert code in (0, -signal.SIGKILL)
+        killed += code == -signal.SIGKILL
+    assert killed >= 1
     subprocess.run(cli + [str(killed_dir / "catalog.yaml")], check=True, timeout=300)
     assert tree_hash(killed_dir / "store.zarr") == tree_hash(clean_dir / "store.zarr")
     shutil.rmtree(killed_dir)
