@@ -47,7 +47,7 @@ TOKENIZER_OF = {
 GFS_RUNS = ((0, range(0, 12)), (12, range(0, 12)))
 #: The model's own tokenizers (the wide-range hourly T2M of `tm_weather.model.wide_tokenizers`, the GFS residual,
 #: the field pattern), read before `tokenizers/`'s.
-WIDE_DIR = MODEL_CHECKPOINTS / "tokenizers"
+MODEL_TOKENIZERS = MODEL_CHECKPOINTS / "tokenizers"
 
 
 class Tokenizers:
@@ -58,8 +58,8 @@ class Tokenizers:
 
     @classmethod
     def load(cls, *folders: Path) -> Tokenizers:
-        """Each tokenizer from the first of `folders` holding it (default: `WIDE_DIR`, then `tokenizers/`)."""
-        folders = folders or (WIDE_DIR, CHECKPOINT_DIR)
+        """Each tokenizer from the first of `folders` holding it (default: `MODEL_TOKENIZERS`, then `tokenizers/`)."""
+        folders = folders or (MODEL_TOKENIZERS, CHECKPOINT_DIR)
         models, hashes = {}, {}
         for name in sorted(set(TOKENIZER_OF.values())):
             path = next((Path(f) / f"{name}.safetensors" for f in folders if (Path(f) / f"{name}.safetensors").exists()),

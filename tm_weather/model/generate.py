@@ -163,7 +163,7 @@ def t2m_targets(with_gfs: bool) -> tuple[str, str]:
 
 def profiles_kelvin(tokenizers, tokens: dict[str, torch.Tensor], gfs: torch.Tensor | None) -> torch.Tensor:
     """Generated profile tokens -> profiles `(b, 24)` K: `gfs (24,)` or `(b, 24)` K plus the decoded
-    `t2m_residual` tokens `(b, 2)` when GFS is given, else the decoded `t2m_hourly` tokens `(b, 2)`."""
+    `t2m_residual` tokens `(b, 4)` when GFS is given, else the decoded `t2m_hourly` tokens `(b, 2)`."""
     if gfs is None:
         return tokenizers.decode("t2m_hourly", tokens["t2m_hourly"])[:, 0]
     return torch.as_tensor(gfs, dtype=torch.float32) + tokenizers.decode("t2m_residual", tokens["t2m_residual"])[:, 0]
