@@ -228,9 +228,7 @@ def catalog_samples(catalog, split: str, tokenizers: Tokenizers, progress=None) 
                          entry.boa_add_offset, entry.name)
         static = tile_tokens(tile, tokenizers)
         truth = truth_source(catalog, entry.name)
-        times = truth.times(lo, hi)
-        days, counts = np.unique(times.astype("datetime64[D]"), return_counts=True)
-        for day in days[counts == 24]:
+        for day in whole_days(truth, lo, hi):
             hours = np.datetime64(day, "ns") + np.arange(24) * np.timedelta64(1, "h")
             field = regrid_to_tile(truth(hours), tile.grid.crs, tile.grid.transform, tile.grid.shape)
             field = torch.from_numpy(np.ascontiguousarray(field.transpose("time", "y", "x").values, dtype=np.float32))
@@ -273,6 +271,12 @@ def split_window(catalog, split: str) -> tuple[list, np.datetime64, np.datetime6
     lo = np.datetime64(part.start or dt.date(1900, 1, 1), "ns")
     hi = np.datetime64(part.end or dt.date(2200, 1, 1), "ns") + np.timedelta64(1, "D") - np.timedelta64(1, "ns")
     return [t for t in catalog.tiles if t.name in names], lo, hi
+
+
+def whole_days(truth, lo: np.datetime64, hi: np.datetime64) -> np.ndarray:
+    """The UTC days `(n,)` datetime64[D] on which source `truth` has all 24 hours within [lo, hi]."""
+    days, counts = np.unique(truth.times(lo, hi).astype("datetime64[D]"), return_counts=True)
+    return days[counts == 24]
 
 
 def truth_source(catalog, tile: str):

@@ -35,7 +35,7 @@ def pattern(field: torch.Tensor) -> torch.Tensor:
 
 def pattern_fields(catalog, split: str) -> torch.Tensor:
     """`(n, 1, 224, 224)` float32 K: truth patterns on each of `split`'s tiles at `HOURS` of every whole day."""
-    from tm_weather.model.data import split_window, truth_source
+    from tm_weather.model.data import split_window, truth_source, whole_days
     from tm_weather.series import regrid_to_tile
     from tm_weather.sources.sentinel2 import read_s2l2a
 
@@ -44,8 +44,7 @@ def pattern_fields(catalog, split: str) -> torch.Tensor:
     for entry in tiles:
         grid = read_s2l2a(catalog.path(entry.s2), boa_add_offset=entry.boa_add_offset).grid
         truth = truth_source(catalog, entry.name)
-        days, counts = np.unique(truth.times(lo, hi).astype("datetime64[D]"), return_counts=True)
-        for day in days[counts == 24]:
+        for day in whole_days(truth, lo, hi):
             hours = np.datetime64(day, "ns") + np.array(HOURS) * np.timedelta64(1, "h")
             field = regrid_to_tile(truth(hours), grid.crs, grid.transform, grid.shape).transpose("time", "y", "x")
             out.append(torch.from_numpy(np.ascontiguousarray(field.values, dtype=np.float32)))

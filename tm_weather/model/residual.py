@@ -34,7 +34,7 @@ SHIFT_K = 2.0
 
 def residual_windows(catalog, split: str) -> np.ndarray:
     """`(n, 1, 24)` float32 K: truth minus GFS at each of `split`'s tile centres, per whole UTC day of truth."""
-    from tm_weather.model.data import gfs_day, gfs_runs, split_window, truth_source
+    from tm_weather.model.data import gfs_day, gfs_runs, split_window, truth_source, whole_days
     from tm_weather.series import extract_points
     from tm_weather.sources import open_source
     from tm_weather.sources.sentinel2 import read_s2l2a
@@ -48,9 +48,7 @@ def residual_windows(catalog, split: str) -> np.ndarray:
     for entry in tiles:
         lon, lat = read_s2l2a(catalog.path(entry.s2), boa_add_offset=entry.boa_add_offset).grid.centre_lonlat()
         truth = truth_source(catalog, entry.name)
-        times = truth.times(lo, hi)
-        days, counts = np.unique(times.astype("datetime64[D]"), return_counts=True)
-        for day in days[counts == 24]:
+        for day in whole_days(truth, lo, hi):
             hours = np.datetime64(day, "ns") + np.arange(24) * np.timedelta64(1, "h")
             at = extract_points(truth(hours), [lat], [lon], [entry.name]).values[:, 0]
             if day not in runs:
