@@ -187,12 +187,12 @@ class Samples:
                        self.gfs[index], self.hour[index], self.tile[index], self.valid[index], self.tiles)
 
     def save(self, path: Path) -> None:
-        from safetensors.torch import save_file
+        from tm_weather.checkpoint_io import save_safetensors
 
         tensors = {f"tokens.{k}": v.contiguous() for k, v in self.tokens.items()}
         tensors |= {f"present.{k}": v.contiguous() for k, v in self.present.items()}
         tensors |= {k: getattr(self, k).contiguous() for k in ("truth", "profile", "gfs", "hour", "tile", "valid")}
-        save_file(tensors, str(path), metadata={"tiles": ",".join(self.tiles)})
+        save_safetensors(tensors, path, {"tiles": ",".join(self.tiles)})
 
     @classmethod
     def load(cls, path: Path) -> Samples:

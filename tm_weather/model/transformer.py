@@ -321,10 +321,10 @@ def _init(module: nn.Module) -> None:
 
 def save_model(model: MultiModalTransformer, path, metadata: dict[str, str]) -> None:
     """Write `model`'s weights as float16 safetensors, its config and `metadata` (strings) in the header."""
-    from safetensors.torch import save_file
+    from tm_weather.checkpoint_io import save_safetensors
 
     tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(path), metadata={**metadata, "config": json.dumps(model.config.to_dict())})
+    save_safetensors(tensors, path, {**metadata, "config": json.dumps(model.config.to_dict())})
 
 
 def load_model(path) -> tuple[MultiModalTransformer, dict[str, str]]:

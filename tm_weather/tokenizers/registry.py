@@ -15,9 +15,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
+from tm_weather.checkpoint_io import save_safetensors
 from tm_weather.errors import InputError
 from tm_weather.tokenizers.image import ImageTokenizer, ImageTokenizerConfig
 from tm_weather.tokenizers.image_data import t2m_field_task, world_task
@@ -165,7 +166,7 @@ def save_tokenizer(model: nn.Module, modality: str, path: Path) -> str:
     """Write `model` as float16 safetensors with its modality and config in the metadata; return its sha256."""
     tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
     meta = {"modality": modality, "config": json.dumps(model.config.to_dict())}
-    save_file(tensors, str(path), metadata=meta)
+    save_safetensors(tensors, path, meta)
     return sha256(path)
 
 

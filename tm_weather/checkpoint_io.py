@@ -1,0 +1,31 @@
+"""Safetensors files that are the same bytes for the same tensors and metadata, written atomically.
+
+Why by hand: safetensors (0.8.0) writes the `__metadata__` entries in a random per-process order
+(safetensors/safetensors#584, open), so saving the same weights twice gives different files and different
+sha256s, while the cards and `generate` identify checkpoints by sha256. The header is re-serialised with sorted
+keys; a safetensors header is JSON padded with spaces to its stored length, so the fix keeps every offset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import save
+
+
+def save_safetensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> None:
+    """Write `tensors` with `metadata` (strings) to `path`: header keys sorted, through a temporary file renamed
+    into place, so an interrupted save never leaves a truncated checkpoint under `path`'s name."""
+    data = bytearray(save(tensors, metadata=metadata))
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+    canonical = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    data[8 : 8 + size] = canonical.ljust(size, b" ")  # same length: the same entries, reordered
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(bytes(data))
+    os.replace(tmp, path)
