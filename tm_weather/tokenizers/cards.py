@@ -47,7 +47,7 @@ def ship(model, modality_name: str, preset: str, task, final_loss: float, data: 
         "sha256": digest,
         "bytes": ckpt.stat().st_size,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "command": command + (f" --data {data}" if data else ""),
+        "command": command + (f" --data {data}" if data else "") + (f" --out {out}" if Path(out).resolve() != CHECKPOINT_DIR.resolve() else ""),
         "data": task.data,
         "config": model.config.to_dict(),
         "train": {**asdict(modality.presets[preset].train), "final_loss": round(final_loss, 5)},
