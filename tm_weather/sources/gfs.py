@@ -17,8 +17,13 @@ import numpy as np
 import xarray as xr
 
 from tm_weather.catalog import Catalog, GFSAnalysisConfig, GFSConfig
+from tm_weather.errors import InputError
 from tm_weather.grib import read_t2m_files
-from tm_weather.sources.herbie_fetch import HerbieAnalysis, HerbieSource
+from tm_weather.sources.herbie_fetch import HerbieAnalysis, HerbieSource, fetch_message
+
+#: ICAO standard atmosphere, K per m: how GFS's 2 m temperature is brought from its orography to a DEM's height.
+LAPSE_RATE_K_PER_M = -0.0065
+OROGRAPHY_SEARCH = ":HGT:surface:"
 
 
 class GFSForecast(HerbieSource):
@@ -33,6 +38,18 @@ class GFSForecast(HerbieSource):
 
     def __call__(self, init_times: Sequence[np.datetime64]) -> xr.DataArray:
         return read_t2m_files([self.fetch(t, fxx) for t in init_times for fxx in self.fxx], "forecast")
+
+    def orography(self, init: np.datetime64) -> xr.DataArray:
+        """GFS model orography (m) `(y, x)` (EPSG:4326, y south to north) of run `init`, from its f000 file's
+        `HGT:surface` message (fetched by `.idx` byte range like T2M)."""
+        path = fetch_message(self.model, self.product, init, 0, OROGRAPHY_SEARCH, self.priority, self.save_dir)
+        with xr.open_dataset(path, engine="cfgrib", backend_kwargs={"indexpath": ""}) as ds:
+            if "orog" not in ds:
+                raise InputError(path, "orography", "an HGT:surface (orog) message", str(list(ds.data_vars)))
+            orog = ds["orog"].load()
+        orog = orog.drop_vars([c for c in orog.coords if c not in ("latitude", "longitude")])
+        orog = orog.rename(latitude="y", longitude="x")
+        return orog.sortby("y").rio.write_crs("EPSG:4326")
 
 
 class GFSAnalysis(HerbieAnalysis):

@@ -32,18 +32,14 @@ from tm_weather.catalog import Catalog, Tile
 from tm_weather.errors import InputError
 from tm_weather.grib import read_t2m_files
 from tm_weather.series import TileGrid, regrid_to_tile
-from tm_weather.sources.gfs import GFSForecast
-from tm_weather.sources.herbie_fetch import fetch_message
+from tm_weather.sources.gfs import LAPSE_RATE_K_PER_M, GFSForecast
 from tm_weather.sources.sentinel2 import read_dem, read_s2l2a
 from tm_weather.store import Store
 from tm_weather.verify.prediction import LEAD, read_predictions
 from tm_weather.verify.truth import GridTruth, Observed, StationTruth
 
-#: ICAO standard atmosphere, K per m.
-LAPSE_RATE_K_PER_M = -0.0065
 #: The GFS lead time (hours) the GFS baselines aim for.
 GFS_LEAD_H = 12
-OROGRAPHY_SEARCH = ":HGT:surface:"
 
 
 @dataclass(frozen=True)
@@ -212,16 +208,8 @@ class GFSRuns:
 
     @functools.lru_cache(maxsize=8)
     def orography(self, init: np.datetime64) -> xr.DataArray:
-        """GFS model orography (m) `(y, x)` of one run, from its f000 file's `HGT:surface` message."""
-        s = self.source
-        path = fetch_message(s.model, s.product, init, 0, OROGRAPHY_SEARCH, s.priority, s.save_dir)
-        with xr.open_dataset(path, engine="cfgrib", backend_kwargs={"indexpath": ""}) as ds:
-            if "orog" not in ds:
-                raise InputError(path, "orography", "an HGT:surface (orog) message", str(list(ds.data_vars)))
-            orog = ds["orog"].load()
-        orog = orog.drop_vars([c for c in orog.coords if c not in ("latitude", "longitude")])
-        orog = orog.rename(latitude="y", longitude="x")
-        return orog.sortby("y").rio.write_crs("EPSG:4326")
+        """GFS model orography (m) `(y, x)` of one run (`GFSForecast.orography`)."""
+        return self.source.orography(init)
 
     def field(self, case: TileCase, lapse: bool) -> xr.DataArray:
         """GFS (`lapse`: + -6.5 K/km x (DEM - GFS orography)) `(lead_time, y, x)` K on the tile's full grid."""
