@@ -31,7 +31,7 @@ def test_train_then_eval_round_trip(tmp_path, monkeypatch, capsys):
     assert cli.main(["tokenizers", "train", "--modality", "t2m_daily", "--preset", "demo", "--out", str(tmp_path)]) == 0
     card = yaml.safe_load((tmp_path / "t2m_daily.yaml").read_text())
     assert card["sha256"] == sha256(tmp_path / "t2m_daily.safetensors")
-    assert card["command"] == "tm-weather tokenizers train --modality t2m_daily --preset demo"
+    assert card["command"] == f"tm-weather tokenizers train --modality t2m_daily --preset demo --out {tmp_path}"
     assert card["config"]["tokens"] == 4 and card["metrics"]["test_windows"] == 196
     assert 0 < card["metrics"]["rmse_k"] < 20
     capsys.readouterr()
