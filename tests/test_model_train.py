@@ -73,6 +73,28 @@ def test_residual_tokens_encode_profile_minus_gfs(world, tokenizers):
     assert torch.equal(samples.tokens["t2m_residual"], want)
 
 
+def test_gfs_series_is_lapse_corrected_to_the_tiles_mean_dem(world):
+    """With a DEM: GFS at the centre - 6.5 K/km x (DEM mean - GFS orography at the centre); without: plain GFS."""
+    from dataclasses import replace
+
+    from tm_weather.catalog import load_catalog
+    from tm_weather.model.data import gfs_day, gfs_runs, gfs_series, read_tile
+    from tm_weather.series import extract_points
+    from tm_weather.sources import open_source
+
+    catalog = load_catalog(world)
+    entry = catalog.tiles[0]
+    tile = read_tile(catalog.path(entry.s2), catalog.path(entry.dem), name=entry.name)
+    gfs = open_source("gfs", catalog.sources["gfs"], catalog)
+    day = np.datetime64(f"{PRESETS['tiny'].year}-02-10", "D")
+    runs = gfs_runs(day)
+    plain = gfs_day(gfs(runs), [tile.lat], [tile.lon], [tile.name])[0]
+    height = float(extract_points(gfs.orography(runs[0]), [tile.lat], [tile.lon], ["c"]).values[0])
+    assert abs(float(tile.dem.mean()) - height) > 1  # the test means something: the tile is off GFS's height
+    np.testing.assert_allclose(gfs_series(gfs, {}, day, tile), plain - 0.0065 * (tile.dem.mean() - height), atol=1e-4)
+    np.testing.assert_array_equal(gfs_series(gfs, {}, day, replace(tile, dem=None)), plain)
+
+
 def test_fine_tune_changes_a_copy_only(world, tokenizers):
     from tm_weather.catalog import load_catalog
     from tm_weather.model.transformer import ModelConfig, MultiModalTransformer

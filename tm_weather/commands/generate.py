@@ -84,9 +84,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _gfs_series(spec: str, time: np.datetime64, tile) -> np.ndarray:
-    """GFS `(24,)` K over `time`'s UTC day at the tile centre, from the catalog source `spec` = CATALOG[:SOURCE]."""
+    """GFS `(24,)` K over `time`'s UTC day at the tile centre (lapse-rate corrected to the tile's DEM when it has
+    one: `model.data.gfs_series`), from the catalog source `spec` = CATALOG[:SOURCE]."""
     from tm_weather.catalog import load_catalog
-    from tm_weather.model.data import gfs_day, gfs_runs
+    from tm_weather.model.data import gfs_series
     from tm_weather.sources import open_source
 
     path, _, name = spec.partition(":")
@@ -95,8 +96,7 @@ def _gfs_series(spec: str, time: np.datetime64, tile) -> np.ndarray:
     if name not in catalog.sources or catalog.sources[name].kind != "gfs":
         raise InputError(path, f"sources.{name}", "a GFS forecast source (kind: gfs)")
     source = open_source(name, catalog.sources[name], catalog)
-    day = time.astype("datetime64[D]")
-    return gfs_day(source(gfs_runs(day)), [tile.lat], [tile.lon], [tile.name])[0]
+    return gfs_series(source, {}, time.astype("datetime64[D]"), tile)
 
 
 def _write_geotiff(ds, path: Path) -> None:

@@ -7,13 +7,13 @@ transformer would have to learn the map GFS tokens -> T2M tokens code by code fr
 profiles of a training world; on unseen days and places its absolute profiles missed by 5.5 K (BENCHMARKS.md,
 Generation), more than GFS itself. The residual lives in a few kelvin around 0 for any climate, so a small
 tokenizer carries it (4 tokens: 0.29 K held-out RMSE, most of it the hour-to-hour noise no model predicts) and
-the transformer only learns the correction (land cover, elevation, hour of day, the forecast's lead).
+the transformer only learns the correction (land cover, relief the lapse rate misses, hour of day, the lead).
 Without GFS the absolute `t2m_hourly` profile is generated instead.
 
 This module makes the residual tokenizer's data: windows `(n, 1, 24)` K, one per tile and whole UTC day of a
-catalog split, of the truth at the tile centre (bilinear) minus GFS there (`data.gfs_day`). Training draws are
-stretched by 0.5..2 and shifted by -2..2 K so the tokenizer also covers corrections larger than the training
-world's. The tokenizer is `tm-weather tokenizers train --modality t2m_residual --data CATALOG --out
+catalog split, of the truth at the tile centre (bilinear) minus the model's GFS input there (`data.gfs_series`:
+lapse-rate corrected to the tile's DEM). Training draws are stretched by 0.5..2 and shifted by -2..2 K so the
+tokenizer also covers corrections larger than the training world's. The tokenizer is `tm-weather tokenizers train --modality t2m_residual --data CATALOG --out
 checkpoints/tokenizers` (default data: the `full` benchmark world; held out: its val split).
 """
 
@@ -34,10 +34,9 @@ SHIFT_K = 2.0
 
 def residual_windows(catalog, split: str) -> np.ndarray:
     """`(n, 1, 24)` float32 K: truth minus GFS at each of `split`'s tile centres, per whole UTC day of truth."""
-    from tm_weather.model.data import gfs_day, gfs_runs, split_window, truth_source, whole_days
+    from tm_weather.model.data import gfs_series, read_tile, split_window, truth_source, whole_days
     from tm_weather.series import extract_points
     from tm_weather.sources import open_source
-    from tm_weather.sources.sentinel2 import read_s2l2a
 
     if "gfs" not in catalog.sources:
         raise InputError(catalog.root / "catalog.yaml", "sources.gfs", "a GFS forecast source", "none")
@@ -46,14 +45,13 @@ def residual_windows(catalog, split: str) -> np.ndarray:
     runs: dict = {}
     windows = []
     for entry in tiles:
-        lon, lat = read_s2l2a(catalog.path(entry.s2), boa_add_offset=entry.boa_add_offset).grid.centre_lonlat()
+        tile = read_tile(catalog.path(entry.s2), entry.dem and catalog.path(entry.dem),
+                         boa_add_offset=entry.boa_add_offset, name=entry.name)
         truth = truth_source(catalog, entry.name)
         for day in whole_days(truth, lo, hi):
             hours = np.datetime64(day, "ns") + np.arange(24) * np.timedelta64(1, "h")
-            at = extract_points(truth(hours), [lat], [lon], [entry.name]).values[:, 0]
-            if day not in runs:
-                runs[day] = gfs(gfs_runs(day))
-            windows.append(at - gfs_day(runs[day], [lat], [lon], [entry.name])[0])
+            at = extract_points(truth(hours), [tile.lat], [tile.lon], [entry.name]).values[:, 0]
+            windows.append(at - gfs_series(gfs, runs, day, tile))
     if not windows:
         raise InputError(catalog.root / "catalog.yaml", f"splits.{split}", "whole UTC days of truth on its tiles", "none")
     return np.stack(windows)[:, None, :].astype(np.float32)
@@ -77,6 +75,6 @@ def residual_task(config, path: Path | None = None) -> ResidualTask:
     path = Path(path) if path else default_world("full")
     catalog = load_catalog(path)
     train, val = residual_windows(catalog, "train"), residual_windows(catalog, "val")
-    data = (f"{path}: truth minus GFS at the tile centres, train split {len(train)} tile-days (stretched "
+    data = (f"{path}: truth minus lapse-corrected GFS at the tile centres, train split {len(train)} tile-days (stretched "
             f"{STRETCH[0]}..{STRETCH[1]}, shifted +-{SHIFT_K} K), val split {len(val)} tile-days held out")
     return ResidualTask(train, val, config.length, data)
