@@ -6,7 +6,7 @@ hour + the generated spatial pattern. Why not absolute levels: FSQ tokens are ca
 transformer would have to learn the map GFS tokens -> T2M tokens code by code from the few hundred (tile, day)
 profiles of a training world; on unseen days and places its absolute profiles missed by 5.5 K (BENCHMARKS.md,
 Generation), more than GFS itself. The residual lives in a few kelvin around 0 for any climate, so a small
-tokenizer carries it (4 tokens: 0.29 K held-out RMSE, most of it the hour-to-hour noise no model predicts) and
+tokenizer carries it (4 tokens: 0.31 K held-out RMSE, most of it the hour-to-hour noise no model predicts) and
 the transformer only learns the correction (land cover, relief the lapse rate misses, hour of day, the lead).
 Without GFS the absolute `t2m_hourly` profile is generated instead.
 
