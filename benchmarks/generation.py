@@ -4,16 +4,18 @@ On the benchmark world's test split (every `--every`-th valid hour of every test
 truth's 16-px block means (14 x 14 per tile):
 - the transformer's ensemble (`--members`) conditioned on S-2, NDVI, DEM, GFS, place and time: ensemble-mean RMSE,
   CRPS (fair ensemble CRPS, K) and spread;
-- the same with Thinking-in-Modalities (LULC generated first and fed back) and with the true LULC given;
+- the same with Thinking-in-Modalities (LULC generated first and fed back), with the true LULC given, and
+  without GFS (the absolute-profile path a user without a forecast gets);
 - GFS bilinear + lapse-rate correction to the DEM (`tm_weather.verify.baselines`: nearest-12 h-lead run);
-- the GFS series the transformer is conditioned on, at the valid hour, as a flat field (what it adds to GFS);
-- a direct U-Net regression (S-2 + DEM + GFS at the valid hour + hour of day -> T2M blocks) trained on the same
+- the GFS series the transformer is conditioned on (lapse-rate corrected to the tile's mean DEM height), at the
+  valid hour, as a flat field (what the transformer adds to its own GFS input);
+- a direct U-Net regression (S-2 + DEM + that GFS at the valid hour + hour of day -> T2M blocks) trained on the same
   train split for the same wall-clock time as the transformer's card records;
 then generation latency (one 224 x 224 tile, `--members`), training throughput, and the five real Sentinel-2 tiles
 in tests/data at their own times and places (a plausibility table, no truth).
 
     .venv/bin/python benchmarks/generation.py [--checkpoint checkpoints/transformer-demo.safetensors] [--world full]
-        [--every 6] [--members 8] [--steps 8] [--unet-seconds S]
+        [--every 6] [--members 8] [--steps 8] [--seeds 0 1 2] [--unet-seconds S]
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +44,7 @@ from tm_weather.model.transformer import MultiModalTransformer, load_model
 from tm_weather.train import default_world, split_samples
 
 REAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "sentinel2" / "terramind-examples"
+NO_GFS = tuple(c for c in STANDARD if c != "gfs")
 
 
 def gfs_lapse(catalog, test, rows) -> np.ndarray:
@@ -145,6 +149,8 @@ def main() -> int:
     p.add_argument("--every", type=int, default=6, help="score every N-th valid hour (default 6)")
     p.add_argument("--members", type=int, default=8)
     p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                   help="generation seeds of the standard transformer run (sampling noise; TiM and true LULC use the first)")
     p.add_argument("--out", type=Path, default=Path("runs/bench-generation"))
     p.add_argument("--samples", type=Path, help="folder of cached split samples (default: runs/transformer-WORLD, "
                    "where `tm-weather train --preset WORLD` left them)")
@@ -171,19 +177,19 @@ def main() -> int:
     print(f"{len(rows)} test samples ({len(set(int(test.tile[i]) for i in rows))} tiles), {args.members} members")
 
     results = {}
-    runs = {
-        "transformer (S-2, DEM, GFS, place, time)": dict(conditions_of=STANDARD),
-        "transformer + TiM (generated LULC)": dict(conditions_of=STANDARD, tim=True),
-        "transformer + true LULC": dict(conditions_of=STANDARD + ("lulc",)),
-    }
-    for label, kwargs in runs.items():
+    standard = {seed: f"transformer (S-2, DEM, GFS, place, time), seed {seed}" for seed in args.seeds}
+    runs = {label: (seed, dict(conditions_of=STANDARD)) for seed, label in standard.items()}
+    runs |= {"transformer + TiM (generated LULC)": (args.seeds[0], dict(conditions_of=STANDARD, tim=True)),
+             "transformer + true LULC": (args.seeds[0], dict(conditions_of=STANDARD + ("lulc",))),
+             "transformer without GFS (S-2, DEM, place, time)": (args.seeds[0], dict(conditions_of=NO_GFS))}
+    for label, (seed, kwargs) in runs.items():
         start = time.perf_counter()
-        ens = ensembles(model, tokenizers, test, rows, config=config, progress=print, **kwargs)
+        ens = ensembles(model, tokenizers, test, rows, config=replace(config, seed=seed), progress=print, **kwargs)
         results[label] = {**score(ens, truth), "seconds": time.perf_counter() - start}
     results["GFS + lapse rate"] = deterministic_score(base, truth)
     picked = torch.tensor(rows)
     series = test.gfs[picked, test.hour[picked]][:, None, None].expand(-1, 14, 14).numpy()
-    results["GFS series at the tile centre (the model's GFS input)"] = deterministic_score(series, truth)
+    results["GFS series at the tile centre + lapse rate (the model's GFS input)"] = deterministic_score(series, truth)
 
     tiles: dict = {}
     x_train, gfs_train = unet_inputs(catalog, train, tiles)
@@ -226,6 +232,10 @@ def main() -> int:
         lines.append(f"| {label} | {r['rmse']:.3f} | {r['mae']:.3f} | {r['bias']:+.3f} | {r.get('crps', float('nan')):.3f} | "
                      f"{r.get('spread', float('nan')):.3f} | {r.get('spread_skill', float('nan')):.2f} | "
                      f"{r['rmse'] / gfs_rmse:.2f} | {r['rmse'] / unet['rmse']:.2f} |")
+    seed_rmse = [results[label]["rmse"] for label in standard.values()]
+    lines += ["", f"transformer over seeds {args.seeds}: RMSE {np.mean(seed_rmse):.3f} K mean "
+              f"({min(seed_rmse):.3f}..{max(seed_rmse):.3f}) = {np.mean(seed_rmse) / gfs_rmse:.3f}x GFS+lapse "
+              f"({min(seed_rmse) / gfs_rmse:.3f}..{max(seed_rmse) / gfs_rmse:.3f}x)"]
     lines += ["", f"generation latency, one 224 x 224 tile, {args.members} members (field + profile, decoded): {latency:.2f} s",
               f"training throughput ({model.config.width}-wide tiny, batch 16, 96 + 48 tokens): {throughput:.1f} samples/s",
               "", "| real tile | lat | lon | time UTC | mean K | within-tile sd K | ensemble spread K | hourly mean K |",
@@ -233,7 +243,8 @@ def main() -> int:
     text = "\n".join(lines)
     print(text)
     (args.out / "generation.md").write_text(text + "\n")
-    (args.out / "generation.json").write_text(json.dumps({"results": results, "latency_s": latency,
+    (args.out / "generation.json").write_text(json.dumps({"results": results, "seed_mean_rmse": float(np.mean(seed_rmse)),
+                                                          "latency_s": latency,
                                                           "train_samples_per_s": throughput}, indent=2))
     return 0
 
