@@ -9,6 +9,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	# pyproj before eccodes in every interpreter of the venv, not only under `import tm_weather` (its docstring
+	# says why): a user's plain `xr.open_dataset` loads xarray's cfgrib backend (eccodes) before rioxarray's
+	# (pyproj) and the interpreter crashes at exit. tests/test_imports.py checks it.
+	$(VENV)/bin/python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], '00-tm-weather-pyproj-first.pth').write_text('import pyproj\n')"
 	touch $(STAMP)
 
 demo: $(STAMP)
