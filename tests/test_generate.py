@@ -131,9 +131,9 @@ def test_generate_command_on_a_real_tile(shipped, data_dir, tmp_path, suffix):
     assert main(args) == 0
     crs = rioxarray.open_rasterio(s2).rio.crs
     if suffix == ".nc":
-        ds = xr.open_dataset(out, decode_coords="all")
+        ds = xr.open_dataset(out)  # the defaults, as a user opens it: the CRS must survive them
         assert ds["t2m"].dims == ("member", "y", "x") and ds.sizes["member"] == 3 and ds["t2m"].attrs["units"] == "K"
-        assert ds.rio.crs == crs and ds["t2m_hourly"].shape == (3, 24)
+        assert ds.rio.crs == crs and ds["t2m"].rio.crs == crs and ds["t2m_hourly"].shape == (3, 24)
         assert bool(np.isfinite(ds["t2m"]).all()) and float(ds["t2m_spread"].min()) >= 0
         assert len(ds.attrs["checkpoint_sha256"]) == 64 and "lulc" in ds.attrs["conditioned_on"]
         np.testing.assert_allclose(ds["t2m_mean"], ds["t2m"].mean("member"), atol=1e-4)
