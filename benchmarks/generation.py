@@ -11,7 +11,7 @@ truth's 16-px block means (14 x 14 per tile):
   valid hour, as a flat field (what the transformer adds to its own GFS input);
 - a direct U-Net regression (S-2 + DEM + that GFS at the valid hour + hour of day -> T2M blocks) trained on the same
   train split for the same wall-clock time as the transformer's card records;
-then generation latency (one 224 x 224 tile, `--members`), training throughput, and the five real Sentinel-2 tiles
+then generation latency (one 224 x 224 tile, `--members`), training throughput (`throughput.py`), and the five real Sentinel-2 tiles
 in tests/data at their own times and places (a plausibility table, no truth).
 
     .venv/bin/python benchmarks/generation.py [--checkpoint checkpoints/transformer-demo.safetensors] [--world full]
@@ -38,10 +38,12 @@ from tm_weather.catalog import load_catalog
 from tm_weather.model import DEFAULT_CHECKPOINT
 from tm_weather.model.data import Tokenizers, block_means, read_tile
 from tm_weather.model.generate import GenerationConfig, generate_t2m, tile_conditions
-from tm_weather.model.masking import Batch, MaskingConfig, sample
 from tm_weather.model.skill import STANDARD, deterministic_score, ensembles, score
 from tm_weather.model.transformer import MultiModalTransformer, load_model
 from tm_weather.train import default_world, split_samples
+
+sys.path.insert(0, str(Path(__file__).parent))
+from throughput import training_throughput  # noqa: E402  (the benchmarks folder's own module)
 
 REAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "sentinel2" / "terramind-examples"
 NO_GFS = tuple(c for c in STANDARD if c != "gfs")
@@ -125,23 +127,6 @@ def train_unet(x, gfs, truth, seconds: float) -> UNet:
     return net.eval()
 
 
-def training_throughput(model: MultiModalTransformer, train, steps: int = 20) -> float:
-    """Samples/s of the transformer's training step (the demo preset's batch and budgets) on this machine."""
-    gen = torch.Generator().manual_seed(0)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
-    batch = 16
-    start = time.perf_counter()
-    for _ in range(steps):
-        idx = torch.randint(0, len(train), (batch,), generator=gen)
-        inputs, targets, reveal = sample(Batch({k: v[idx] for k, v in train.tokens.items()},
-                                               {k: v[idx] for k, v in train.present.items()}), MaskingConfig(), gen)
-        loss = sum(model.losses(inputs, targets, reveal).values())
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return steps * batch / (time.perf_counter() - start)
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
@@ -209,7 +194,7 @@ def main() -> int:
         generate_t2m(model, tokenizers, cond, 12, config, test.gfs[i])
         times.append(time.perf_counter() - start)
     latency = float(np.median(times))
-    throughput = training_throughput(MultiModalTransformer(model.config), train)
+    throughput = training_throughput(MultiModalTransformer(model.config), train.tokens, train.present, batch=16, steps=20)
 
     real = []
     for s2 in sorted((REAL / "S2L2A").glob("*.tif")):

@@ -118,9 +118,13 @@ def generate(model: MultiModalTransformer, conditions: dict[str, torch.Tensor], 
 
 def _decode_stage(model: MultiModalTransformer, inputs: dict[str, torch.Tensor], names: tuple[str, ...],
                   config: GenerationConfig, gen: torch.Generator) -> dict[str, torch.Tensor]:
-    """Decode the modalities `names` in order against one encoding of `inputs` (`{name: (1 or members, length)}`)."""
+    """Decode the modalities `names` in order against one encoding of `inputs` (`{name: (1 or members, length)}`).
+
+    The network runs on the model's device; sampling and bookkeeping stay on the CPU with the seeded
+    generator, so a seed gives the same tokens on any device up to the network's rounding."""
     n = config.members
-    source = as_tokens(inputs)
+    device = next(model.parameters()).device
+    source = as_tokens(inputs).to(device)
     memory = model.encode(source)
     query = as_tokens({name: torch.zeros(n, MODALITIES[MODALITY_ID[name]].length, dtype=torch.int64) for name in names})
     known = torch.zeros_like(query.pad)
@@ -129,7 +133,8 @@ def _decode_stage(model: MultiModalTransformer, inputs: dict[str, torch.Tensor],
         mine = query.modality[0] == MODALITY_ID[name]
         steps = config.steps if m.grid else m.length
         for step in range(steps):
-            logits, where = model.decode(memory, source.pad, query, known)[name]
+            logits, where = model.decode(memory, source.pad, query.to(device), known.to(device))[name]
+            logits, where = logits.float().cpu(), where.cpu()
             tokens, logp = sample_tokens(model, name, logits, config, gen)
             todo = (unmasked_after(step, steps, m.length) if m.grid else step + 1) - int(known[0, mine].sum())
             if m.grid and config.order == "roar":

@@ -123,7 +123,7 @@ def position_table(width: int) -> torch.Tensor:
 def _cyclic(angle: torch.Tensor, second: torch.Tensor, harmonics: int) -> torch.Tensor:
     """Angles `(n,)` rad -> `(n, 4 * harmonics)`: sin/cos of `k` times the angle, k = 1..harmonics, in the first
     half of the features where `second (n,)` is False, in the second half where True, zeros in the other half."""
-    k = torch.arange(1, harmonics + 1, dtype=torch.float32)
+    k = torch.arange(1, harmonics + 1, dtype=torch.float32, device=angle.device)
     f = torch.cat([(angle[:, None] * k).sin(), (angle[:, None] * k).cos()], dim=1)
     zero = torch.zeros_like(f)
     return torch.cat([torch.where(second[:, None], zero, f), torch.where(second[:, None], f, zero)], dim=1)
@@ -247,8 +247,8 @@ class MultiModalTransformer(nn.Module):
         return (token[..., None] // basis) % getattr(self, f"levels_{modality.name}")
 
     def tokens_from_digits(self, modality: Modality, digits: torch.Tensor) -> torch.Tensor:
-        """Digits `(..., len(levels))` -> token indices `(...)`."""
-        return (digits * getattr(self, f"basis_{modality.name}")).sum(-1)
+        """Digits `(..., len(levels))` -> token indices `(...)`, on the digits' device (generation samples on the CPU)."""
+        return (digits * getattr(self, f"basis_{modality.name}").to(digits.device)).sum(-1)
 
     def embed(self, t: Tokens, known: torch.Tensor) -> torch.Tensor:
         """`Tokens` -> `(b, n, d)`: token embedding where `known (b, n)`, else the mask embedding; plus modality
@@ -258,11 +258,11 @@ class MultiModalTransformer(nn.Module):
         for i, m in enumerate(MODALITIES):
             sel = (t.modality == i) & known
             if sel.any() and m.name in CONTINUOUS:
-                tok[sel] = self.continuous_embed[m.name](CONTINUOUS[m.name][0](t.token[sel]))
+                tok[sel] = self.continuous_embed[m.name](CONTINUOUS[m.name][0](t.token[sel])).to(tok.dtype)  # autocast
             elif sel.any():
                 digits = self.digits(m, t.token[sel])
                 code = digits / (getattr(self, f"levels_{m.name}") - 1).clamp_min(1)  # FSQ code in [0, 1]^d
-                tok[sel] = self.code_embed[i](code) + sum(table(digits[:, j]) for j, table in enumerate(self.digit_embed[i]))
+                tok[sel] = (self.code_embed[i](code) + sum(table(digits[:, j]) for j, table in enumerate(self.digit_embed[i]))).to(tok.dtype)
         return x + torch.where(known[..., None], tok, self.mask_embed)
 
     def encode(self, inputs: Tokens) -> torch.Tensor:

@@ -1,0 +1,22 @@
+"""`benchmarks/throughput.py`, the prepared GPU script for `base`, runs end to end (here: `tiny` on the CPU,
+under bfloat16 autocast as on a GPU), so it has not rotted when a session with a GPU needs it. No timing is
+checked."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "throughput.py"
+
+
+def test_throughput_script_runs_and_reports(tmp_path):
+    args = ["--size", "tiny", "--device", "cpu", "--batch", "2", "--steps", "1", "--warmup", "0", "--repeat", "1",
+            "--members", "2", "--bf16", "--out", str(tmp_path)]
+    proc = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads((tmp_path / "throughput-tiny-cpu.json").read_text())
+    assert result["bf16"] is True and result["members"] == 2 and result["parameters"] > 0
+    assert result["train_samples_per_s"] > 0 and result["generation_latency_s"] > 0
