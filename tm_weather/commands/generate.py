@@ -26,7 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dem", type=Path, help="elevation GeoTIFF on the tile's grid (m)")
     p.add_argument("--lulc", type=Path, help="land-cover GeoTIFF on the tile's grid (TerraMind classes 1-9)")
     p.add_argument("--gfs", metavar="CATALOG[:SOURCE]", help="catalog whose GFS forecast source (default name: gfs) "
-                   "gives the valid day's 00Z and 12Z runs (leads 0-11) at the tile centre")
+                   "gives the valid day's 00Z and 12Z runs (leads 0-11) at the tile centre; with --dem, brought "
+                   "from GFS's orography to the DEM's mean height at -6.5 K/km, as the model was trained (give both)")
     p.add_argument("--members", type=int, default=8, help="ensemble members (default: 8)")
     p.add_argument("--tim", action="store_true", help="Thinking-in-Modalities: generate LULC and NDVI first, feed them back")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same output)")
