@@ -162,19 +162,20 @@ def gfs_series(source, cache: dict, day: np.datetime64, tile: Tile) -> np.ndarra
     """The model's GFS input `(24,)` K over UTC `day` at the tile centre (`gfs_day`), brought from GFS's model
     orography to the tile's mean DEM height by the standard lapse rate when the tile has a DEM, as model output
     statistics and the GFS + lapse baseline do (-6.5 K/km; on the full world's test split this takes GFS at the
-    valid hours from 1.13 to 1.06 K RMSE). `cache`: day -> (the runs' T2M, the 00Z run's orography), shared by
-    the tiles of a split so each file is read once."""
+    valid hours from 1.13 to 1.06 K RMSE). `cache`: day -> the runs' T2M, (day, "orography") -> the 00Z run's
+    orography (read only for a tile with a DEM), shared by the tiles of a split so each file is read once."""
     from tm_weather.series import extract_points
     from tm_weather.sources.gfs import LAPSE_RATE_K_PER_M
 
+    runs = gfs_runs(day)
     if day not in cache:
-        runs = gfs_runs(day)
-        cache[day] = (source(runs), source.orography(runs[0]))
-    fields, orography = cache[day]
-    series = gfs_day(fields, [tile.lat], [tile.lon], [tile.name])[0]
+        cache[day] = source(runs)
+    series = gfs_day(cache[day], [tile.lat], [tile.lon], [tile.name])[0]
     if tile.dem is None:
         return series
-    height = float(extract_points(orography, [tile.lat], [tile.lon], [tile.name]).values[0])
+    if (day, "orography") not in cache:
+        cache[day, "orography"] = source.orography(runs[0])
+    height = float(extract_points(cache[day, "orography"], [tile.lat], [tile.lon], [tile.name]).values[0])
     return (series + LAPSE_RATE_K_PER_M * (float(tile.dem.mean()) - height)).astype(np.float32)
 
 

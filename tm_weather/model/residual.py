@@ -13,8 +13,9 @@ Without GFS the absolute `t2m_hourly` profile is generated instead.
 This module makes the residual tokenizer's data: windows `(n, 1, 24)` K, one per tile and whole UTC day of a
 catalog split, of the truth at the tile centre (bilinear) minus the model's GFS input there (`data.gfs_series`:
 lapse-rate corrected to the tile's DEM). Training draws are stretched by 0.5..2 and shifted by -2..2 K so the
-tokenizer also covers corrections larger than the training world's. The tokenizer is `tm-weather tokenizers train --modality t2m_residual --data CATALOG --out
-checkpoints/tokenizers` (default data: the `full` benchmark world; held out: its val split).
+tokenizer also covers corrections larger than the training world's. The tokenizer is `tm-weather tokenizers
+train --modality t2m_residual --data CATALOG --out checkpoints/tokenizers` (default data: the `full` benchmark
+world; held out: its val split).
 """
 
 from __future__ import annotations
