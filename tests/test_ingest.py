@@ -148,3 +148,18 @@ def test_sigkill_mid_ingest_then_rerun_equals_uninterrupted(tmp_path):
     subprocess.run(cli + [str(killed_dir / "catalog.yaml")], check=True, timeout=300)
     assert tree_hash(killed_dir / "store.zarr") == tree_hash(clean_dir / "store.zarr")
     shutil.rmtree(killed_dir)
+
+
+def test_store_dot_over_a_user_folder_is_refused_and_every_file_kept(tmp_path, capsys):
+    """Issue 18 item 1: `store: .` in a catalog kept among the user's files."""
+    user = tmp_path / "mywork"
+    (user / "sub").mkdir(parents=True)
+    (user / "sub" / "thesis.partial").write_text("chapter 1")
+    (user / "results.csv").write_text("a,b\n1,2\n")
+    path = catalog(user, {"era5": {"kind": "era5_file", "paths": [str(ERA5)]}})
+    path.write_text(path.read_text().replace("store: store.zarr", "store: ."))
+    before = tree_hash(tmp_path)
+    assert main(["ingest", "--catalog", str(path), "--quiet"]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "mywork" in err and "not a tm-weather store" in err
+    assert tree_hash(tmp_path) == before  # thesis.partial still there; no zarr.json, forecast/, lock or staging

@@ -160,3 +160,58 @@ def test_sigkill_at_random_points_then_rerun_equals_uninterrupted(tmp_path):
     assert killed >= 4
     subprocess.run([sys.executable, str(script)], check=True, timeout=300)
     assert tree_hash(target) == expected
+
+
+def _user_folder(root: Path) -> Path:
+    """A folder of a user's own files, including names that look like zarr's staging files."""
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "thesis.partial").write_text("chapter 1")
+    (root / "notes.txt").write_text("keep me")
+    (root / "zarr.abcdefabcdefabcdefabcdefabcdefab.partial").write_text("not zarr's")
+    return root
+
+
+@pytest.mark.parametrize("as_cwd", [False, True])
+def test_store_over_a_user_folder_is_refused_and_touches_nothing(tmp_path, monkeypatch, as_cwd):
+    from tm_weather.errors import InputError
+
+    user = _user_folder(tmp_path / "mywork")
+    before = tree_hash(tmp_path)
+    if as_cwd:  # `store: .` in a catalog kept in the user's folder
+        monkeypatch.chdir(user)
+        store = Store(Path("."))
+    else:
+        store = Store(user)
+    with pytest.raises(InputError, match="not a tm-weather store") as e:
+        write_days(store, [0])
+    assert "mywork" in str(e.value) or as_cwd
+    assert tree_hash(tmp_path) == before  # every user file there, nothing added: no lock, no staging, no zarr.json
+
+
+def test_store_path_that_is_a_file_is_refused(tmp_path):
+    from tm_weather.errors import InputError
+
+    f = tmp_path / "data.zarr"
+    f.write_text("a file")
+    before = tree_hash(tmp_path)
+    with pytest.raises(InputError, match="a file"):
+        write_days(Store(f), [0])
+    assert tree_hash(tmp_path) == before
+
+
+def test_recovery_removes_only_zarrs_own_partials(tmp_path):
+    store = Store(tmp_path / "s.zarr")
+    write_days(store, [0])
+    ours = store.path / "hourly" / "zarr.0123456789abcdef0123456789abcdef.partial"
+    ours.write_text("{")
+    theirs = store.path / "hourly" / "thesis.partial"
+    theirs.write_text("a user's file dropped into the store")
+    write_days(store, [1])
+    assert not ours.exists() and theirs.exists()
+    assert len(store.keys("hourly")) == 2
+
+
+def test_empty_folder_becomes_a_store(tmp_path):
+    (tmp_path / "new").mkdir()
+    store = Store(tmp_path / "new")
+    assert len(write_days(store, [0])) == 1 and store.is_marked()

@@ -20,12 +20,18 @@ input leaves the store exactly as it was. Replacing a partition moves the old on
 (`<name>.origin` records where it came from); `recover()` puts back any partition whose replacement was cut
 short by a kill. Writers hold an exclusive `fcntl` lock on `.<store>.lock`; a second writer fails at once
 with `StoreLocked`.
+
+A store only ever touches what it wrote: its root `zarr.json` carries the `tm_weather_store` marker, a writer
+refuses a path that is a file or a non-empty folder without that marker (`InputError`, before anything is
+created), and recovery removes only zarr's own staging names (`<name>.<32 hex>.partial`) inside a marked store.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
+import re
 import shutil
 import uuid
 import warnings
@@ -38,9 +44,14 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from tm_weather.errors import InputError
+
 KINDS = ("hourly", "stations", "forecast", "fields")
 _TIME_DIMS = {"hourly": "time", "stations": "time", "forecast": "init_time", "fields": "time"}
-_STORE_ATTRS = {"tm_weather_store": 1, "layout": "<kind>/<source>[/<tile>]/<YYYY-MM-DD>, see tm_weather.store"}
+_MARKER = "tm_weather_store"
+_STORE_ATTRS = {_MARKER: 1, "layout": "<kind>/<source>[/<tile>]/<YYYY-MM-DD>, see tm_weather.store"}
+#: The temporary files zarr's LocalStore writes before an atomic rename (`path.with_suffix(".<uuid4 hex>.partial")`).
+_ZARR_PARTIAL = re.compile(r"\.[0-9a-f]{32}\.partial$")
 
 
 class StoreLocked(RuntimeError):
@@ -115,13 +126,37 @@ class Store:
             groups.setdefault((head[0], "/".join(head[1:])), []).append(day)
         return [(k, s, len(d), min(d), max(d)) for (k, s), d in sorted(groups.items())]
 
+    def is_marked(self) -> bool:
+        """True when `path` holds a root `zarr.json` written by this class (with the `tm_weather_store` marker)."""
+        try:
+            meta = json.loads((self.path / "zarr.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return isinstance(meta, dict) and _MARKER in (meta.get("attributes") or {})
+
+    def check_location(self) -> None:
+        """Raise `InputError` unless `path` is a tm-weather store, a new path, or an empty folder.
+
+        A folder that holds anything else (a user's files, another zarr store) is never written into."""
+        if not self.path.exists():
+            return
+        if not self.path.is_dir():
+            raise InputError(self.path, "store", "a tm-weather zarr store folder, or a new or empty folder", "a file")
+        entries = [p for p in self.path.iterdir() if not _ZARR_PARTIAL.search(p.name)]
+        if entries and not self.is_marked():
+            raise InputError(
+                self.path, "store", "a tm-weather zarr store (root zarr.json with the tm_weather_store marker), "
+                "or a new or empty folder", f"a folder that is not a tm-weather store, with {len(entries)} entries (e.g. {entries[0].name!r}); "
+                "nothing was written: give the store its own folder")
+
     # ---------------------------------------------------------------- writing
     @contextmanager
     def writer(self) -> Iterator[Transaction]:
-        """Lock the store, recover from any earlier interrupted run, and yield a `Transaction`.
+        """Check the location, lock the store, recover from any earlier interrupted run, and yield a `Transaction`.
 
         The transaction commits when the block ends normally; on an exception nothing it staged is committed.
         """
+        self.check_location()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self._lockfile, "a+") as lock:
             try:
@@ -150,9 +185,10 @@ class Store:
                 shutil.rmtree(saved, ignore_errors=True)
                 origin.unlink()
         shutil.rmtree(self._staging, ignore_errors=True)
-        if self.path.exists():
-            for partial in self.path.rglob("*.partial"):  # zarr's own temp files from a killed metadata write
-                partial.unlink()
+        if self.is_marked():
+            for partial in self.path.rglob("*.partial"):  # zarr's own temp files from a killed metadata write,
+                if _ZARR_PARTIAL.search(partial.name) and partial.is_file():  # by zarr's naming only
+                    partial.unlink()
             self._consolidate()
 
     def _ensure_root(self) -> None:
