@@ -1,0 +1,176 @@
+"""Every grid type and scanning mode NOAA and ECMWF publish 2 m temperature on, read by `tm_weather.grib` and
+compared point by point with ecCodes' own geo-iterator (tests/grib_samples.py writes the messages with ecCodes
+from its samples and says where ecCodes' iterator is adjusted to WMO's reading); point extraction and regridding
+onto a tile on each grid type; a grid section that contradicts itself is refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyproj
+import pytest
+from affine import Affine
+
+import tm_weather  # noqa: F401  (pyproj before eccodes)
+import eccodes  # isort: skip
+from grib_samples import GRIDS, SCANNING_MODES, geo_iterator, layout_message, reference_points
+from tm_weather import grib
+from tm_weather.errors import InputError
+from tm_weather.series import extract_points, regrid_to_tile
+
+REGULAR = list(GRIDS)
+REDUCED = ["reduced_gg", "octahedral_gg"]
+
+
+def _on_field(da, lat, lon):
+    """Indices (iy, ix) of the grid points of `da` `(time, y, x)` at lat/lon `(n,)`; asserts each lies on one."""
+    crs = pyproj.CRS.from_user_input(da.rio.crs)
+    gx, gy = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon, lat)
+    x, y = da.x.values, da.y.values
+    if crs.is_geographic:
+        gx = x.min() + np.mod(np.asarray(gx) - x.min(), 360.0)
+    ix = np.abs(x[None, :] - np.asarray(gx)[:, None]).argmin(axis=1)
+    iy = np.abs(y[None, :] - np.asarray(gy)[:, None]).argmin(axis=1)
+    step = min(np.abs(np.diff(x)).min(), np.abs(np.diff(y)).min())
+    assert np.abs(x[ix] - gx).max() < 1e-3 * step and np.abs(y[iy] - gy).max() < 1e-3 * step
+    return iy, ix
+
+
+@pytest.mark.parametrize("mode", SCANNING_MODES, ids=lambda m: f"mode{m:#04x}")
+@pytest.mark.parametrize("grid", REGULAR)
+def test_every_point_equals_the_geo_iterator(grid, mode):
+    message = layout_message(grid, mode)
+    lat, lon, value = reference_points(message, grid, mode)
+    da = grib.read_t2m(message)
+    ny, nx = GRIDS[grid][2]
+    assert da.shape == (1, ny, nx)
+    iy, ix = _on_field(da, lat, lon)
+    assert len(set(zip(iy, ix))) == ny * nx  # every grid point once
+    np.testing.assert_allclose(da.values[0, iy, ix], value, atol=1e-4, rtol=0)
+    if "latitude" in da.coords:  # projected and rotated grids: the 2-D coordinates are the points' own
+        np.testing.assert_allclose(da.latitude.values[iy, ix], lat, atol=1e-4)  # first points coded to 1e-6 deg
+        np.testing.assert_allclose((da.longitude.values[iy, ix] - lon + 180) % 360 - 180, 0, atol=1e-4)
+
+
+@pytest.mark.parametrize("grid", ["lambert", "polar_stereographic", "mercator"])
+def test_projected_alternative_rows_as_ecCodes_own_iterator_reads_them(grid):
+    """On projected grids ecCodes' iterator applies every flag to the values: in mode 0x50 (NBM's) the values
+    come straight from it, with no adjustment, and the read field holds them."""
+    message = layout_message(grid, 0x50)
+    h = eccodes.codes_new_from_message(message)
+    lat, lon, value = geo_iterator(h).T
+    eccodes.codes_release(h)
+    da = grib.read_t2m(message)
+    iy, ix = _on_field(da, lat, lon)
+    np.testing.assert_allclose(da.values[0, iy, ix], value, atol=1e-4, rtol=0)
+    # Every second row really is stored reversed: the stored values differ from the field read row by row.
+    stored = eccodes.codes_get_values(eccodes.codes_new_from_message(message)).reshape(da.shape[1:])
+    assert not np.allclose(stored[1], da.values[0, 1], atol=1e-3)
+    np.testing.assert_allclose(stored[1, ::-1], da.values[0, 1], atol=1e-4)
+
+
+@pytest.mark.parametrize("grid", REDUCED)
+def test_reduced_gaussian_rows_interpolated_from_the_geo_iterator(grid):
+    """A reduced Gaussian grid is expanded along each row onto its densest row's longitudes: each value equals
+    ecCodes' triplets of that row linearly interpolated (periodic) at the node; on the densest rows every
+    stored value is kept."""
+    message = layout_message(grid, 0)
+    lat, lon, value = reference_points(message, grid, 0)
+    da = grib.read_t2m(message)
+    rows = np.unique(lat)[::-1]  # north to south, as stored
+    assert da.sizes["y"] == rows.size and np.allclose(da.y.values, rows)
+    nodes = np.mod(da.x.values, 360.0)
+    densest = 0
+    for j, row_lat in enumerate(rows):
+        on_row = lat == row_lat
+        expected = np.interp(nodes, lon[on_row], value[on_row], period=360.0)
+        np.testing.assert_allclose(da.values[0, j], expected, atol=1e-4, rtol=0)
+        if on_row.sum() == da.sizes["x"]:
+            densest += 1
+            np.testing.assert_allclose(np.sort(da.values[0, j]), np.sort(value[on_row]).astype(np.float32), atol=1e-4)
+    assert densest >= 2
+
+
+@pytest.mark.parametrize("grid", REDUCED)
+@pytest.mark.parametrize("mode", [m for m in SCANNING_MODES if m])
+def test_reduced_gaussian_other_scanning_modes_are_refused(grid, mode):
+    with pytest.raises(InputError, match="scanning mode"):
+        grib.read_t2m(_with_mode(layout_message(grid, 0), mode))
+
+
+def _with_mode(message: bytes, mode: int) -> bytes:
+    h = eccodes.codes_new_from_message(message)
+    try:
+        eccodes.codes_set(h, "scanningMode", mode)
+        return eccodes.codes_get_message(h)
+    finally:
+        eccodes.codes_release(h)
+
+
+# --------------------------------------------------------------------------- extraction and regridding per grid
+
+
+def _bilinear_from_triplets(crs, lat, lon, value, site_lat, site_lon):
+    """Bilinear interpolation at a site of ecCodes' triplets, in the grid's own coordinates (independent of
+    tm_weather: the triplets are projected, put on their lattice and the four around the site weighted)."""
+    crs = pyproj.CRS.from_user_input(crs)
+    to = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    px, py = (np.asarray(a) for a in to.transform(lon, lat))
+    sx, sy = to.transform(site_lon, site_lat)
+    if crs.is_geographic:
+        px, sx = np.mod(px - sx + 180, 360) - 180 + sx, float(sx)
+    snap = 1e-3 if crs.is_geographic else 1.0  # degrees or metres: far below a step, above ecCodes' rounding
+    (xs, col), (ys, row) = (np.unique(np.round(a / snap), return_inverse=True) for a in (px, py))
+    xs, ys = (np.bincount(i, a) / np.bincount(i) for i, a in ((col, px), (row, py)))  # each column's, row's mean
+    table = np.full((ys.size, xs.size), np.nan)
+    table[row, col] = value
+    i, j = np.searchsorted(xs, sx) - 1, np.searchsorted(ys, sy) - 1
+    wx, wy = (sx - xs[i]) / (xs[i + 1] - xs[i]), (sy - ys[j]) / (ys[j + 1] - ys[j])
+    corners = table[j : j + 2, i : i + 2]
+    return (corners[0, 0] * (1 - wx) * (1 - wy) + corners[0, 1] * wx * (1 - wy) + corners[1, 0] * (1 - wx) * wy
+            + corners[1, 1] * wx * wy), corners
+
+
+#: A site inside each small grid (lat, lon).
+SITES = {
+    "regular_ll": (51.5, -0.12), "regular_gg": (48.85, 2.35), "rotated_ll": (50.29, 8.9),
+    "lambert": (35.9, -99.3), "polar_stereographic": (61.2, -149.9), "mercator": (18.9, -158.5),
+}
+
+
+@pytest.mark.parametrize("mode", [0x00, 0x40, 0x50, 0xF0], ids=lambda m: f"mode{m:#04x}")
+@pytest.mark.parametrize("grid", REGULAR)
+def test_point_extraction_and_regridding_match_triplets(grid, mode):
+    message = layout_message(grid, mode)
+    lat, lon, value = reference_points(message, grid, mode)
+    da = grib.read_t2m(message)
+    site_lat, site_lon = SITES[grid]
+    expected, corners = _bilinear_from_triplets(da.rio.crs, lat, lon, value, site_lat, site_lon)
+    got = float(extract_points(da, [site_lat], [site_lon], ["site"]).values[0, 0])
+    assert corners.min() - 1e-4 <= got <= corners.max() + 1e-4
+    assert got == pytest.approx(expected, abs=1e-4)
+    # A 3 x 3 tile of 1 km pixels in the site's UTM zone, centred on the site: its centre pixel is the site.
+    utm = pyproj.CRS.from_dict({"proj": "utm", "zone": int((site_lon + 180) // 6) + 1, "ellps": "WGS84"})
+    cx, cy = pyproj.Transformer.from_crs("EPSG:4326", utm, always_xy=True).transform(site_lon, site_lat)
+    tile = regrid_to_tile(da, utm, Affine(1000.0, 0, cx - 1500.0, 0, -1000.0, cy + 1500.0), (3, 3))
+    assert float(tile.values[0, 1, 1]) == pytest.approx(expected, abs=1e-4)
+
+
+@pytest.mark.parametrize("grid", REDUCED)
+def test_point_extraction_on_reduced_gaussian_rows_then_between_rows(grid):
+    """At a site: each bracketing row interpolated from ecCodes' triplets onto the expanded longitudes, then
+    bilinear between the nodes around the site (the scheme `_reduced_gg_grid` documents)."""
+    message = layout_message(grid, 0)
+    lat, lon, value = reference_points(message, grid, 0)
+    da = grib.read_t2m(message)
+    site_lat, site_lon = 48.85, 2.35
+    nodes = np.mod(da.x.values, 360.0)
+    rows = np.unique(lat)
+    j = np.searchsorted(rows, site_lat)
+    south, north = rows[j - 1], rows[j]
+    k = np.searchsorted(np.sort(nodes), site_lon % 360.0)
+    x0, x1 = np.sort(nodes)[k - 1], np.sort(nodes)[k]
+    at = {r: np.interp([x0, x1], lon[lat == r], value[lat == r], period=360.0) for r in (south, north)}
+    wx, wy = (site_lon % 360.0 - x0) / (x1 - x0), (site_lat - south) / (north - south)
+    expected = (1 - wy) * ((1 - wx) * at[south][0] + wx * at[south][1]) + wy * ((1 - wx) * at[north][0] + wx * at[north][1])
+    got = float(extract_points(da, [site_lat], [site_lon], ["paris"]).values[0, 0])
+    assert got == pytest.approx(expected, abs=1e-4)
