@@ -174,3 +174,54 @@ def test_point_extraction_on_reduced_gaussian_rows_then_between_rows(grid):
     expected = (1 - wy) * ((1 - wx) * at[south][0] + wx * at[south][1]) + wy * ((1 - wx) * at[north][0] + wx * at[north][1])
     got = float(extract_points(da, [site_lat], [site_lon], ["paris"]).values[0, 0])
     assert got == pytest.approx(expected, abs=1e-4)
+
+
+# ------------------------------------------------------------------ a grid section that contradicts itself (issue 18)
+
+GFS = "gfs/gfs.t12z.pgrbf120.2p5deg.grib2"
+GFS_T2M_OFFSET, GFS_T2M_LENGTH = 2457396, 13101  # the TMP 2 m message of the GFS fixture (ecCodes offset, length)
+LAST_LONGITUDE_BYTE = 97  # the 2nd byte of the message's longitudeOfLastGridPoint (ecCodes offset 96, 4 bytes)
+
+
+def _flip_last_longitude(message: bytes) -> bytes:
+    """One byte of the grid section flipped: the last longitude 357.5 E becomes 363.857 E on the 144-point 2.5 deg
+    grid (0x4f -> 0xb0), which no longer agrees with the first longitude, the increment and the count."""
+    flipped = bytearray(message)
+    flipped[LAST_LONGITUDE_BYTE] ^= 0xFF
+    return bytes(flipped)
+
+
+def test_flipped_grid_byte_is_input_error(data_dir):
+    message = (data_dir / GFS).read_bytes()[GFS_T2M_OFFSET : GFS_T2M_OFFSET + GFS_T2M_LENGTH]
+    h = eccodes.codes_new_from_message(_flip_last_longitude(message))
+    assert eccodes.codes_get(h, "longitudeOfLastGridPointInDegrees") == pytest.approx(363.857, abs=1e-3)
+    eccodes.codes_release(h)
+    with pytest.raises(InputError, match="longitudes: first to last point") as e:
+        grib.read_t2m(_flip_last_longitude(message), where="gfs.grib2")
+    assert e.value.where == "gfs.grib2" and "143 x 2.5" in e.value.expected
+
+
+def test_ingest_of_a_flipped_grid_byte_exits_2_naming_the_file_and_keeps_the_store(data_dir, tmp_path, capsys):
+    """Issue 18, item 3: the same file ingested again after one byte of its grid section flipped is refused (exit
+    2, the file named) and the stored values stay as they were, byte for byte."""
+    from test_store import tree_hash
+    from tm_weather.cli import main
+    from tm_weather.errors import EXIT_INPUT
+
+    path = tmp_path / "gfs_t2m.grib2"
+    message = (data_dir / GFS).read_bytes()[GFS_T2M_OFFSET : GFS_T2M_OFFSET + GFS_T2M_LENGTH]
+    path.write_bytes(message)
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(
+        "store: store.zarr\ncache_dir: cache\n"
+        f"sources:\n  gfs_file:\n    kind: grib_file\n    paths: [{path}]\n"
+        "sites:\n  - {name: la_crosse, lat: 43.88, lon: -91.25}\n  - {name: london, lat: 51.5, lon: -0.12}\n"
+    )
+    assert main(["ingest", "--catalog", str(catalog), "--quiet"]) == 0
+    before = tree_hash(tmp_path / "store.zarr")
+    path.write_bytes(_flip_last_longitude(message))
+    capsys.readouterr()
+    assert main(["ingest", "--catalog", str(catalog), "--quiet"]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert str(path) in err and "longitudes" in err
+    assert tree_hash(tmp_path / "store.zarr") == before
