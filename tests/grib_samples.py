@@ -282,3 +282,27 @@ def _first_last(h: int, grid: str, mode: int, ny: int, nx: int, corner, steps) -
     if grid not in ("lambert", "polar_stereographic"):
         keys.update({"latitudeOfLastGridPointInDegrees": lat[1], "longitudeOfLastGridPointInDegrees": lon[1] % 360.0})
     return keys
+
+
+def bilinear_from_triplets(crs, lat, lon, value, site_lat, site_lon):
+    """Bilinear interpolation at a site of ecCodes' (lat, lon, value) triplets `(points,)` each, in the coordinates
+    of `crs` (the grid's), independently of tm_weather: the triplets are projected, put on their lattice, and the
+    four around the site weighted. Returns (value, the four surrounding values `(2, 2)`)."""
+    import pyproj
+
+    crs = pyproj.CRS.from_user_input(crs)
+    to = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    px, py = (np.asarray(a) for a in to.transform(lon, lat))
+    sx, sy = to.transform(site_lon, site_lat)
+    if crs.is_geographic:
+        px, sx = np.mod(px - sx + 180, 360) - 180 + sx, float(sx)
+    snap = 1e-3 if crs.is_geographic else 1.0  # degrees or metres: far below a step, above ecCodes' rounding
+    (xs, col), (ys, row) = (np.unique(np.round(a / snap), return_inverse=True) for a in (px, py))
+    xs, ys = (np.bincount(i, a) / np.bincount(i) for i, a in ((col, px), (row, py)))  # each column's, row's mean
+    table = np.full((ys.size, xs.size), np.nan)
+    table[row, col] = value
+    i, j = np.searchsorted(xs, sx) - 1, np.searchsorted(ys, sy) - 1
+    wx, wy = (sx - xs[i]) / (xs[i + 1] - xs[i]), (sy - ys[j]) / (ys[j + 1] - ys[j])
+    corners = table[j : j + 2, i : i + 2]
+    return (corners[0, 0] * (1 - wx) * (1 - wy) + corners[0, 1] * wx * (1 - wy) + corners[1, 0] * (1 - wx) * wy
+            + corners[1, 1] * wx * wy), corners

@@ -12,7 +12,7 @@ from affine import Affine
 
 import tm_weather  # noqa: F401  (pyproj before eccodes)
 import eccodes  # isort: skip
-from grib_samples import GRIDS, SCANNING_MODES, geo_iterator, layout_message, reference_points
+from grib_samples import GRIDS, SCANNING_MODES, bilinear_from_triplets, geo_iterator, layout_message, reference_points
 from tm_weather import grib
 from tm_weather.errors import InputError
 from tm_weather.series import extract_points, regrid_to_tile
@@ -109,27 +109,6 @@ def _with_mode(message: bytes, mode: int) -> bytes:
 # --------------------------------------------------------------------------- extraction and regridding per grid
 
 
-def _bilinear_from_triplets(crs, lat, lon, value, site_lat, site_lon):
-    """Bilinear interpolation at a site of ecCodes' triplets, in the grid's own coordinates (independent of
-    tm_weather: the triplets are projected, put on their lattice and the four around the site weighted)."""
-    crs = pyproj.CRS.from_user_input(crs)
-    to = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    px, py = (np.asarray(a) for a in to.transform(lon, lat))
-    sx, sy = to.transform(site_lon, site_lat)
-    if crs.is_geographic:
-        px, sx = np.mod(px - sx + 180, 360) - 180 + sx, float(sx)
-    snap = 1e-3 if crs.is_geographic else 1.0  # degrees or metres: far below a step, above ecCodes' rounding
-    (xs, col), (ys, row) = (np.unique(np.round(a / snap), return_inverse=True) for a in (px, py))
-    xs, ys = (np.bincount(i, a) / np.bincount(i) for i, a in ((col, px), (row, py)))  # each column's, row's mean
-    table = np.full((ys.size, xs.size), np.nan)
-    table[row, col] = value
-    i, j = np.searchsorted(xs, sx) - 1, np.searchsorted(ys, sy) - 1
-    wx, wy = (sx - xs[i]) / (xs[i + 1] - xs[i]), (sy - ys[j]) / (ys[j + 1] - ys[j])
-    corners = table[j : j + 2, i : i + 2]
-    return (corners[0, 0] * (1 - wx) * (1 - wy) + corners[0, 1] * wx * (1 - wy) + corners[1, 0] * (1 - wx) * wy
-            + corners[1, 1] * wx * wy), corners
-
-
 #: A site inside each small grid (lat, lon).
 SITES = {
     "regular_ll": (51.5, -0.12), "regular_gg": (48.85, 2.35), "rotated_ll": (50.29, 8.9),
@@ -144,7 +123,7 @@ def test_point_extraction_and_regridding_match_triplets(grid, mode):
     lat, lon, value = reference_points(message, grid, mode)
     da = grib.read_t2m(message)
     site_lat, site_lon = SITES[grid]
-    expected, corners = _bilinear_from_triplets(da.rio.crs, lat, lon, value, site_lat, site_lon)
+    expected, corners = bilinear_from_triplets(da.rio.crs, lat, lon, value, site_lat, site_lon)
     got = float(extract_points(da, [site_lat], [site_lon], ["site"]).values[0, 0])
     assert corners.min() - 1e-4 <= got <= corners.max() + 1e-4
     assert got == pytest.approx(expected, abs=1e-4)
