@@ -135,3 +135,35 @@ def test_nbm_in_a_catalog_file(tmp_path):
 def test_nbm_missing_from_cache_with_no_remote_is_input_error(tmp_path, no_network):
     with pytest.raises(InputError, match="cache only"):
         open_nbm(tmp_path, priority=[])([RUN])
+
+
+def test_nbm_baseline_in_verify_where_the_catalog_has_it(tmp_path, nbm_cached, no_network):
+    """`tm-weather verify`'s baselines include "NBM 12 h" for a catalog with an `nbm` source: the NBM run nearest
+    12 h before each valid hour, bilinear onto the tile (here a 3 x 3 km UTM tile centred on Denver)."""
+    import argparse
+
+    import pyproj
+    from affine import Affine
+
+    from tm_weather.catalog import Tile
+    from tm_weather.commands.verify import _baselines
+    from tm_weather.series import TileGrid
+    from tm_weather.verify.baselines import TileCase
+
+    catalog = Catalog(root=tmp_path, store=Path("store.zarr"), cache_dir=Path("cache"),
+                      sources={"blend": {"kind": "nbm", "cycles": [6], "fxx": [FXX]}})
+    baselines = _baselines(argparse.Namespace(truth="blend", baseline=[]), catalog, None, np.array([0], "timedelta64[ns]"))
+    nbm = next(b for b in baselines if b.name == "NBM 12 h")
+    utm = pyproj.CRS.from_epsg(32613)
+    cx, cy = pyproj.Transformer.from_crs("EPSG:4326", utm, always_xy=True).transform(SITES["denver"][1], SITES["denver"][0])
+    grid = TileGrid(utm, Affine(1000.0, 0, cx - 1500.0, 0, -1000.0, cy + 1500.0), (3, 3))
+    valid = np.array([RUN + np.timedelta64(FXX, "h")])
+    case = TileCase("denver", grid, valid, np.array([0], "timedelta64[ns]"), Tile(name="denver", s2=Path("unused.tif")))
+    field = nbm.runs.field(case, lapse=False)
+    assert field.shape == (1, 3, 3)
+    with open(next(nbm_cached.parent.glob("subset_*")), "rb") as f:
+        h = eccodes.codes_grib_new_from_file(f)
+    lat, lon, value = geo_iterator(h).T
+    eccodes.codes_release(h)
+    expected, _ = bilinear_from_triplets(open_nbm(tmp_path)([RUN]).rio.crs, lat, lon, value, *SITES["denver"])
+    assert float(field.values[0, 1, 1]) == pytest.approx(expected, abs=1e-4)
