@@ -167,3 +167,14 @@ def test_nbm_baseline_in_verify_where_the_catalog_has_it(tmp_path, nbm_cached, n
     eccodes.codes_release(h)
     expected, _ = bilinear_from_triplets(open_nbm(tmp_path)([RUN]).rio.crs, lat, lon, value, *SITES["denver"])
     assert float(field.values[0, 1, 1]) == pytest.approx(expected, abs=1e-4)
+
+
+def test_cfgrib_reads_the_nbm_like_file_as_tm_weather_does(tmp_path):
+    """An independent reader on the alternative-row file: cfgrib's decoded field, row for row, is tm-weather's."""
+    import xarray as xr
+
+    path = write_lambert_analysis(tmp_path / "blend.grib2", "2024-01-10T12:00", step=4, scanning_mode=80)
+    ours = grib.read_t2m(path).isel(time=0)
+    with xr.open_dataset(path, engine="cfgrib", filter_by_keys={"shortName": "2t"}, backend_kwargs={"indexpath": ""}) as ds:
+        np.testing.assert_allclose(ds.t2m.values, ours.values, atol=1e-4)
+        np.testing.assert_allclose(ds.latitude.values, ours.latitude.values, atol=1e-6)

@@ -317,8 +317,8 @@ def _scan_gather(k: _GridKeys, ny: int, nx: int) -> np.ndarray | None:
     (columns stored one after the other) is transposed; `alternativeRowScanning` (boustrophedon) reverses every
     second row, counted from the first row scanned, after that transposition: exactly ecCodes' reading of the four
     flags in its projected geo-iterators (Lambert, polar stereographic, Mercator). ecCodes' lat/lon and Gaussian
-    iterators (2.50) ignore `alternativeRowScanning`; here every regular grid reads it the same way (WMO code table
-    3.4: adjacent rows scan in opposite directions)."""
+    iterators (2.50) ignore `alternativeRowScanning` (the Gaussian one also `jPointsAreConsecutive`); here every
+    regular grid reads the flags the same way (WMO code table 3.4: adjacent rows scan in opposite directions)."""
     columns, alternate = k.flag("jPointsAreConsecutive"), k.flag("alternativeRowScanning")
     if not columns and not alternate:
         return None
@@ -354,7 +354,8 @@ def _latitude_rows(k: _GridKeys, first: float, last: float, ny: int) -> np.ndarr
     if k.flag("jScansPositively") != (last >= first) and ny > 1:
         raise k.error("grid", "latitudes of the first and last rows in the scanning direction", f"{first:g} to {last:g}")
     if k.grid_type != "regular_gg":
-        k.check_span("latitudes", first, last, ny, k.get("jDirectionIncrementInDegrees"))
+        step = k.get("jDirectionIncrementInDegrees") if k.flag("ijDirectionIncrementGiven") else np.nan
+        k.check_span("latitudes", first, last, ny, step)
         return np.linspace(first, last, ny)
     gaussian = np.sort(eccodes.codes_get_double_array(k.h, "distinctLatitudes"))
     unit = 1.0 / eccodes.codes_get_long(k.h, "angleSubdivisions")
@@ -395,9 +396,13 @@ _EPSG4326 = pyproj.CRS.from_epsg(4326).to_wkt()
 def _projected_grid(k: _GridKeys) -> _Grid:
     """Lambert conformal (URMA/RTMA/NBM CONUS), polar stereographic (Alaska) and Mercator (Hawaii, Puerto Rico,
     Guam): the CRS from ecCodes' `projString` (built from the projection keys and the earth shape), x, y in metres
-    from the first point stepped by Dx, Dy in the scanning directions, 2-D `latitude`/`longitude` projected back
-    from them with pyproj. The grid must agree with ecCodes' geo-iterator (`_check_points`) and, on Mercator, with
-    its last point."""
+    from the first point stepped by Dx, Dy in the scanning directions (WMO: the first point is the first scanned).
+    The grid must agree with ecCodes' own point positions (`_check_points`) and, on Mercator, with its last point.
+
+    2-D `latitude`/`longitude` are ecCodes' positions where the first point is the south-west corner (scanning
+    east and north: every NOAA product); otherwise pyproj's, from the axes, because ecCodes (2.50) lays its
+    projected geo-iterators out from the first point eastwards and northwards whatever the scanning flags (it
+    reorders the values to match, so its values stay right, its positions do not)."""
     ny, nx = k.shape()
     crs = pyproj.CRS.from_proj4(eccodes.codes_get_string(k.h, "projString"))
     to_xy = pyproj.Transformer.from_crs(crs.geodetic_crs, crs, always_xy=True)
@@ -405,29 +410,35 @@ def _projected_grid(k: _GridKeys) -> _Grid:
     dx, dy = (k.get("DiInMetres"), k.get("DjInMetres")) if k.grid_type == "mercator" else (k.get("DxInMetres"), k.get("DyInMetres"))
     if not (np.isfinite([x0, y0, dx, dy]).all() and dx > 0 and dy > 0):
         raise k.error("grid", "a first point inside the projection and increments > 0", f"x0 {x0}, y0 {y0}, Dx {dx}, Dy {dy}")
-    sx = -1.0 if k.flag("iScansNegatively") else 1.0
-    sy = 1.0 if k.flag("jScansPositively") else -1.0
-    x, y = x0 + sx * dx * np.arange(nx), y0 + sy * dy * np.arange(ny)
+    east, north = not k.flag("iScansNegatively"), k.flag("jScansPositively")
+    x, y = x0 + (1.0 if east else -1.0) * dx * np.arange(nx), y0 + (1.0 if north else -1.0) * dy * np.arange(ny)
     if k.grid_type == "mercator":
         x1, y1 = to_xy.transform(k.get("longitudeOfLastGridPointInDegrees"), k.get("latitudeOfLastGridPointInDegrees"))
         k.check_span("x", x0, x1, nx, dx, tolerance=0.01 * dx)
         k.check_span("y", y0, y1, ny, dy, tolerance=0.01 * dy)
-    _check_points(k, to_xy, x0, y0, dx, dy, ny, nx)
-    lon, lat = pyproj.Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True).transform(*np.meshgrid(x, y))
+    lat = eccodes.codes_get_double_array(k.h, "latitudes").reshape(ny, nx)
+    lon = eccodes.codes_get_double_array(k.h, "longitudes").reshape(ny, nx)
+    _check_points(k, to_xy, lon, lat, x0 + dx * np.arange(nx), y0 + dy * np.arange(ny))
+    if not (east and north):
+        lon, lat = pyproj.Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True).transform(*np.meshgrid(x, y))
     return _Grid(k.key, crs.to_wkt(), x, y, 0, np.asarray(lat), (np.asarray(lon) + 180.0) % 360.0 - 180.0,
                  _scan_gather(k, ny, nx), ny * nx)
 
 
-def _check_points(k: _GridKeys, to_xy: pyproj.Transformer, x0: float, y0: float, dx: float, dy: float, ny: int, nx: int) -> None:
-    """ecCodes' own point positions (`latitudes`/`longitudes`), projected, must lie on the grid of the first point
-    and increments, to 1 % of a step. ecCodes (2.50) lays its projected geo-iterators out from the first point
-    eastwards and northwards whatever the scanning flags (and reorders the values to match): so that is the frame
-    they are compared in, while the axes here run in the scanning directions from the first point (WMO)."""
-    lat = eccodes.codes_get_double_array(k.h, "latitudes").reshape(ny, nx)
-    lon = eccodes.codes_get_double_array(k.h, "longitudes").reshape(ny, nx)
-    px, py = to_xy.transform(lon, lat)
-    off = max(np.max(np.abs(px - (x0 + dx * np.arange(nx)))), np.max(np.abs(py - (y0 + dy * np.arange(ny))[:, None])))
-    if not np.isfinite(off) or off > 0.01 * min(dx, dy):
+#: Every how many points in each direction `_check_points` compares: ~1/256 of a 2345 x 1597 grid, with its edges.
+_CHECK_STRIDE = 16
+
+
+def _check_points(k: _GridKeys, to_xy: pyproj.Transformer, lon: np.ndarray, lat: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """ecCodes' own point positions `(ny, nx)` (west to east, south to north from the first point: its frame),
+    projected, must lie on the axes `x` `(nx,)`, `y` `(ny,)` of that frame to 1 % of a step; every
+    `_CHECK_STRIDE`-th point and the last row and column are compared."""
+    rows = np.unique(np.r_[np.arange(0, y.size, _CHECK_STRIDE), y.size - 1])
+    cols = np.unique(np.r_[np.arange(0, x.size, _CHECK_STRIDE), x.size - 1])
+    px, py = to_xy.transform(lon[np.ix_(rows, cols)], lat[np.ix_(rows, cols)])
+    off = max(np.max(np.abs(px - x[cols])), np.max(np.abs(py - y[rows][:, None])))
+    step = min(np.abs(np.diff(x)).min(initial=np.inf), np.abs(np.diff(y)).min(initial=np.inf))
+    if not np.isfinite(off) or off > 0.01 * step:
         raise k.error("grid", "ecCodes' point positions on the grid the first point and increments define", f"{off:g} m off")
 
 
