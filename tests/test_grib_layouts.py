@@ -204,3 +204,24 @@ def test_ingest_of_a_flipped_grid_byte_exits_2_naming_the_file_and_keeps_the_sto
     err = capsys.readouterr().err
     assert str(path) in err and "longitudes" in err
     assert tree_hash(tmp_path / "store.zarr") == before
+
+
+@pytest.mark.parametrize("sample", ["reduced_gg_sfc_grib1", "regular_gg_sfc_grib1"])
+def test_ecmwf_grib1_gaussian_grids_equal_the_geo_iterator(sample):
+    """ERA5's and the IFS's GRIB1 Gaussian grids (ecCodes' N32 samples as 2 m temperature, paramId 167): every
+    value at its ecCodes position (regular), or each row's triplets interpolated along it (reduced)."""
+    h = eccodes.codes_grib_new_from_samples(sample)
+    try:
+        eccodes.codes_set(h, "paramId", 167)
+        lat, lon, _ = geo_iterator(h).T
+        eccodes.codes_set_values(h, 280.0 - 0.5 * lat + 0.3 * np.sin(np.radians(3 * lon)))
+        message = eccodes.codes_get_message(h)
+        lat, lon, value = geo_iterator(h).T
+    finally:
+        eccodes.codes_release(h)
+    da = grib.read_t2m(message).isel(time=0)
+    nodes = np.mod(da.x.values, 360.0)
+    for j, row_lat in enumerate(np.unique(lat)[::-1]):
+        on_row = lat == row_lat
+        assert da.y.values[j] == pytest.approx(row_lat, abs=1e-9)
+        np.testing.assert_allclose(da.values[j], np.interp(nodes, lon[on_row], value[on_row], period=360.0), atol=1e-4, rtol=0)
