@@ -153,6 +153,27 @@ def test_point_extraction_on_reduced_gaussian_rows_then_between_rows(grid):
     expected = (1 - wy) * ((1 - wx) * at[south][0] + wx * at[south][1]) + wy * ((1 - wx) * at[north][0] + wx * at[north][1])
     got = float(extract_points(da, [site_lat], [site_lon], ["paris"]).values[0, 0])
     assert got == pytest.approx(expected, abs=1e-4)
+    utm = pyproj.CRS.from_epsg(32631)
+    cx, cy = pyproj.Transformer.from_crs("EPSG:4326", utm, always_xy=True).transform(site_lon, site_lat)
+    tile = regrid_to_tile(da, utm, Affine(1000.0, 0, cx - 1500.0, 0, -1000.0, cy + 1500.0), (3, 3))
+    assert float(tile.values[0, 1, 1]) == pytest.approx(expected, abs=1e-4)
+
+
+@pytest.mark.parametrize("sample", ["sh_sfc_grib2", "reduced_ll_sfc_grib2"])
+def test_a_grid_this_layer_cannot_read_is_input_error(sample):
+    """Spectral coefficients and reduced lat/lon grids (no 2 m temperature product NOAA or ECMWF publishes) are
+    refused by name, never read as something else."""
+    h = eccodes.codes_grib_new_from_samples(sample)
+    try:
+        for key, value in {"discipline": 0, "parameterCategory": 0, "parameterNumber": 0, "typeOfFirstFixedSurface": 103,
+                           "scaleFactorOfFirstFixedSurface": 0, "scaledValueOfFirstFixedSurface": 2}.items():
+            eccodes.codes_set(h, key, value)
+        message = eccodes.codes_get_message(h)
+    finally:
+        eccodes.codes_release(h)
+    with pytest.raises(InputError, match="gridType") as e:
+        grib.read_t2m(message)
+    assert "regular_ll or regular_gg" in e.value.expected
 
 
 # ------------------------------------------------------------------ a grid section that contradicts itself (issue 18)
