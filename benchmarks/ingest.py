@@ -16,17 +16,33 @@ varying with lead time. `--messages N` pads each file to N messages by repeating
 GFS's real files (about 700 messages) have hundreds of fields before it. Bytes read are measured from
 /proc/self/io (`rchar`) around each method.
 
-Run: `.venv/bin/python benchmarks/ingest.py [--messages 200]` (20 s; 2 min with 200 messages, on 2 cores).
-Results: BENCHMARKS.md, "## Ingest".
+`--grid lambert` times the same on NBM-like CONUS files instead: the URMA/RTMA/NBM 2.5 km Lambert conformal grid
+(2345 x 1597), scanning mode 80 (alternative rows, as NBM's), three messages each (PRES, TMP 2 m, DPT 2 m), written
+by the test suite's `tests/grib_samples.write_lambert_analysis`. cfgrib gives no projected coordinates to
+interpolate on there, so its side is the open and decode of the field alone (`.load()`), checked against
+tm-weather's field at every grid point.
+
+Each method runs `--repeat` times (tm-weather's grid cache cleared each time; cfgrib's index files deleted
+before each first open); the median and range of wall and CPU time (this process's user + sys) are printed. The
+ratios are cfgrib's median over tm-weather's median: how many times longer the cfgrib path takes for the same
+site series (first open: as a user meets it; indexes reused: a second run over the same local files).
+
+Run: `.venv/bin/python benchmarks/ingest.py [--messages 200] [--grid lambert] [--repeat 5]` (a few minutes on
+2 cores). Results: BENCHMARKS.md, "## Ingest".
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
@@ -120,11 +136,65 @@ def with_cfgrib(paths: list[Path], lat: np.ndarray, lon: np.ndarray, names: list
     return xr.concat(series, dim="step", coords="different", compat="equals", join="outer").assign_coords(site=names)
 
 
-def measure(method, *args) -> tuple[xr.DataArray, float, int]:
-    """(result, seconds, bytes read) of one call."""
-    read0, t0 = rchar(), time.perf_counter()
-    out = method(*args)
-    return out, time.perf_counter() - t0, rchar() - read0
+def lambert_files(folder: Path, leads: range) -> list[Path]:
+    """NBM-like CONUS files, one per lead (f001 on), with the test suite's writer (see the module docstring)."""
+    sys.path.insert(0, str(FIXTURE.parents[2]))
+    from grib_samples import write_lambert_analysis
+
+    paths = [folder / f"blend.t12z.core.f{lead + 1:03d}.co.grib2" for lead in leads]
+    for lead, path in zip(leads, paths):
+        write_lambert_analysis(path, f"2024-01-10T{12 + lead + 1:02d}:00" if lead < 11 else f"2024-01-11T{lead - 11:02d}:00",
+                               step=1, scanning_mode=80, lead_hours=lead + 1)
+    return paths
+
+
+def cfgrib_fields(paths: list[Path]) -> np.ndarray:
+    """What a cfgrib user gets first on a projected grid: the decoded T2M field of each file -> (file, y, x)."""
+    fields = []
+    for path in paths:
+        with xr.open_dataset(path, engine="cfgrib", filter_by_keys={"shortName": "2t"}, decode_timedelta=True) as ds:
+            fields.append(ds.t2m.load().values)
+    return np.stack(fields)
+
+
+def delete_cfgrib_indexes(paths: list[Path]) -> None:
+    """cfgrib's own index files (`<file>.<hash>.idx`), so that its next open is a first open; not our `.idx`."""
+    for path in paths:
+        for index in path.parent.glob(f"{path.name}.*.idx"):
+            index.unlink()
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall and CPU seconds (this process's user + sys) of each repeat, and the bytes read by the last one."""
+
+    wall: list[float]
+    cpu: list[float]
+    bytes_read: int
+
+    def median(self, which: str) -> float:
+        return statistics.median(getattr(self, which))
+
+    def __str__(self) -> str:
+        return (f"wall {self.median('wall'):6.2f} s [{min(self.wall):.2f}..{max(self.wall):.2f}], "
+                f"CPU {self.median('cpu'):6.2f} s [{min(self.cpu):.2f}..{max(self.cpu):.2f}], read {self.bytes_read / 1e6:7.2f} MB")
+
+
+def measure(repeat: int, before: Callable[[], None], method, *args) -> tuple[object, Timing]:
+    """(result of the last call, timings of `repeat` calls of `method(*args)`, each after `before()`)."""
+    wall, cpu = [], []
+    for _ in range(repeat):
+        before()
+        read0, t0, c0 = rchar(), time.perf_counter(), time.process_time()
+        out = method(*args)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+        read = rchar() - read0
+    return out, Timing(wall, cpu, read)
+
+
+def ratio(a: Timing, b: Timing) -> str:
+    return f"{a.median('wall') / b.median('wall'):.1f}x wall, {a.median('cpu') / b.median('cpu'):.1f}x CPU"
 
 
 def main() -> None:
@@ -133,45 +203,63 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=100, help="number of sites (default 100)")
     parser.add_argument("--messages", type=int, default=len(TEMPLATE_MESSAGES),
                         help=f"messages per file (default {len(TEMPLATE_MESSAGES)}; more repeat the fields before TMP 2 m)")
+    parser.add_argument("--grid", choices=["gfs", "lambert"], default="gfs",
+                        help="GFS-layout 0.25 deg files (default) or NBM-like 2.5 km CONUS Lambert files")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs of each method (default 5)")
     args = parser.parse_args()
     if args.messages < len(TEMPLATE_MESSAGES):
         parser.error(f"--messages must be at least {len(TEMPLATE_MESSAGES)}")
     lat, lon, names = sites(args.sites)
+    if args.grid == "lambert":  # inside CONUS
+        rng = np.random.default_rng(0)
+        lat, lon = rng.uniform(26, 48, args.sites), rng.uniform(-122, -70, args.sites)
     with tempfile.TemporaryDirectory(prefix="tm-weather-ingest-") as tmp:
         t0 = time.perf_counter()
-        paths = make_files(Path(tmp), range(args.leads), args.messages)
+        paths = (lambert_files(Path(tmp), range(args.leads)) if args.grid == "lambert"
+                 else make_files(Path(tmp), range(args.leads), args.messages))
         t1 = time.perf_counter()
         for path in paths:
             grib.write_idx(path)
         t2 = time.perf_counter()
         file_bytes = sum(p.stat().st_size for p in paths)
-        print(f"{len(paths)} files, {file_bytes / 1e6:.1f} MB, {NI}x{NJ} grid, {args.messages} messages each: "
+        messages = 3 if args.grid == "lambert" else args.messages
+        print(f"{len(paths)} files, {file_bytes / 1e6:.1f} MB, {args.grid} grid, {messages} messages each: "
               f"made in {t1 - t0:.1f} s; .idx written in {t2 - t1:.2f} s (NOAA publishes them; not counted below)")
 
         # Warm-up on a copy of the 2.5 deg fixture, so neither method's timing includes importing its libraries.
         warmup = Path(tmp) / "warmup.grib2"
         shutil.copy(FIXTURE, warmup)
         grib.write_idx(warmup)
-        extract_points(grib.read_t2m_files([warmup], form="forecast"), lat, lon, names)
-        with_cfgrib([warmup], lat, lon, names)
+        extract_points(grib.read_t2m_files([warmup], form="forecast"), *sites(args.sites))
+        with_cfgrib([warmup], *sites(args.sites))
 
-        field, t_read, b_read = measure(grib.read_t2m_files, paths, "forecast")
-        ours, t_extract, b_extract = measure(extract_points, field, lat, lon, names)
-        cold, t_cold, b_cold = measure(with_cfgrib, paths, lat, lon, names)
-        warm, t_warm, b_warm = measure(with_cfgrib, paths, lat, lon, names)
+        def fresh_grid() -> None:  # each repeat builds its grid again, as one ingest run does once
+            grib._grid_cache.clear()
+
+        field, t_read = measure(args.repeat, fresh_grid, grib.read_t2m_files, paths, "forecast")
+        ours, t_extract = measure(args.repeat, lambda: None, extract_points, field, lat, lon, names)
+        t_ours = Timing([a + b for a, b in zip(t_read.wall, t_extract.wall)], [a + b for a, b in zip(t_read.cpu, t_extract.cpu)],
+                        t_read.bytes_read + t_extract.bytes_read)
+        user = cfgrib_fields if args.grid == "lambert" else with_cfgrib
+        user_args = (paths,) if args.grid == "lambert" else (paths, lat, lon, names)
+        cold, t_cold = measure(args.repeat, lambda: delete_cfgrib_indexes(paths), user, *user_args)
+        warm, t_warm = measure(args.repeat, lambda: None, user, *user_args)
 
     ours = ours.isel(init_time=0)
-    assert ours.shape == cold.shape == (args.leads, args.sites)
-    assert list(ours.lead_time.values // np.timedelta64(1, "h")) == list(range(args.leads))
-    diff = max(float(np.abs(ours.values - cold.values).max()), float(np.abs(ours.values - warm.values).max()))
-    t_ours, b_ours = t_read + t_extract, b_read + b_extract
-    print(f"tm-weather, T2M by .idx byte range (read_t2m_files): {t_read:6.2f} s, read {b_read / 1e6:7.2f} MB")
-    print(f"tm-weather, bilinear at the sites (extract_points)  : {t_extract:6.2f} s")
-    print(f"tm-weather, total                                   : {t_ours:6.2f} s, read {b_ours / 1e6:7.2f} MB")
-    for label, t, b in (("first open", t_cold, b_cold), ("indexes reused", t_warm, b_warm)):
-        print(f"cfgrib open_dataset + interp, {label:<15}       : {t:6.2f} s, read {b / 1e6:7.2f} MB -> "
-              f"{t / t_ours:.1f}x tm-weather's time ({t / t_read:.1f}x its read alone), {b / b_ours:.1f}x its bytes")
-    print(f"max |tm-weather - cfgrib| over {ours.size} values: {diff:.2e} K ({'within' if diff <= 1e-4 else 'ABOVE'} 1e-4 K)")
+    assert ours.shape == (args.leads, args.sites)
+    if args.grid == "lambert":
+        what, diff = "field values", max(float(np.abs(field.values[0] - c).max()) for c in (cold, warm))
+    else:
+        assert list(ours.lead_time.values // np.timedelta64(1, "h")) == list(range(args.leads))
+        what, diff = "site values", max(float(np.abs(ours.values - c.values).max()) for c in (cold, warm))
+    print(f"median [range] of {args.repeat} runs each; CPU = this process's user + sys")
+    print(f"tm-weather, T2M by .idx byte range (read_t2m_files): {t_read}")
+    print(f"tm-weather, bilinear at the sites (extract_points)  : {t_extract}")
+    print(f"tm-weather, total                                   : {t_ours}")
+    step = "open + load" if args.grid == "lambert" else "open_dataset + interp"
+    for label, t in (("first open", t_cold), ("indexes reused", t_warm)):
+        print(f"cfgrib {step}, {label:<15}: {t} -> {ratio(t, t_ours)} tm-weather's total")
+    print(f"max |tm-weather - cfgrib| over the {what}: {diff:.2e} K ({'within' if diff <= 1e-4 else 'ABOVE'} 1e-4 K)")
 
 
 if __name__ == "__main__":

@@ -60,6 +60,18 @@ class GFSAnalysisConfig(_Strict):
     priority: list[str] = ["aws", "nomads", "google", "azure"]
 
 
+class NBMConfig(_Strict):
+    """NOAA's National Blend of Models through Herbie: the deterministic `TMP:2 m above ground` message of each run
+    and lead, fetched by `.idx` byte range. `product`: Herbie's domain, "co" (CONUS, 2.5 km Lambert conformal),
+    "ak" (Alaska, polar stereographic), "hi", "pr", "gu" (Mercator). NBM runs every hour; leads start at 1 h."""
+
+    kind: Literal["nbm"]
+    product: Literal["co", "ak", "hi", "pr", "gu"] = "co"
+    cycles: list[Annotated[int, Field(ge=0, le=23)]] = list(range(24))
+    fxx: list[Annotated[int, Field(ge=1, le=264)]] = list(range(1, 13))
+    priority: list[str] = ["aws", "nomads"]
+
+
 class GribFileConfig(_Strict):
     """Local GRIB files (any centre) holding 2 m temperature, read with ecCodes.
 
@@ -108,7 +120,7 @@ class ISDConfig(_Strict):
 
 
 SourceConfig = Annotated[
-    Union[GFSConfig, GFSAnalysisConfig, GribFileConfig, ERA5FileConfig, ERA5ArcoConfig, ERA5CDSConfig, HerbieAnalysisConfig, ISDConfig],
+    Union[GFSConfig, GFSAnalysisConfig, NBMConfig, GribFileConfig, ERA5FileConfig, ERA5ArcoConfig, ERA5CDSConfig, HerbieAnalysisConfig, ISDConfig],
     Field(discriminator="kind"),
 ]
 

@@ -59,9 +59,12 @@ def read_t2m(source: str | PathLike | bytes, form: Form = "analysis", where: str
     """All 2 m temperature messages in `source` (a GRIB1/GRIB2 file path, or the bytes of one or more messages).
 
     A message is T2M if its ecCodes shortName is `2t`, or (GRIB2) discipline 0 / category 0 / number 0 at
-    `heightAboveGround` level 2. Grids: `regular_ll` (x = longitude in [-180, 180) when that keeps the axis
-    evenly spaced, else as stored; y = latitude; EPSG:4326) and `lambert` (x, y in metres of the message's
-    Lambert conformal CRS, plus 2-D `latitude`/`longitude`). Every message must share one grid.
+    `heightAboveGround` level 2. Grids (`_GRID_TYPES`): `regular_ll`, `regular_gg` (x = longitude in [-180, 180)
+    when that keeps the axis evenly spaced, else as stored; y = latitude; EPSG:4326); `reduced_gg` (expanded
+    along each row onto its densest row's longitudes: see `_reduced_gg_grid`); `rotated_ll` (x, y in rotated
+    degrees, the rotated-pole CRS); `lambert`, `polar_stereographic`, `mercator` (x, y in metres of the
+    message's projection). Projected and rotated grids carry 2-D `latitude`/`longitude`. Every scanning mode is
+    read (`_scan_gather`); x and y run in the scanning directions. Every message must share one grid.
 
     Returns t2m float32 kelvin, `form="analysis"`: `(time, y, x)`, time = valid time, one message per time;
     `form="forecast"`: `(init_time, lead_time, y, x)` with `valid_time(init_time, lead_time)`, NaN where the
@@ -150,9 +153,12 @@ def _combine(decoded: list[tuple[_Grid, _Field]], form: Form, where: str | PathL
 
 @dataclass(frozen=True)
 class _Grid:
-    """One message's grid. `x`, `y`: 1-D coordinates (degrees or metres); `x_shift`: columns the values are
-    rotated left by so that `x` increases after wrapping longitudes (0: as stored); `latitude`, `longitude`:
-    2-D (y, x) degrees for projected grids, else None; `crs`: WKT."""
+    """One message's grid, laid out `(y, x)`. `x`, `y`: 1-D coordinates (degrees or metres) in the scanning
+    directions; `x_shift`: columns the values are rotated left by so that `x` increases after wrapping longitudes
+    (0: as stored); `latitude`, `longitude`: 2-D (y, x) degrees for projected and rotated grids, else None; `crs`:
+    WKT; `points`: how many values a message on this grid holds; `gather`: how its values `(points,)` become the
+    `(y, x)` layout (`arrange`): None (already rows of x), flat indices `(ny * nx,)` (scanning modes), or
+    (i0, i1, w) `(ny * nx,)` each, `(1 - w) * values[i0] + w * values[i1]` (a reduced grid's rows interpolated)."""
 
     key: str  # ecCodes md5GridSection: equal keys mean identical grids
     crs: str
@@ -161,11 +167,23 @@ class _Grid:
     x_shift: int
     latitude: np.ndarray | None
     longitude: np.ndarray | None
+    gather: np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    points: int
 
     def __post_init__(self) -> None:
         for a in (self.x, self.y, self.latitude, self.longitude):
             if a is not None:
                 a.flags.writeable = False  # cached and shared by every array read on this grid
+
+    def arrange(self, values: np.ndarray) -> np.ndarray:
+        """A message's values `(points,)`, in its scanning order -> `(y.size, x.size)` (columns before `x_shift`)."""
+        shape = (self.y.size, self.x.size)
+        if self.gather is None:
+            return values.reshape(shape)
+        if isinstance(self.gather, np.ndarray):
+            return values[self.gather].reshape(shape)
+        i0, i1, w = self.gather
+        return ((1.0 - w) * values[i0] + w * values[i1]).reshape(shape)
 
 
 @dataclass(frozen=True)
@@ -219,85 +237,255 @@ def _is_t2m(h: int) -> bool:
 
 _grid_cache: dict[str, _Grid] = {}
 
+#: What each gridType is read as (see `_grid`). ECMWF's and NOAA's 2 m temperature grids are all among these.
+_GRID_TYPES = ("regular_ll", "regular_gg", "rotated_ll", "reduced_gg", "lambert", "polar_stereographic", "mercator")
+
 
 def _grid(h: int, where: str | PathLike, number: int) -> _Grid:
-    """The message's grid (cached by ecCodes' md5 of the grid section: building one costs a lat/lon array)."""
+    """The message's grid (cached by ecCodes' md5 of the grid section: building one may cost a lat/lon array).
+
+    Before a grid is trusted its own description must agree with itself (`_GridKeys.check_span`, `_check_points`):
+    first and last points, increments and point counts; a grid section that does not (a flipped byte, a wrong
+    count) is an `InputError`, never a shifted field. A gridType not in `_GRID_TYPES` is an `InputError` too."""
     key = eccodes.codes_get_string(h, "md5GridSection")
     if key not in _grid_cache:
         grid_type = eccodes.codes_get_string(h, "gridType")
-        builders = {"regular_ll": _regular_ll_grid, "lambert": _lambert_grid}
+        builders: dict[str, Callable[[_GridKeys], _Grid]] = {
+            "regular_ll": _regular_ll_grid, "regular_gg": _regular_ll_grid, "rotated_ll": _regular_ll_grid,
+            "reduced_gg": _reduced_gg_grid,
+            "lambert": _projected_grid, "polar_stereographic": _projected_grid, "mercator": _projected_grid,
+        }
         if grid_type not in builders:
-            raise InputError(where, f"GRIB message {number} gridType", "regular_ll or lambert", repr(grid_type))
-        if eccodes.codes_get_long(h, "jPointsAreConsecutive"):
-            raise InputError(where, f"GRIB message {number} scanning mode", "rows of consecutive x points", "columns")
-        _grid_cache[key] = builders[grid_type](h, key)
+            raise InputError(where, f"GRIB message {number} gridType", " or ".join(_GRID_TYPES), repr(grid_type))
+        _grid_cache[key] = builders[grid_type](_GridKeys(h, key, grid_type, where, number))
     return _grid_cache[key]
 
 
-def _shape(h: int) -> tuple[int, int]:
-    """(ny, nx) of the grid (ecCodes' Nj/Ni, which alias Ny/Nx on projected grids)."""
-    return eccodes.codes_get_long(h, "Nj"), eccodes.codes_get_long(h, "Ni")
+@dataclass(frozen=True)
+class _GridKeys:
+    """What a grid builder reads: the message handle `h`, its grid `key` and `grid_type`, and `where`/`number`
+    for errors."""
+
+    h: int
+    key: str
+    grid_type: str
+    where: str | PathLike
+    number: int
+
+    def get(self, name: str) -> float:
+        return eccodes.codes_get_double(self.h, name)
+
+    def flag(self, name: str) -> bool:
+        return bool(eccodes.codes_get_long(self.h, name))
+
+    def error(self, field: str, expected: str, found: str) -> InputError:
+        return InputError(self.where, f"GRIB message {self.number} {field}", expected, found)
+
+    def shape(self) -> tuple[int, int]:
+        """(ny, nx) of a regular grid (ecCodes' Nj/Ni, which alias Ny/Nx on projected grids), checked against the
+        number of points the message holds."""
+        ny, nx = eccodes.codes_get_long(self.h, "Nj"), eccodes.codes_get_long(self.h, "Ni")
+        points = eccodes.codes_get_long(self.h, "numberOfDataPoints")
+        if ny < 1 or nx < 1 or ny * nx != points:
+            raise self.error("grid size", f"Nj x Ni = numberOfDataPoints ({points})", f"{ny} x {nx}")
+        return ny, nx
+
+    def check_span(self, name: str, first: float, last: float, n: int, step: float, periodic: bool = False,
+                   tolerance: float | None = None) -> None:
+        """First and last point of an axis `n` points long must lie (n - 1) increments `step` apart (degrees, or
+        metres with a `tolerance`; `periodic`: longitudes, the span taken modulo 360 in the scanning direction).
+        The default tolerance for degrees is the precision the message codes them in: a unit of its last digit
+        (1/angleSubdivisions) per point. Skipped when the increment is not coded."""
+        if not np.isfinite(step) or step <= 0 or n < 2:
+            return
+        span = abs(last - first) if not periodic else (last - first) % 360.0
+        if tolerance is None:
+            tolerance = (n + 1) / eccodes.codes_get_long(self.h, "angleSubdivisions")
+        if abs(span - (n - 1) * step) > tolerance:
+            raise self.error(
+                "grid", f"{name}: first to last point = (points - 1) x increment = {n - 1} x {step:g} = {(n - 1) * step:g}",
+                f"first {first:g}, last {last:g}: {span:g} apart",
+            )
 
 
-def _regular_ll_grid(h: int, key: str) -> _Grid:
-    """Latitude/longitude axes from the first and last grid points, which ecCodes reports in scanning order.
+def _scan_gather(k: _GridKeys, ny: int, nx: int) -> np.ndarray | None:
+    """Where each point of the `(ny, nx)` layout sits among the message's values, flattened; None when the values
+    already are that layout (rows of consecutive x points, all scanned the same way).
 
-    Written by hand because ecCodes' per-point (`latitudes`) and `distinctLatitudes` keys walk all Ni x Nj
-    points (0.6 s on the 0.25 deg global grid), while a regular grid's axes follow from its two corners.
-    """
-    ny, nx = _shape(h)
-    lat = np.linspace(eccodes.codes_get_double(h, "latitudeOfFirstGridPointInDegrees"),
-                      eccodes.codes_get_double(h, "latitudeOfLastGridPointInDegrees"), ny)
-    first = eccodes.codes_get_double(h, "longitudeOfFirstGridPointInDegrees")
-    last = eccodes.codes_get_double(h, "longitudeOfLastGridPointInDegrees")
-    if eccodes.codes_get_long(h, "iScansNegatively"):
+    The layout keeps the scanning directions: row 0 is the first row scanned, column 0 the first point of a row,
+    so `iScansNegatively` and `jScansPositively` only set the direction of the x and y axes. `jPointsAreConsecutive`
+    (columns stored one after the other) is transposed; `alternativeRowScanning` (boustrophedon) reverses every
+    second row, counted from the first row scanned, after that transposition: exactly ecCodes' reading of the four
+    flags in its projected geo-iterators (Lambert, polar stereographic, Mercator). ecCodes' lat/lon and Gaussian
+    iterators (2.50) ignore `alternativeRowScanning` (the Gaussian one also `jPointsAreConsecutive`); here every
+    regular grid reads the flags the same way (WMO code table 3.4: adjacent rows scan in opposite directions)."""
+    columns, alternate = k.flag("jPointsAreConsecutive"), k.flag("alternativeRowScanning")
+    if not columns and not alternate:
+        return None
+    index = np.arange(ny * nx, dtype=np.int64)
+    layout = index.reshape(nx, ny).T.copy() if columns else index.reshape(ny, nx)
+    if alternate:
+        layout[1::2] = layout[1::2, ::-1]
+    return layout.ravel()
+
+
+def _longitude_axis(k: _GridKeys, first: float, last: float, nx: int, step: float) -> tuple[np.ndarray, int]:
+    """Longitudes (or rotated longitudes) `(nx,)` in scanning order from the first and last points, and the column
+    rotation `x_shift` that wraps 0..360 to -180..180 with x increasing (0: kept as stored, e.g. a Pacific window
+    150..210 E, whose wrapped axis would not increase evenly)."""
+    negative = k.flag("iScansNegatively")
+    k.check_span("longitudes", last if negative else first, first if negative else last, nx, step, periodic=True)
+    if negative:
         last = last - 360.0 if last > first else last
     else:
         last = last + 360.0 if last < first else last
     lon = np.linspace(first, last, nx)
-    # Wrap 0..360 longitudes to -180..180 (as ERA5 and the sites use): a rotation of the columns. Kept as stored
-    # when the wrapped axis would not increase evenly, e.g. a Pacific window 150..210 E.
     shift = int(np.argmin((lon + 180.0) % 360.0 - 180.0))
     wrapped = np.roll((lon + 180.0) % 360.0 - 180.0, -shift)
     steps = np.diff(wrapped)
     if nx > 1 and steps[0] > 0 and np.allclose(steps, steps[0]):
-        return _Grid(key, _EPSG4326, wrapped, lat, shift, None, None)
-    return _Grid(key, _EPSG4326, lon, lat, 0, None, None)
+        return wrapped, shift
+    return lon, 0
+
+
+def _latitude_rows(k: _GridKeys, first: float, last: float, ny: int) -> np.ndarray:
+    """Latitudes of the rows `(ny,)` in scanning order: evenly spaced (regular_ll, rotated_ll) or ecCodes' Gaussian
+    latitudes (`distinctLatitudes`) between the first and last rows (regular_gg)."""
+    if k.flag("jScansPositively") != (last >= first) and ny > 1:
+        raise k.error("grid", "latitudes of the first and last rows in the scanning direction", f"{first:g} to {last:g}")
+    if k.grid_type != "regular_gg":
+        step = k.get("jDirectionIncrementInDegrees") if k.flag("ijDirectionIncrementGiven") else np.nan
+        k.check_span("latitudes", first, last, ny, step)
+        return np.linspace(first, last, ny)
+    gaussian = np.sort(eccodes.codes_get_double_array(k.h, "distinctLatitudes"))
+    unit = 1.0 / eccodes.codes_get_long(k.h, "angleSubdivisions")
+    lat = gaussian[(gaussian >= min(first, last) - unit) & (gaussian <= max(first, last) + unit)]
+    if lat.size != ny:
+        raise k.error("grid", f"{ny} Gaussian latitudes between the first and last rows", f"{lat.size}")
+    return lat if k.flag("jScansPositively") else lat[::-1]
+
+
+def _regular_ll_grid(k: _GridKeys) -> _Grid:
+    """regular_ll, regular_gg and rotated_ll: axes in degrees from the first and last points (for rotated_ll, in the
+    rotated frame, with a CRS of the rotated pole; 2-D `latitude`/`longitude` from pyproj).
+
+    The axes are built from the grid's corners rather than ecCodes' per-point `latitudes` keys, which walk all
+    Ni x Nj points (0.6 s on the 0.25 deg global grid); tests compare them with ecCodes' geo-iterator."""
+    ny, nx = k.shape()
+    lat = _latitude_rows(k, k.get("latitudeOfFirstGridPointInDegrees"), k.get("latitudeOfLastGridPointInDegrees"), ny)
+    step = k.get("iDirectionIncrementInDegrees") if k.flag("ijDirectionIncrementGiven") else np.nan
+    lon, shift = _longitude_axis(k, k.get("longitudeOfFirstGridPointInDegrees"), k.get("longitudeOfLastGridPointInDegrees"), nx, step)
+    gather = _scan_gather(k, ny, nx)
+    if k.grid_type != "rotated_ll":
+        return _Grid(k.key, _EPSG4326, lon, lat, shift, None, None, gather, ny * nx)
+    crs = pyproj.CRS.from_cf({
+        "grid_mapping_name": "rotated_latitude_longitude",
+        "grid_north_pole_latitude": -k.get("latitudeOfSouthernPoleInDegrees"),
+        "grid_north_pole_longitude": (k.get("longitudeOfSouthernPoleInDegrees") + 360.0) % 360.0 - 180.0,
+        "north_pole_grid_longitude": -k.get("angleOfRotationInDegrees"),
+    })
+    to_lonlat = pyproj.Transformer.from_crs(crs, _EPSG4326, always_xy=True)
+    x2, y2 = np.meshgrid(lon, lat)
+    glon, glat = to_lonlat.transform(x2, y2)
+    return _Grid(k.key, crs.to_wkt(), lon, lat, shift, np.asarray(glat), (np.asarray(glon) + 180.0) % 360.0 - 180.0, gather, ny * nx)
 
 
 _EPSG4326 = pyproj.CRS.from_epsg(4326).to_wkt()
 
 
-def _lambert_grid(h: int, key: str) -> _Grid:
-    """Lambert conformal (URMA/RTMA 2.5 km): CRS from ecCodes' `projString`, which ecCodes builds from LoV, LaD,
-    Latin1, Latin2 and the earth shape; x, y in metres from the first point (La1, Lo1) stepped by Dx, Dy in the
-    scanning directions."""
-    ny, nx = _shape(h)
-    crs = pyproj.CRS.from_proj4(eccodes.codes_get_string(h, "projString"))
+def _projected_grid(k: _GridKeys) -> _Grid:
+    """Lambert conformal (URMA/RTMA/NBM CONUS), polar stereographic (Alaska) and Mercator (Hawaii, Puerto Rico,
+    Guam): the CRS from ecCodes' `projString` (built from the projection keys and the earth shape), x, y in metres
+    from the first point stepped by Dx, Dy in the scanning directions (WMO: the first point is the first scanned).
+    The grid must agree with ecCodes' own point positions (`_check_points`) and, on Mercator, with its last point.
+
+    2-D `latitude`/`longitude` are ecCodes' positions where the first point is the south-west corner (scanning
+    east and north: every NOAA product); otherwise pyproj's, from the axes, because ecCodes (2.50) lays its
+    projected geo-iterators out from the first point eastwards and northwards whatever the scanning flags (it
+    reorders the values to match, so its values stay right, its positions do not)."""
+    ny, nx = k.shape()
+    crs = pyproj.CRS.from_proj4(eccodes.codes_get_string(k.h, "projString"))
     to_xy = pyproj.Transformer.from_crs(crs.geodetic_crs, crs, always_xy=True)
-    x0, y0 = to_xy.transform(
-        eccodes.codes_get_double(h, "longitudeOfFirstGridPointInDegrees"),
-        eccodes.codes_get_double(h, "latitudeOfFirstGridPointInDegrees"),
-    )
-    sx = -1.0 if eccodes.codes_get_long(h, "iScansNegatively") else 1.0
-    sy = 1.0 if eccodes.codes_get_long(h, "jScansPositively") else -1.0
-    x = x0 + sx * eccodes.codes_get_double(h, "DxInMetres") * np.arange(nx)
-    y = y0 + sy * eccodes.codes_get_double(h, "DyInMetres") * np.arange(ny)
-    lat = eccodes.codes_get_double_array(h, "latitudes").reshape(ny, nx)
-    lon = (eccodes.codes_get_double_array(h, "longitudes").reshape(ny, nx) + 180.0) % 360.0 - 180.0
-    return _Grid(key, crs.to_wkt(), x, y, 0, lat, lon)
+    x0, y0 = to_xy.transform(k.get("longitudeOfFirstGridPointInDegrees"), k.get("latitudeOfFirstGridPointInDegrees"))
+    dx, dy = (k.get("DiInMetres"), k.get("DjInMetres")) if k.grid_type == "mercator" else (k.get("DxInMetres"), k.get("DyInMetres"))
+    if not (np.isfinite([x0, y0, dx, dy]).all() and dx > 0 and dy > 0):
+        raise k.error("grid", "a first point inside the projection and increments > 0", f"x0 {x0}, y0 {y0}, Dx {dx}, Dy {dy}")
+    east, north = not k.flag("iScansNegatively"), k.flag("jScansPositively")
+    x, y = x0 + (1.0 if east else -1.0) * dx * np.arange(nx), y0 + (1.0 if north else -1.0) * dy * np.arange(ny)
+    if k.grid_type == "mercator":
+        x1, y1 = to_xy.transform(k.get("longitudeOfLastGridPointInDegrees"), k.get("latitudeOfLastGridPointInDegrees"))
+        k.check_span("x", x0, x1, nx, dx, tolerance=0.01 * dx)
+        k.check_span("y", y0, y1, ny, dy, tolerance=0.01 * dy)
+    lat = eccodes.codes_get_double_array(k.h, "latitudes").reshape(ny, nx)
+    lon = eccodes.codes_get_double_array(k.h, "longitudes").reshape(ny, nx)
+    _check_points(k, to_xy, lon, lat, x0 + dx * np.arange(nx), y0 + dy * np.arange(ny))
+    if not (east and north):
+        lon, lat = pyproj.Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True).transform(*np.meshgrid(x, y))
+    return _Grid(k.key, crs.to_wkt(), x, y, 0, np.asarray(lat), (np.asarray(lon) + 180.0) % 360.0 - 180.0,
+                 _scan_gather(k, ny, nx), ny * nx)
+
+
+#: Every how many points in each direction `_check_points` compares: ~1/256 of a 2345 x 1597 grid, with its edges.
+_CHECK_STRIDE = 16
+
+
+def _check_points(k: _GridKeys, to_xy: pyproj.Transformer, lon: np.ndarray, lat: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """ecCodes' own point positions `(ny, nx)` (west to east, south to north from the first point: its frame),
+    projected, must lie on the axes `x` `(nx,)`, `y` `(ny,)` of that frame to 1 % of a step; every
+    `_CHECK_STRIDE`-th point and the last row and column are compared."""
+    rows = np.unique(np.r_[np.arange(0, y.size, _CHECK_STRIDE), y.size - 1])
+    cols = np.unique(np.r_[np.arange(0, x.size, _CHECK_STRIDE), x.size - 1])
+    px, py = to_xy.transform(lon[np.ix_(rows, cols)], lat[np.ix_(rows, cols)])
+    off = max(np.max(np.abs(px - x[cols])), np.max(np.abs(py - y[rows][:, None])))
+    step = min(np.abs(np.diff(x)).min(initial=np.inf), np.abs(np.diff(y)).min(initial=np.inf))
+    if not np.isfinite(off) or off > 0.01 * step:
+        raise k.error("grid", "ecCodes' point positions on the grid the first point and increments define", f"{off:g} m off")
+
+
+def _reduced_gg_grid(k: _GridKeys) -> _Grid:
+    """A global reduced Gaussian grid (ECMWF's native grids: classic `N` and octahedral `O`), expanded onto the
+    regular grid of its densest row: y = the rows' Gaussian latitudes (north to south, as stored), x = max(pl)
+    evenly spaced longitudes from the first point's; each row is linearly interpolated along its latitude
+    (periodic in longitude) onto x. Values on the densest rows, and wherever a row's point falls on x, are the
+    stored ones; point extraction and regridding then interpolate bilinearly between those rows (so: linear along
+    each row, then linear between rows). Only scanning mode 0 (north to south, west to east, the only one ECMWF
+    writes; ecCodes' reduced Gaussian geo-iterator ignores the flags) and whole latitude circles are read."""
+    if eccodes.codes_get_long(k.h, "scanningMode") != 0:
+        raise k.error("scanning mode", "0 on a reduced Gaussian grid", str(eccodes.codes_get_long(k.h, "scanningMode")))
+    pl = eccodes.codes_get_long_array(k.h, "pl")
+    points = eccodes.codes_get_long(k.h, "numberOfDataPoints")
+    if pl.min() < 1 or int(pl.sum()) != points:
+        raise k.error("grid size", f"the pl array summing to numberOfDataPoints ({points})", str(int(pl.sum())))
+    lat, lon = eccodes.codes_get_double_array(k.h, "latitudes"), eccodes.codes_get_double_array(k.h, "longitudes")
+    start = np.concatenate([[0], np.cumsum(pl)[:-1]])
+    first = k.get("longitudeOfFirstGridPointInDegrees")
+    nlon = int(pl.max())
+    unit = 1.0 / eccodes.codes_get_long(k.h, "angleSubdivisions")
+    k.check_span("longitudes of the densest row", first, k.get("longitudeOfLastGridPointInDegrees"), nlon, 360.0 / nlon, periodic=True)
+    i0, i1, w = [], [], []
+    column = np.arange(nlon, dtype=np.int64)
+    for s, n in zip(start, pl):
+        row = lon[s : s + n]
+        if not np.allclose((row - first - 360.0 * np.arange(n) / n + 180.0) % 360.0 - 180.0, 0.0, atol=2 * unit):
+            raise k.error("grid", f"the {n} points of the row at {lat[s]:g} N evenly round the circle from {first:g}", "otherwise")
+        # Column c at first + 360 c / nlon lies between row points floor(c n / nlon) and the next: exact integers.
+        at = column * n
+        i0.append(s + at // nlon)
+        i1.append(np.where(at % nlon == 0, s + at // nlon, s + (at // nlon + 1) % n))  # on a point: only that one
+        w.append((at % nlon) / nlon)
+    x, shift = _longitude_axis(k, first, first + 360.0 * (nlon - 1) / nlon, nlon, 360.0 / nlon)
+    gather = (np.concatenate(i0), np.concatenate(i1), np.concatenate(w).astype(np.float32))
+    return _Grid(k.key, _EPSG4326, x, lat[start], shift, None, None, gather, points)
 
 
 def _field(h: int, grid: _Grid, where: str | PathLike, number: int) -> _Field:
     """Decode one T2M message: values (y, x) in K with bitmap-missing points NaN, init and valid times."""
-    values, shape = eccodes.codes_get_double_array(h, "values"), _shape(h)
-    if values.size != shape[0] * shape[1]:  # a corrupt grid section
-        raise InputError(where, f"GRIB message {number} values", f"Nj x Ni = {shape[0]} x {shape[1]}", str(values.size))
-    values = values.reshape(shape)
+    values = eccodes.codes_get_double_array(h, "values")
+    if values.size != grid.points:  # a corrupt grid section
+        raise InputError(where, f"GRIB message {number} values", f"the grid's {grid.points} points", str(values.size))
     if eccodes.codes_get_long(h, "bitmapPresent"):
-        missing = eccodes.codes_get_long_array(h, "bitmap").reshape(values.shape) == 0
-        values[missing] = np.nan
-    values = to_kelvin(values, eccodes.codes_get_string(h, "units"), where, f"{T2M} (GRIB message {number})")
+        values[eccodes.codes_get_long_array(h, "bitmap") == 0] = np.nan
+    values = to_kelvin(grid.arrange(values), eccodes.codes_get_string(h, "units"), where, f"{T2M} (GRIB message {number})")
     return _Field(*_times(h), values)
 
 

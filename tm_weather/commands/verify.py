@@ -28,8 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="verify generated T2M against truth and baselines; write an HTML report and metrics tables",
         description="Verify generated T2M ensembles (one netCDF per tile, `tm-weather generate`'s layout) against "
         "a truth source of the catalog and against the baselines (climatology from the store, persistence, GFS "
-        "12 h interpolated with and without lapse rate, linear regression on Sentinel-2, and any --baseline "
-        "files). Writes DIR/report.html (images embedded), DIR/metrics.csv and DIR/metrics.json. Bad input "
+        "12 h interpolated with and without lapse rate, NBM 12 h where the catalog has an nbm source, linear "
+        "regression on Sentinel-2, and any --baseline files). Writes DIR/report.html (images embedded), DIR/metrics.csv and DIR/metrics.json. Bad input "
         "(no spatial overlap, mismatched times, wrong units) stops with exit status 2 and writes nothing.",
     )
     p.add_argument("--pred", type=Path, nargs="+", required=True, metavar="GENERATED.nc",
@@ -74,6 +74,9 @@ def _baselines(args: argparse.Namespace, catalog: Catalog, truth_for, leads: np.
         runs = GFSRuns(open_source(gfs, catalog.sources[gfs], catalog))
         out += [GFSInterpolated(runs, lapse=False), GFSInterpolated(runs, lapse=True),
                 LinearS2(runs, truth_for, [TileCase.train(catalog, t, leads) for t in (train.tiles if train else [])])]
+    nbm = next((n for n, s in catalog.sources.items() if s.kind == "nbm"), None)
+    if nbm is not None:
+        out.append(GFSInterpolated(GFSRuns(open_source(nbm, catalog.sources[nbm], catalog), label="NBM"), lapse=False))
     for spec in args.baseline:
         name, _, pattern = spec.partition("=")
         paths = sorted(glob.glob(pattern))

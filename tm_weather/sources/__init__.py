@@ -11,6 +11,7 @@ from tm_weather.sources.base import Source
 SOURCE_CLASSES = {
     "gfs": "tm_weather.sources.gfs:GFSForecast",
     "gfs_analysis": "tm_weather.sources.gfs:GFSAnalysis",
+    "nbm": "tm_weather.sources.nbm:NBMForecast",
     "grib_file": "tm_weather.sources.grib_file:GribFiles",
     "era5_file": "tm_weather.sources.era5:ERA5Files",
     "era5_arco": "tm_weather.sources.era5:ERA5Arco",

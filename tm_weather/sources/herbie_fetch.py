@@ -1,5 +1,5 @@
 """One 2 m temperature GRIB2 message of a NOAA model, fetched through Herbie: from the cache when it is there,
-else by `.idx` byte range from the catalog's sources. Shared by `gfs` and `rtma_urma`.
+else by `.idx` byte range from the catalog's sources. Shared by `gfs`, `nbm` and `rtma_urma`.
 
 Where Herbie looks (herbie-data 2026.10, `herbie/core.py`; `<file>` is the last part of the model template's URL):
 
@@ -131,7 +131,10 @@ def cycle_times(start: np.datetime64, end: np.datetime64, hours: Iterable[int]) 
 
 class HerbieSource:
     """What the Herbie-backed sources share: the model and product, the runs' UTC `hours`, the `priority` of
-    remote sources and the cache folder `save_dir` (Herbie's save_dir)."""
+    remote sources and the cache folder `save_dir` (Herbie's save_dir). `search`: the inventory regex that
+    selects the T2M message of a file."""
+
+    search = T2M_SEARCH
 
     def __init__(self, model: str, product: str, hours: Iterable[int], priority: list[str], save_dir: Path):
         self.name = model
@@ -146,7 +149,7 @@ class HerbieSource:
         """The cached GRIB2 subset holding T2M of run `run` at lead `fxx` hours (see `fetch_message`). Raises
         `InputError` if it holds another run or lead time (a file misplaced in the cache)."""
         run = np.datetime64(run, "ns")
-        path = fetch_message(self.model, self.product, run, fxx, T2M_SEARCH, self.priority, self.save_dir)
+        path = fetch_message(self.model, self.product, run, fxx, self.search, self.priority, self.save_dir)
         inits, valids = t2m_times(path)
         if list(zip(inits, valids)) != [(run, run + np.timedelta64(fxx, "h"))]:
             found = ", ".join(f"run {pd.Timestamp(i)} +{(v - i) // np.timedelta64(1, 'h')} h" for i, v in zip(inits, valids))

@@ -8,7 +8,8 @@ truth's verification space (`tm_weather.verify.truth.Observed`), NaN where it ha
 - `Persistence`: the truth itself at the same hour the day before;
 - `GFSInterpolated`: the GFS run whose lead time to the valid hour is nearest 12 h (operationally 12..17 h;
   runs every 6 h), bilinear onto the tile, optionally lapse-rate corrected to the tile's DEM from GFS's model
-  orography (`HGT:surface`) at -6.5 K/km;
+  orography (`HGT:surface`) at -6.5 K/km; the same without lapse rate for the National Blend of Models (NBM,
+  "NBM 12 h", where the catalog has an `nbm` source: the first guess NWS forecasters start from);
 - `LinearS2`: ordinary least squares of truth on [1, GFS + lapse, the 12 Sentinel-2 L2A bands], fitted on the
   train split's tiles at the same lead times;
 - `PredictionFiles`: any other model's ensemble files in `tm-weather generate`'s layout, verified by their
@@ -33,6 +34,7 @@ from tm_weather.errors import InputError
 from tm_weather.grib import read_t2m_files
 from tm_weather.series import TileGrid, regrid_to_tile
 from tm_weather.sources.gfs import LAPSE_RATE_K_PER_M, GFSForecast
+from tm_weather.sources.nbm import NBMForecast
 from tm_weather.sources.sentinel2 import read_dem, read_s2l2a
 from tm_weather.store import Store
 from tm_weather.verify.prediction import LEAD, read_predictions
@@ -188,11 +190,11 @@ class Persistence:
 
 
 class GFSRuns:
-    """GFS fields for the GFS baselines, each file read once: T2M of one run and lead, the run's orography,
-    and both on a tile's grid."""
+    """Forecast fields for the GFS (or NBM) baselines, each file read once: T2M of one run and lead, the run's
+    orography (GFS only), and both on a tile's grid. `label` names the model in the baselines' names."""
 
-    def __init__(self, source: GFSForecast):
-        self.source = source
+    def __init__(self, source: GFSForecast | NBMForecast, label: str = "GFS"):
+        self.source, self.label = source, label
         self._fields: dict[tuple, xr.DataArray] = {}
 
     def run_for(self, valid: np.datetime64) -> tuple[np.datetime64, int] | None:
@@ -235,11 +237,12 @@ class GFSRuns:
 
 
 class GFSInterpolated:
-    """GFS nearest 12 h lead, bilinear onto the tile; `lapse`: corrected by -6.5 K/km x (DEM - GFS orography)."""
+    """GFS (or NBM) nearest 12 h lead, bilinear onto the tile; `lapse` (GFS): corrected by -6.5 K/km x (DEM - GFS
+    orography)."""
 
     def __init__(self, runs: GFSRuns, lapse: bool):
         self.runs, self.lapse = runs, lapse
-        self.name = "GFS 12 h + lapse rate" if lapse else "GFS 12 h"
+        self.name = f"{runs.label} 12 h + lapse rate" if lapse else f"{runs.label} 12 h"
 
     def predict(self, case: TileCase, observed: Observed) -> xr.DataArray:
         return observed.sample(self.runs.field(case, self.lapse))
