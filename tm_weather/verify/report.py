@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from tm_weather import __version__  # noqa: E402
+from tm_weather.outputs import atomic_file, write_text  # noqa: E402
 from tm_weather.verify import metrics as M  # noqa: E402
 from tm_weather.verify.evaluate import MODEL, Verification, rank_histogram  # noqa: E402
 from tm_weather.verify.prediction import LEAD  # noqa: E402
@@ -36,7 +37,7 @@ MAX_TILES = 4
 
 
 def write_report(out: Path, v: Verification, table: pd.DataFrame, provenance: dict) -> None:
-    """Write report.html, metrics.csv and metrics.json into `out` (created)."""
+    """Write report.html, metrics.csv and metrics.json into `out` (created), each through `tm_weather.outputs`."""
     card = scorecard(table)
     hist = rank_histogram(v)
     sections = [
@@ -50,16 +51,16 @@ def write_report(out: Path, v: Verification, table: pd.DataFrame, provenance: di
     ]
     written = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     meta = provenance | {"tm_weather": __version__, "written": written}
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "metrics.csv", index=False)
-    (out / "metrics.json").write_text(json.dumps({
+    with atomic_file(out / "metrics.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    write_text(out / "metrics.json", json.dumps({
         "provenance": meta,
         "scorecard": card.to_dict(orient="records"),
         "rank_histogram": hist.values.tolist(),
         "unavailable_baselines": v.unavailable,
         "metrics": table.to_dict(orient="records"),
     }, indent=1, default=_json_default))
-    (out / "report.html").write_text(_page(v, sections, meta))
+    write_text(out / "report.html", _page(v, sections, meta))
 
 
 def _json_default(x):
