@@ -340,7 +340,14 @@ def load_model(path) -> tuple[MultiModalTransformer, dict[str, str]]:
     except Exception as e:  # safetensors raises its own error types for bad files
         raise InputError(path, "file", "a safetensors transformer checkpoint", str(e)[:120]) from e
     if "config" not in meta:
-        raise InputError(path, "metadata", "'config'", str(sorted(meta)))
-    model = MultiModalTransformer(ModelConfig(**json.loads(meta["config"])))
-    model.load_state_dict(tensors)
+        raise InputError(path, "metadata", "'config' (a transformer checkpoint, not a tokenizer's)", str(sorted(meta)))
+    try:
+        config = json.loads(meta["config"])
+        model = MultiModalTransformer(ModelConfig(**config))
+    except (ValueError, TypeError) as e:  # broken JSON, unknown keys, impossible sizes
+        raise InputError(path, "metadata config", "a transformer's ModelConfig as JSON", str(e)[:160]) from e
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as e:  # missing, unexpected or mis-shaped tensors
+        raise InputError(path, "tensors", f"the weights of a transformer of its config {config}", str(e)[:160]) from e
     return model.eval(), meta
