@@ -147,7 +147,7 @@ def _filled(values: np.ndarray, valid: np.ndarray, path: Path, what: str) -> tup
         raise InputError(path, "valid pixels", f"at least {MIN_VALID_SHARE:.0%} {what}", f"{share:.1%}")
     if share == 1:
         return values.astype(np.float32), 0.0
-    means = values[..., valid].mean(axis=-1)
+    means = values[..., valid].mean(axis=-1, dtype=np.float64)
     out = np.where(valid, values, means[..., None, None]).astype(np.float32)
     log.warning("%s: %.1f%% of the pixels lack %s; filled with the mean of the others", path, 100 * (1 - share), what)
     return out, 1 - share

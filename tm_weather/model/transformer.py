@@ -339,8 +339,10 @@ def load_model(path) -> tuple[MultiModalTransformer, dict[str, str]]:
             tensors = {k: f.get_tensor(k).to(torch.float32) for k in f.keys()}
     except Exception as e:  # safetensors raises its own error types for bad files
         raise InputError(path, "file", "a safetensors transformer checkpoint", str(e)[:120]) from e
+    if "modality" in meta:  # tokenizer checkpoints name their modality
+        raise InputError(path, "checkpoint", "a transformer checkpoint", f"a {meta['modality']!r} tokenizer checkpoint")
     if "config" not in meta:
-        raise InputError(path, "metadata", "'config' (a transformer checkpoint, not a tokenizer's)", str(sorted(meta)))
+        raise InputError(path, "metadata", "'config'", str(sorted(meta)))
     try:
         config = json.loads(meta["config"])
         model = MultiModalTransformer(ModelConfig(**config))

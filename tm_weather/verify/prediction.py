@@ -22,6 +22,7 @@ import xarray as xr
 from tm_weather.errors import InputError
 from tm_weather.lexicon import T2M, check_kelvin_range
 from tm_weather.series import TileGrid
+from tm_weather.sources.files import file_format
 from tm_weather.times import utc_time
 from tm_weather.verify.metrics import MEMBER
 
@@ -51,6 +52,7 @@ class TilePrediction:
 def read_prediction(path: str | Path) -> TilePrediction:
     """Read and check a generated ensemble file (see the module docstring); `InputError` names what is wrong."""
     path = Path(path)
+    file_format(path, ("netCDF",))  # a bounded read first: /dev/zero is not a netCDF file
     try:
         ds = xr.open_dataset(path, decode_coords="all", decode_timedelta=True)
     except (OSError, ValueError) as e:
