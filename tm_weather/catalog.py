@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from tm_weather import times
 from tm_weather.errors import InputError
+from tm_weather.files import regular_file
 
 #: A source, site or tile name: one path part of the store (no '/', not '.' or '..', not hidden, not empty).
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
@@ -188,7 +189,7 @@ class Catalog(_Strict):
 
 def load_catalog(path: str | Path) -> Catalog:
     """Read and validate a catalog YAML; raise `InputError` naming the file and the key path on any problem."""
-    path = Path(path)
+    path = regular_file(path, "a readable catalog YAML")  # not /dev/zero: read_text would never end
     try:
         raw = yaml.load(path.read_text(), _CatalogLoader)
     except OSError as e:

@@ -36,7 +36,7 @@ from tm_weather.catalog import Catalog, ERA5ArcoConfig, ERA5CDSConfig, ERA5FileC
 from tm_weather.errors import InputError
 from tm_weather.lexicon import SOURCE_KEYS, T2M, T2M_ATTRS, to_kelvin
 from tm_weather.sources.base import check_t2m
-from tm_weather.sources.files import file_format
+from tm_weather.files import file_format
 
 log = logging.getLogger(__name__)
 

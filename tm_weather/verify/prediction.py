@@ -22,7 +22,7 @@ import xarray as xr
 from tm_weather.errors import InputError
 from tm_weather.lexicon import T2M, check_kelvin_range
 from tm_weather.series import TileGrid
-from tm_weather.sources.files import file_format
+from tm_weather.files import file_format
 from tm_weather.times import utc_time
 from tm_weather.verify.metrics import MEMBER
 

@@ -1,4 +1,4 @@
-"""Local input files: what every file reader checks before handing a path to a library that would read it whole.
+"""Input files: what every file reader checks before handing a path to a library that would read it whole.
 
 A path that is not a regular file (a folder, `/dev/zero`, a FIFO) is refused at once: ecCodes scans
 `/dev/zero` for a GRIB message forever and a text parser would read it until memory runs out. The format is
