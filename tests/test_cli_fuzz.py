@@ -28,7 +28,7 @@ from tm_weather.errors import EXIT_INPUT, EXIT_LOCKED, EXIT_OK, EXIT_PARTIAL
 from tm_weather.model import MAX_MEMBERS
 
 PROMISED = {EXIT_OK, EXIT_INPUT, EXIT_PARTIAL, EXIT_LOCKED}
-FEW = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+FEW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 TILES = DATA / "sentinel2" / "terramind-examples"
 GFS_FILE = DATA / "gfs" / "gfs.t12z.pgrbf120.2p5deg.grib2"
 ISD_FILE = DATA / "isd" / "726430-14920-2015"
@@ -70,37 +70,44 @@ def run_in_scratch(inputs: Path, argv_of) -> None:
         assert not left, left
 
 
-def _mostly(good, *others):
-    """`good` half the time, else any of `others` (so most draws get past the first check to the next)."""
-    return st.one_of(st.just(good), st.sampled_from(others))
-
-
-def _text(*good: str):
-    """One of `good`, or short random text."""
-    return st.one_of(st.sampled_from(good), st.text(max_size=12))
+def _mostly(good, *others, text: bool = False):
+    """`good` half the time, else any of `others` (or, with `text`, short random text): most draws get past one
+    check to the next."""
+    bad = st.sampled_from(others)
+    return st.one_of(st.just(good), st.one_of(bad, st.text(max_size=12)) if text else bad)
 
 
 # --------------------------------------------------------------------------------------------- generate
 
 S2_CHOICES = {"tile": TILES / "S2L2A" / "38D_378R_2_3.tif", "dem as s2": TILES / "DEM" / "38D_378R_2_3.tif",
-              "garbage": "garbage.bin", "empty": "empty", "device": Path("/dev/zero"), "missing": "nope.tif"}
+              "garbage": "garbage.bin", "empty": "empty", "device": Path("/dev/zero"), "missing": "nope.tif",
+              "generated": None}
+#: First bytes of the formats the readers tell apart, to start generated files with.
+MAGICS = [b"", b"II*\x00", b"MM\x00*", b"GRIB", b"CDF\x01", b"\x89HDF\r\n\x1a\n"]
+
+
+def generated_file(folder: Path, name: str, content: bytes) -> Path:
+    (folder / name).write_bytes(content)
+    return folder / name
+
 OUTS = ("o.nc", "o.tif", "sub/o.nc", "o.txt", "dir.nc", "blocker/o.nc", "/sys/kernel/tm-weather/o.nc", "")
 
 
 @FEW
 @given(s2=_mostly("tile", *S2_CHOICES),
-       time=st.one_of(_mostly("2023-06-10T12:00", "2023-06-10T12:00+02:00", "9999-12-31", "", "noon"), st.text(max_size=12)),
+       time=_mostly("2023-06-10T12:00", "2023-06-10T12:00+02:00", "9999-12-31", "", "noon", text=True),
        members=_mostly(2, -1, 0, 1, MAX_MEMBERS + 1).map(str), steps=_mostly("1", "-1", "0", "2", "x"),
        seed=_mostly(0, -1, 2**63 - 1, 2**63, 2**64).map(str),
        checkpoint=_mostly("ck/t.safetensors", "ck/s2l2a.safetensors", "garbage.bin", "missing"),
-       out=_mostly("o.nc", *OUTS), dem=st.sampled_from([None, "dem", "garbage.bin", "tile"]))
+       out=_mostly("o.nc", *OUTS), dem=st.sampled_from([None, "dem", "garbage.bin", "tile"]),
+       content=st.tuples(st.sampled_from(MAGICS), st.binary(max_size=300)).map(b"".join))
 @example(s2="tile", time="2023-06-10T12:00", members="2", steps="1", seed="0", checkpoint="ck/t.safetensors",
-         out="o.nc", dem="dem")
+         out="o.nc", dem="dem", content=b"")
 @example(s2="tile", time="2023-06-10T12:00Z", members="1", steps="2", seed=str(2**63 - 1),
-         checkpoint="ck/t.safetensors", out="sub/o.tif", dem=None)
-def test_generate_never_tracebacks(inputs, s2, time, members, steps, seed, checkpoint, out, dem):
+         checkpoint="ck/t.safetensors", out="sub/o.tif", dem=None, content=b"")
+def test_generate_never_tracebacks(inputs, s2, time, members, steps, seed, checkpoint, out, dem, content):
     def argv(scratch: Path) -> list[str]:
-        s2_path = inputs / S2_CHOICES[s2]
+        s2_path = generated_file(scratch, "gen.tif", content) if s2 == "generated" else inputs / S2_CHOICES[s2]
         dems = {"dem": TILES / "DEM" / "38D_378R_2_3.tif", "tile": S2_CHOICES["tile"], "garbage.bin": inputs / "garbage.bin"}
         return (["generate", "--s2", str(s2_path), "--time", time, "--members", members, "--steps", str(steps),
                  "--seed", seed, "--boa-add-offset", "0", "--checkpoint", str(inputs / checkpoint),
@@ -118,7 +125,7 @@ def predictions(draw) -> dict:
     """A prediction file's content: t2m values (with NaN, inf, out-of-range), units, dims, an init_time attribute."""
     value = draw(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(200, 320)))
     return dict(value=value, units=draw(st.sampled_from(["K", "degC", None])),
-                init=draw(st.one_of(st.none(), _text("2023-02-11T00:00Z", "2023-02-12T00:00", "9999-01-01"))),
+                init=draw(_mostly(None, "2023-02-11T00:00Z", "2023-02-12T00:00", "9999-01-01", text=True)),
                 dims=draw(st.sampled_from([("member", "y", "x"), ("y", "x"), ("x", "member", "y")])),
                 crs=draw(st.booleans()))
 
@@ -145,7 +152,7 @@ CATALOGS = {
 
 @FEW
 @given(pred=st.one_of(predictions(), st.sampled_from(["garbage.bin", "empty", "/dev/zero", "missing.nc"])),
-       truth=_text("truth", "store:truth", "truth_{tile}", "g"), block=_mostly(16, -1, 0, 1).map(str),
+       truth=_mostly("truth", "store:truth", "truth_{tile}", "g", text=True), block=_mostly(16, -1, 0, 1).map(str),
        out=_mostly("report", "blocker", "dir.nc", "blocker/report", "/sys/kernel/tm-weather-report"),
        catalog=_mostly("minimal", "no truth", "garbage.bin", "/dev/zero", "missing.yaml"))
 @example(pred=dict(value=280.0, units="K", init=None, dims=("member", "y", "x"), crs=True), truth="truth",
@@ -175,16 +182,19 @@ SOURCES = {"grib": {"kind": "grib_file", "paths": [str(GFS_FILE)]}, "isd": {"kin
 
 
 @FEW
-@given(name=_text("gfs", "truth_a", "gfs/2011", ".", "../escape"), source=st.sampled_from(sorted(SOURCES)),
+@given(name=_mostly("gfs", "truth_a", "gfs/2011", ".", "../escape", "", text=True), source=_mostly("generated", *SOURCES),
+       content=st.tuples(st.sampled_from(MAGICS), st.binary(max_size=300)).map(b"".join),
+       kind=st.sampled_from(["grib_file", "era5_file", "isd"]),
        store=_mostly("s.zarr", "blocker", "dir.nc", "/dev/null", "blocker/s.zarr", "."),
-       start=st.one_of(st.none(), st.dates().map(str), st.text(max_size=10)),
-       lat=st.one_of(st.floats(allow_nan=True), st.booleans(), st.text(max_size=4)),
-       extra=st.sampled_from(["", "store: other.zarr\n", "splits: {train: {start: 2019-02-30}}\n", "x: [\n"]))
-@example(name="gfs", source="grib", store="s.zarr", start=None, lat=40.0, extra="")
-@example(name="isd", source="isd", store="s.zarr", start="2015-01-01", lat=43.9, extra="")
-def test_ingest_never_tracebacks(inputs, name, source, store, start, lat, extra):
+       start=st.one_of(_mostly(None, "2011-01-15", "0001-01-01", "9999-12-31", text=True), st.dates().map(str)),
+       lat=st.one_of(_mostly(43.9, True, "x", 91.0), st.floats(allow_nan=True)),
+       extra=_mostly("", "store: other.zarr\n", "splits: {train: {start: 2019-02-30}}\n", "x: [\n"))
+@example(name="gfs", source="grib", content=b"", kind="grib_file", store="s.zarr", start=None, lat=40.0, extra="")
+@example(name="isd", source="isd", content=b"", kind="isd", store="s.zarr", start="2015-01-01", lat=43.9, extra="")
+def test_ingest_never_tracebacks(inputs, name, source, content, kind, store, start, lat, extra):
     def argv(scratch: Path) -> list[str]:
-        doc = {"store": store, "cache_dir": "cache", "sources": {name: SOURCES[source]},
+        config = SOURCES.get(source) or {"kind": kind, "paths": [str(generated_file(scratch, "data.bin", content))]}
+        doc = {"store": store, "cache_dir": "cache", "sources": {name: config},
                "sites": [{"name": "a", "lat": lat, "lon": -91.2}]}
         (scratch / "c.yaml").write_text(yaml.safe_dump(doc) + extra)
         window = ["--start", start, "--end", start] if start is not None else []

@@ -45,6 +45,7 @@ import xarray as xr
 import zarr
 
 from tm_weather.errors import InputError
+from tm_weather.outputs import check_output
 
 KINDS = ("hourly", "stations", "forecast", "fields")
 _TIME_DIMS = {"hourly": "time", "stations": "time", "forecast": "init_time", "fields": "time"}
@@ -137,8 +138,10 @@ class Store:
     def check_location(self) -> None:
         """Raise `InputError` unless `path` is a tm-weather store, a new path, or an empty folder.
 
-        A folder that holds anything else (a user's files, another zarr store) is never written into."""
+        A folder that holds anything else (a user's files, another zarr store) is never written into; a new
+        path must lie in folders that can be written (`tm_weather.outputs.check_output`)."""
         if not self.path.exists():
+            check_output(self.path, "store", folder=True)
             return
         if not self.path.is_dir():
             raise InputError(self.path, "store", "a tm-weather zarr store folder, or a new or empty folder", "a file")
@@ -175,7 +178,7 @@ class Store:
                     raise
                 txn.commit()
             finally:
-                if not self.path.exists():  # a first run that stored nothing leaves no lock file either (a run
+                if not self.is_marked():  # a first run that stored nothing leaves no lock file either (a run
                     self._lockfile.unlink()  # that opened this one meanwhile sees it is gone, above)
 
     def recover(self) -> None:
