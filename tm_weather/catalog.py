@@ -203,7 +203,7 @@ def load_catalog(path: str | Path) -> Catalog:
     if "root" in raw:
         raise InputError(path, "root", "no such key (it is the catalog file's folder)", "a value")
     try:
-        return Catalog(root=path.resolve().parent, **raw)
+        return Catalog.model_validate({**raw, "root": path.resolve().parent})  # any key: ? is a null key
     except ValidationError as e:
         err = e.errors()[0]
         key = _key_path(err["loc"])
