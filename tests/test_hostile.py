@@ -422,6 +422,16 @@ def test_11_an_unwritable_cache_is_a_message_before_anything_runs(world, tmp_pat
     assert tree_hash(tmp_path) == before
 
 
+def test_9_11_daily_refuses_a_store_that_is_a_device_before_anything_runs(world, tmp_path, capsys):
+    catalog = small_catalog(world, tmp_path / "c", sources=("truth_tile02",))
+    catalog.write_text(catalog.read_text().replace(str(tmp_path / "c" / "store.zarr"), "/dev/null"))
+    dev = {p.name for p in Path("/dev").iterdir()}
+    before = tree_hash(tmp_path)
+    assert cli(["daily", "--catalog", str(catalog), "--date", "2023-02-11", "--checkpoint", str(NO_MODEL)]) == EXIT_INPUT
+    assert "/dev/null: store: expected a tm-weather zarr store folder" in capsys.readouterr().err
+    assert tree_hash(tmp_path) == before and {p.name for p in Path("/dev").iterdir()} == dev
+
+
 @pytest.mark.parametrize("date", ["0001-01-01", "9999-12-31"])
 def test_11_a_date_outside_the_range_is_a_message(world, tmp_path, capsys, date):
     catalog = small_catalog(world, tmp_path / "c", sources=("truth_tile02",))
