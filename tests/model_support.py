@@ -1,15 +1,20 @@
-"""Shared helpers of the model and generation tests: untrained tokenizers (tokens need a tokenizer, not a good one)
-and a small random `Batch`."""
+"""Shared helpers of the model and generation tests: untrained tokenizers (tokens need a tokenizer, not a good one),
+a small random `Batch`, and a small checkpoint on disk for `tm-weather generate`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
+import yaml
 
 from tm_weather.model.data import TOKENIZER_OF, Tokenizers
 from tm_weather.model.masking import Batch
-from tm_weather.model.transformer import MODALITIES
-from tm_weather.tokenizers.registry import get_modality
+from tm_weather.model.transformer import MODALITIES, ModelConfig, MultiModalTransformer, save_model
+from tm_weather.tokenizers.registry import get_modality, save_tokenizer
+
+SMALL = ModelConfig(width=32, heads=2, encoder_layers=1, decoder_layers=1)
 
 
 def untrained_tokenizers(seed: int = 0) -> Tokenizers:
@@ -20,6 +25,16 @@ def untrained_tokenizers(seed: int = 0) -> Tokenizers:
         modality = get_modality(name)
         models[name] = modality.build(modality.presets["demo"].model).eval()
     return Tokenizers(models, {name: "untrained" for name in models})
+
+
+def write_small_checkpoint(folder: Path) -> Path:
+    """Write the untrained tokenizers into `folder` and a random `SMALL` transformer "trained" with them, `t.safetensors`
+    (its `tokenizers` metadata: their sha256); return the transformer's path."""
+    tokenizers = untrained_tokenizers()
+    hashes = {name: save_tokenizer(m, name, folder / f"{name}.safetensors") for name, m in tokenizers.models.items()}
+    torch.manual_seed(0)
+    save_model(MultiModalTransformer(SMALL), folder / "t.safetensors", {"tokenizers": yaml.safe_dump(hashes)})
+    return folder / "t.safetensors"
 
 
 def random_batch(b: int, gen: torch.Generator, missing: tuple[str, ...] = ()) -> Batch:

@@ -10,15 +10,12 @@ import pytest
 import rioxarray  # noqa: F401  (registers .rio)
 import torch
 import xarray as xr
-import yaml
 
-from model_support import one_thread, untrained_tokenizers  # noqa: F401  (fixture)
+from model_support import SMALL, one_thread, untrained_tokenizers, write_small_checkpoint  # noqa: F401  (fixture)
 from tm_weather.cli import main
 from tm_weather.model.generate import GenerationConfig, filter_logits, generate, generate_t2m, unmasked_after
-from tm_weather.model.transformer import MODALITIES, MODALITY_ID, ModelConfig, MultiModalTransformer, save_model
+from tm_weather.model.transformer import MODALITIES, MODALITY_ID, MultiModalTransformer
 from tm_weather.tokenizers.registry import save_tokenizer
-
-SMALL = ModelConfig(width=32, heads=2, encoder_layers=1, decoder_layers=1)
 TARGETS = ("t2m_field", "t2m_hourly")
 
 
@@ -113,10 +110,7 @@ def test_any_subset_of_conditions(model):
 def shipped(tmp_path_factory):
     """A tiny random transformer checkpoint and the untrained tokenizers it was "trained" with, on disk."""
     folder = tmp_path_factory.mktemp("ck")
-    tokenizers = untrained_tokenizers()
-    hashes = {name: save_tokenizer(m, name, folder / f"{name}.safetensors") for name, m in tokenizers.models.items()}
-    torch.manual_seed(0)
-    save_model(MultiModalTransformer(SMALL), folder / "t.safetensors", {"tokenizers": yaml.safe_dump(hashes)})
+    write_small_checkpoint(folder)
     return folder
 
 

@@ -2,7 +2,10 @@
 
 The catalog names the sources, the sites, the Sentinel-2 tiles, the store and the train/val/test splits.
 Relative paths are resolved against the catalog file's folder. Every model forbids unknown keys; a bad key or
-value raises `InputError` with the key path (`sources.gfs.fxx[3]`) and what was expected.
+value raises `InputError` with the key path (`sources.gfs.fxx[3]`) and what was expected. Names of sources,
+sites and tiles become parts of store paths, so they are one safe path part each (`Name`); numbers are strict
+(`lat: true` is not 1.0); dates and times lie in `tm_weather.times`'s range; a key given twice anywhere in the
+file is refused (YAML would keep the last one silently).
 """
 
 from __future__ import annotations
@@ -12,9 +15,28 @@ from pathlib import Path
 from typing import Annotated, Literal, Union, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tm_weather import times
 from tm_weather.errors import InputError
+from tm_weather.files import regular_file
+
+#: A source, site or tile name: one path part of the store (no '/', not '.' or '..', not hidden, not empty).
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
+NAME_RULE = "a name of letters, digits, '_', '.' and '-', not starting with '.' or '-' (it is a folder of the store)"
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=100)]
+Float = Annotated[float, Field(strict=True)]  # a YAML number, not `true` or "1"
+Int = Annotated[int, Field(strict=True)]
+
+
+def _in_range(value: dt.date) -> dt.date:
+    if not times.in_range(value):
+        raise ValueError(times.RANGE)
+    return value
+
+
+Day = Annotated[dt.date, AfterValidator(_in_range)]
+Time = Annotated[dt.datetime, AfterValidator(_in_range)]
 
 
 class _Strict(BaseModel):
@@ -24,19 +46,19 @@ class _Strict(BaseModel):
 class Site(_Strict):
     """A point where hourly and daily series are kept."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=360)
+    name: Name
+    lat: Float = Field(ge=-90, le=90)
+    lon: Float = Field(ge=-180, le=360)
 
 
 class Tile(_Strict):
     """A Sentinel-2 L2A tile (GeoTIFF) and, optionally, its DEM and land cover on the same grid."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: Name
     s2: Path
     dem: Path | None = None
     lulc: Path | None = None
-    time: dt.datetime | None = None  # acquisition time (UTC); else read from the GeoTIFF's datetime tag
+    time: Time | None = None  # acquisition time (UTC); else read from the GeoTIFF's datetime tag
     # BOA_ADD_OFFSET in DN: 0 for harmonised products (Major-TOM, TerraMind); None: from tags or the date
     boa_add_offset: Literal[0, -1000] | None = None
 
@@ -46,8 +68,8 @@ class GFSConfig(_Strict):
 
     kind: Literal["gfs"]
     product: str = "pgrb2.0p25"
-    cycles: list[Annotated[int, Field(ge=0, le=23)]] = [0, 6, 12, 18]
-    fxx: list[Annotated[int, Field(ge=0, le=384)]] = list(range(13))
+    cycles: list[Annotated[Int, Field(ge=0, le=23)]] = [0, 6, 12, 18]
+    fxx: list[Annotated[Int, Field(ge=0, le=384)]] = list(range(13))
     priority: list[str] = ["aws", "nomads", "google", "azure"]
 
 
@@ -56,7 +78,7 @@ class GFSAnalysisConfig(_Strict):
 
     kind: Literal["gfs_analysis"]
     product: str = "pgrb2.0p25"
-    cycles: list[Annotated[int, Field(ge=0, le=23)]] = [0, 6, 12, 18]
+    cycles: list[Annotated[Int, Field(ge=0, le=23)]] = [0, 6, 12, 18]
     priority: list[str] = ["aws", "nomads", "google", "azure"]
 
 
@@ -94,14 +116,14 @@ class ERA5ArcoConfig(_Strict):
 
     kind: Literal["era5_arco"]
     url: str = "gs://gcp-public-data-arco-era5/ar/full_37-1h-0p25deg-chunk-1.zarr-v3"
-    area: tuple[float, float, float, float] | None = None  # north, west, south, east in degrees
+    area: tuple[Float, Float, Float, Float] | None = None  # north, west, south, east in degrees
 
 
 class ERA5CDSConfig(_Strict):
     """ERA5 from the Copernicus Climate Data Store (`reanalysis-era5-single-levels`, via cdsapi)."""
 
     kind: Literal["era5_cds"]
-    area: tuple[float, float, float, float]  # north, west, south, east in degrees
+    area: tuple[Float, Float, Float, Float]  # north, west, south, east in degrees
 
 
 class HerbieAnalysisConfig(_Strict):
@@ -129,8 +151,8 @@ class Split(_Strict):
     """Tiles and a UTC date range belonging to one split."""
 
     tiles: list[str] = []
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: Day | None = None
+    end: Day | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Split:
@@ -145,7 +167,7 @@ class Catalog(_Strict):
     root: Path
     store: Path
     cache_dir: Path
-    sources: dict[str, SourceConfig] = Field(min_length=1)
+    sources: dict[Name, SourceConfig] = Field(min_length=1)
     sites: list[Site] = []
     tiles: list[Tile] = []
     splits: dict[Literal["train", "val", "test"], Split] = {}
@@ -179,9 +201,9 @@ class Catalog(_Strict):
 
 def load_catalog(path: str | Path) -> Catalog:
     """Read and validate a catalog YAML; raise `InputError` naming the file and the key path on any problem."""
-    path = Path(path)
+    path = regular_file(path, "a readable catalog YAML")  # not /dev/zero: read_text would never end
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), _CatalogLoader)
     except OSError as e:
         raise InputError(path, "file", "a readable catalog YAML", e.strerror or str(e)) from e
     except UnicodeDecodeError as e:
@@ -193,14 +215,34 @@ def load_catalog(path: str | Path) -> Catalog:
     if "root" in raw:
         raise InputError(path, "root", "no such key (it is the catalog file's folder)", "a value")
     try:
-        return Catalog(root=path.resolve().parent, **raw)
+        return Catalog.model_validate({**raw, "root": path.resolve().parent})  # any key: ? is a null key
     except ValidationError as e:
         err = e.errors()[0]
         key = _key_path(err["loc"])
         found = "" if err["type"] == "missing" else repr(err.get("input"))[:80]
-        expected = "a known key" if err["type"] == "extra_forbidden" else err["msg"]
+        expected = {"extra_forbidden": "a known key", "string_pattern_mismatch": NAME_RULE}.get(
+            err["type"], err["msg"].removeprefix("Value error, "))
         more = f" (and {e.error_count() - 1} more problems)" if e.error_count() > 1 else ""
         raise InputError(path, key, expected + more, found) from e
+
+
+class _CatalogLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping, and leaving dates and times as text for the
+    models to parse (PyYAML's own parser raises a bare ValueError on `2019-02-30`)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) or key is None:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} given twice in one mapping", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+_CatalogLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
 
 
 def _key_path(loc: tuple) -> str:
@@ -212,6 +254,9 @@ def _key_path(loc: tuple) -> str:
         loc = loc[:2] + loc[3:]
     out = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker for a mapping's key: the name itself is wrong
+            out += " (the name)"
+            continue
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
 

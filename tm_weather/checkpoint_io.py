@@ -9,23 +9,21 @@ keys; a safetensors header is JSON padded with spaces to its stored length, so t
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 from safetensors.torch import save
 
+from tm_weather.outputs import write_bytes
+
 
 def save_safetensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> None:
-    """Write `tensors` with `metadata` (strings) to `path`: header keys sorted, through a temporary file renamed
-    into place, so an interrupted save never leaves a truncated checkpoint under `path`'s name."""
+    """Write `tensors` with `metadata` (strings) to `path`: header keys sorted, through `tm_weather.outputs`
+    (a temporary file renamed into place), so an interrupted save never leaves a truncated checkpoint."""
     data = bytearray(save(tensors, metadata=metadata))
     size = int.from_bytes(data[:8], "little")
     header = json.loads(data[8 : 8 + size])
     header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
     canonical = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     data[8 : 8 + size] = canonical.ljust(size, b" ")  # same length: the same entries, reordered
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(bytes(data))
-    os.replace(tmp, path)
+    write_bytes(Path(path), bytes(data))

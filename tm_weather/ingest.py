@@ -28,6 +28,7 @@ from tm_weather.sources import open_source
 from tm_weather.sources.base import Source, check_t2m
 from tm_weather.sources.sentinel2 import read_s2l2a
 from tm_weather.store import Store, Transaction, partition_key
+from tm_weather.times import utc_time
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ def ingest(
             raise InputError("--source", name, f"one of the catalog's sources {sorted(catalog.sources)}")
         if catalog.sources[name].kind in REMOTE_KINDS and (start is None or end is None):
             raise InputError("--start/--end", name, "an explicit window for a source fetched from a server")
+    for where, day in (("--start", start), ("--end", end)):
+        if day is not None:
+            utc_time(day, where, "value")
     lo = np.datetime64(start or dt.date(1900, 1, 1), "ns")
     hi = np.datetime64(end or dt.date(2200, 1, 1), "ns") + np.timedelta64(1, "D") - np.timedelta64(1, "ns")
 

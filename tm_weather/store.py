@@ -19,7 +19,7 @@ A run stages every partition first and commits them only when all its inputs wer
 input leaves the store exactly as it was. Replacing a partition moves the old one to a journal first
 (`<name>.origin` records where it came from); `recover()` puts back any partition whose replacement was cut
 short by a kill. Writers hold an exclusive `fcntl` lock on `.<store>.lock`; a second writer fails at once
-with `StoreLocked`.
+with `StoreLocked`. A first run that stores nothing (bad input) removes its lock file, so it leaves no trace.
 
 A store only ever touches what it wrote: its root `zarr.json` carries the `tm_weather_store` marker, a writer
 refuses a path that is a file or a non-empty folder without that marker (`InputError`, before anything is
@@ -45,6 +45,7 @@ import xarray as xr
 import zarr
 
 from tm_weather.errors import InputError
+from tm_weather.outputs import check_output
 
 KINDS = ("hourly", "stations", "forecast", "fields")
 _TIME_DIMS = {"hourly": "time", "stations": "time", "forecast": "init_time", "fields": "time"}
@@ -137,8 +138,10 @@ class Store:
     def check_location(self) -> None:
         """Raise `InputError` unless `path` is a tm-weather store, a new path, or an empty folder.
 
-        A folder that holds anything else (a user's files, another zarr store) is never written into."""
+        A folder that holds anything else (a user's files, another zarr store) is never written into; a new
+        path must lie in folders that can be written (`tm_weather.outputs.check_output`)."""
         if not self.path.exists():
+            check_output(self.path, "store", folder=True)
             return
         if not self.path.is_dir():
             raise InputError(self.path, "store", "a tm-weather zarr store folder, or a new or empty folder", "a file")
@@ -163,14 +166,20 @@ class Store:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise StoreLocked(f"{self.path}: another tm-weather run is writing this store") from None
-            self.recover()
-            txn = Transaction(self)
+            if not self._lockfile.exists() or not os.path.samestat(os.fstat(lock.fileno()), self._lockfile.stat()):
+                raise StoreLocked(f"{self.path}: another tm-weather run just released this store; try again")
             try:
-                yield txn
-            except BaseException:
-                shutil.rmtree(self._staging, ignore_errors=True)
-                raise
-            txn.commit()
+                self.recover()
+                txn = Transaction(self)
+                try:
+                    yield txn
+                except BaseException:
+                    shutil.rmtree(self._staging, ignore_errors=True)
+                    raise
+                txn.commit()
+            finally:
+                if not self.is_marked():  # a first run that stored nothing leaves no lock file either (a run
+                    self._lockfile.unlink()  # that opened this one meanwhile sees it is gone, above)
 
     def recover(self) -> None:
         """Undo what an interrupted writer left: restore journaled partitions, drop staging litter.

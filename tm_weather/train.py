@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
+from tm_weather.outputs import write_text
 from tm_weather.model import CHECKPOINT_DIR, masking
 from tm_weather.model.data import Samples, Tokenizers, block_means, catalog_samples
 from tm_weather.model.generate import as_tokens, profiles_kelvin, to_kelvin
@@ -248,5 +249,5 @@ def ship(module: CorrelationModule, preset_name: str, preset: TrainPreset, catal
         "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "torch": str(torch.__version__),
     }
-    (out / f"transformer-{preset_name}.yaml").write_text(yaml.safe_dump(card, sort_keys=False))
+    write_text(out / f"transformer-{preset_name}.yaml", yaml.safe_dump(card, sort_keys=False))
     return path

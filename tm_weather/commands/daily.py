@@ -43,12 +43,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tm_weather.jobs.daily import Job, Retry, run_job, tree_digest
     from tm_weather.store import StoreLocked
+    from tm_weather.times import utc_time
 
     catalog = args.catalog
     if catalog is None:
         from tm_weather.train import default_world
 
         catalog = default_world("tiny")
+    utc_time(args.date, "--date", "value")
     job = Job.from_catalog(catalog, args.out, args.offline, retry=Retry(args.retries, args.backoff),
                           checkpoint=args.checkpoint)
     try:

@@ -8,8 +8,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from tm_weather.model import DEFAULT_CHECKPOINT
+from tm_weather.commands import bounded_int
 from tm_weather.errors import EXIT_OK, InputError
+from tm_weather.model import DEFAULT_CHECKPOINT, MAX_MEMBERS, MAX_STEPS
+from tm_weather.outputs import atomic_file, check_output
+from tm_weather.times import utc_time
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -23,15 +26,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--s2", type=Path, required=True, help="Sentinel-2 L2A GeoTIFF (12 bands B01..B12, DN)")
     p.add_argument("--time", required=True, help="valid time, ISO 8601 UTC (e.g. 2023-11-14T10:00)")
+    p.add_argument("--acquired", help="the tile's acquisition time, ISO 8601 UTC, when neither the GeoTIFF nor a "
+                   "sibling S2RGB/NDVI/LULC file has a datetime tag")
     p.add_argument("--dem", type=Path, help="elevation GeoTIFF on the tile's grid (m)")
     p.add_argument("--lulc", type=Path, help="land-cover GeoTIFF on the tile's grid (TerraMind classes 1-9)")
     p.add_argument("--gfs", metavar="CATALOG[:SOURCE]", help="catalog whose GFS forecast source (default name: gfs) "
                    "gives the valid day's 00Z and 12Z runs (leads 0-11) at the tile centre; with --dem, brought "
                    "from GFS's orography to the DEM's mean height at -6.5 K/km, as the model was trained (give both)")
-    p.add_argument("--members", type=int, default=8, help="ensemble members (default: 8)")
+    p.add_argument("--members", type=bounded_int(1, MAX_MEMBERS), default=8,
+                   help=f"ensemble members, 1 to {MAX_MEMBERS} (one batch; default: 8)")
     p.add_argument("--tim", action="store_true", help="Thinking-in-Modalities: generate LULC and NDVI first, feed them back")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same output)")
-    p.add_argument("--steps", type=int, default=8, help="decoding steps for the field (default: 8)")
+    p.add_argument("--seed", type=bounded_int(0, 2**63 - 1), default=0,
+                   help="random seed, 0 to 2^63-1 (same seed, same output)")
+    p.add_argument("--steps", type=bounded_int(1, MAX_STEPS), default=8,
+                   help=f"decoding steps for the field, 1 to {MAX_STEPS} (default: 8)")
     p.add_argument("--boa-add-offset", type=int, choices=(0, -1000), help="S-2 BOA_ADD_OFFSET in DN, if the file's tags lack it")
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
                    help="transformer checkpoint (default: %(default)s)")
@@ -49,22 +57,18 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out.suffix not in (".nc", ".tif", ".tiff"):
         raise InputError("--out", "suffix", ".nc or .tif", args.out.suffix)
-    try:
-        time = np.datetime64(args.time.rstrip("Z"), "s")
-    except ValueError as e:
-        raise InputError("--time", "value", "an ISO 8601 UTC time", args.time) from e
-    if args.members < 1:
-        raise InputError("--members", "value", "at least 1", str(args.members))
-    if not args.checkpoint.exists():
+    check_output(args.out, "--out")
+    time = utc_time(args.time, "--time", "value")
+    acquired = utc_time(args.acquired, "--acquired", "value") if args.acquired is not None else None
+    if not args.checkpoint.is_file():
         raise InputError(args.checkpoint, "checkpoint", "a trained transformer (tm-weather train)", "no such file")
     model, meta = load_model(args.checkpoint)
     tokenizers = Tokenizers.load(*[args.tokenizers] if args.tokenizers else [])
-    trained_on = yaml.safe_load(meta.get("tokenizers", "{}")) or {}
-    for name, digest in trained_on.items():
+    for name, digest in _trained_with(args.checkpoint, meta).items():
         if tokenizers.hashes.get(name) != digest:
             raise InputError(f"tokenizer {name}", "sha256",
                              f"{digest} (the tokenizer {args.checkpoint.name} was trained with)", str(tokenizers.hashes.get(name)))
-    tile = read_tile(args.s2, args.dem, args.lulc, time=None, boa_add_offset=args.boa_add_offset)
+    tile = read_tile(args.s2, args.dem, args.lulc, time=acquired, boa_add_offset=args.boa_add_offset)
     gfs = _gfs_series(args.gfs, time, tile) if args.gfs else None
     config = GenerationConfig(members=args.members, steps=args.steps, seed=args.seed)
     provenance = {
@@ -72,16 +76,28 @@ def run(args: argparse.Namespace) -> int:
         "tokenizers_sha256": " ".join(f"{k}:{v}" for k, v in sorted(tokenizers.hashes.items())),
         "input_s2": str(args.s2), "input_s2_acquired": str(tile.acquired) + "Z",
         "input_dem": str(args.dem or ""), "input_lulc": str(args.lulc or ""), "input_gfs": args.gfs or "",
+        **tile.filled,
     }
     ds = generate_tile(model, tokenizers, tile, time, gfs, config, args.tim, provenance)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    if args.out.suffix == ".nc":
-        ds.to_netcdf(args.out)
-    else:
-        _write_geotiff(ds, args.out)
+    with atomic_file(args.out) as tmp:
+        if args.out.suffix == ".nc":
+            ds.to_netcdf(tmp)
+        else:
+            _write_geotiff(ds, tmp)
     mean = float(ds["t2m_mean"].mean())
     print(f"wrote {args.out}: {args.members} members, tile mean {mean:.2f} K, mean spread {float(ds['t2m_spread'].mean()):.2f} K")
     return EXIT_OK
+
+
+def _trained_with(checkpoint: Path, meta: dict[str, str]) -> dict[str, str]:
+    """The checkpoint's `tokenizers` metadata (YAML: tokenizer name -> sha256), checked."""
+    try:
+        trained_on = yaml.safe_load(meta.get("tokenizers", "{}")) or {}
+    except yaml.YAMLError as e:
+        raise InputError(checkpoint, "tokenizers metadata", "YAML: tokenizer name -> sha256", str(e)[:120]) from e
+    if not isinstance(trained_on, dict) or not all(isinstance(v, str) for v in trained_on.values()):
+        raise InputError(checkpoint, "tokenizers metadata", "YAML: tokenizer name -> sha256", repr(trained_on)[:120])
+    return trained_on
 
 
 def _gfs_series(spec: str, time: np.datetime64, tile) -> np.ndarray:

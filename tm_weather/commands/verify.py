@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from tm_weather.catalog import Catalog, load_catalog
+from tm_weather.commands import bounded_int
 from tm_weather.errors import EXIT_OK, InputError
+from tm_weather.outputs import check_output
 from tm_weather.sources import open_source
 from tm_weather.verify.baselines import (
     Climatology, GFSInterpolated, GFSRuns, LinearS2, Persistence, PredictionFiles, TileCase,
@@ -40,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--catalog", type=Path, default=Path("data_catalog.yaml"), help="(default: data_catalog.yaml)")
     p.add_argument("--station-method", choices=("bilinear", "nearest"), default="bilinear",
                    help="how gridded values are sampled at stations (default: bilinear)")
-    p.add_argument("--block", type=int, default=BLOCK,
+    p.add_argument("--block", type=bounded_int(1), default=BLOCK,
                    help=f"pixels per block side for gridded truth (default {BLOCK})")
     p.add_argument("--baseline", action="append", default=[], metavar="NAME=GLOB",
                    help="another model's prediction files as a baseline, e.g. unet='unet/*.nc' (repeatable)")
@@ -48,6 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output(args.out, "--out", folder=True)
     catalog = load_catalog(args.catalog)
     predictions = read_predictions(args.pred)
     cases = [TileCase.of(catalog, p.tile, p.grid, p.valid_time, p.t2m["lead_time"].values) for p in predictions]

@@ -36,6 +36,7 @@ from tm_weather.ingest import CatalogTiles, IngestReport, stage_day
 from tm_weather.sources import open_source
 from tm_weather.sources.base import check_t2m
 from tm_weather.store import Store, Transaction
+from tm_weather.times import utc_time
 
 
 @dataclass
@@ -94,8 +95,8 @@ def ingest_distributed(
     for name in names:
         if name not in catalog.sources:
             raise InputError("--source", name, f"one of the catalog's sources {sorted(catalog.sources)}")
-    lo = np.datetime64(start, "ns")
-    hi = np.datetime64(end, "ns") + np.timedelta64(1, "D") - np.timedelta64(1, "ns")
+    lo = utc_time(start, "--start", "value")
+    hi = utc_time(end, "--end", "value") + np.timedelta64(1, "D") - np.timedelta64(1, "ns")
     tasks = []
     for name in names:
         times = open_source(name, catalog.sources[name], catalog).times(lo, hi)

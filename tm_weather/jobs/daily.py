@@ -47,9 +47,10 @@ import requests
 import xarray as xr
 
 from tm_weather.catalog import Catalog, load_catalog
-from tm_weather.errors import EXIT_OK, EXIT_PARTIAL, InputError
+from tm_weather.errors import EXIT_FAILURE, EXIT_INPUT, EXIT_LOCKED, EXIT_OK, EXIT_PARTIAL, InputError
 from tm_weather.ingest import ingest
 from tm_weather.jobs.runlog import RunLog, completed
+from tm_weather.outputs import atomic_file, check_output
 from tm_weather.sources import open_source
 from tm_weather.store import Store, StoreLocked
 
@@ -93,7 +94,11 @@ class Job:
         catalog = load_catalog(catalog_path)
         if offline:
             catalog = cache_only(catalog)
-        return cls(Path(catalog_path), catalog, Path(out) if out else default_out(catalog), **kw)
+        out = Path(out) if out else default_out(catalog)
+        Store(catalog.path(catalog.store)).check_location()
+        check_output(catalog.path(catalog.cache_dir), f"{catalog_path}: cache_dir", folder=True)  # Herbie writes there
+        check_output(out, "--out", folder=True)
+        return cls(Path(catalog_path), catalog, out, **kw)
 
     @property
     def store(self) -> Store:
@@ -165,11 +170,17 @@ def run_day(job: Job, day: dt.date) -> DayResult:
     runlog.write("start", pid=os.getpid(), catalog=str(job.catalog_path), out=str(job.out))
     start = time.perf_counter()
     result = DayResult(day)
-    catalog = fetch_day(job, day, runlog, result)
-    ingest_day(catalog, day, runlog, result)
-    tokenize_day(job, day, runlog, result)
-    generate_day(job, day, runlog, result)
-    verify_day(job, day - dt.timedelta(days=1), runlog, result)
+    try:
+        catalog = fetch_day(job, day, runlog, result)
+        ingest_day(catalog, day, runlog, result)
+        tokenize_day(job, day, runlog, result)
+        generate_day(job, day, runlog, result)
+        verify_day(job, day - dt.timedelta(days=1), runlog, result)
+    except BaseException as e:  # the log says how the run ended, whatever ended it (the CLI maps the exit status)
+        code = EXIT_LOCKED if isinstance(e, StoreLocked) else EXIT_INPUT if isinstance(e, InputError) else EXIT_FAILURE
+        runlog.write("end", status="failed", exit=code, error=f"{type(e).__name__}: {e}"[:300], changed=len(result.changed),
+                     missing=result.missing, seconds=round(time.perf_counter() - start, 2))
+        raise
     runlog.write("end", status=result.status, exit=result.exit_code, changed=len(result.changed),
                  missing=result.missing, store_sha256=tree_digest(job.store.path),
                  seconds=round(time.perf_counter() - start, 2))
@@ -240,7 +251,7 @@ def _fetch(source, run: np.datetime64, fxx: int, job: Job, runlog: RunLog) -> Pa
             if attempt >= job.retry.attempts:
                 raise SourceDown(f"{attempt} attempts, last error: {e.found or e}") from e
             wait = job.retry.backoff_s * 2 ** (attempt - 1)
-            runlog.write("retry", source=source.name, run=str(run)[:16], fxx=fxx, attempt=attempt, wait_s=wait,
+            runlog.write("retry", source=source.name, cycle=str(run)[:16], fxx=fxx, attempt=attempt, wait_s=wait,
                          error=str(e)[:300])
             job.sleep(wait)
             attempt += 1
@@ -347,15 +358,13 @@ def day_tokens(store: Store, source: str, day: dt.date, models: dict) -> xr.Data
 
 
 def write_if_changed(ds: xr.Dataset, path: Path) -> bool:
-    """Write `ds` to netCDF `path` (beside it, then renamed into place) unless `path` holds the same content."""
+    """Write `ds` to netCDF `path` (through `tm_weather.outputs`) unless `path` holds the same content."""
     if path.exists():
         with xr.open_dataset(path) as old:
             if old.load().identical(ds):
                 return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    ds.to_netcdf(tmp)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        ds.to_netcdf(tmp)
     return True
 
 
@@ -388,21 +397,18 @@ def generate_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> N
         path = folder / f"{tile.name}.nc"
         if path.exists():
             continue
-        tmp = path.with_name(f".{tile.name}.partial.nc")
-        path.parent.mkdir(parents=True, exist_ok=True)
         argv = ["generate", "--s2", str(job.catalog.path(tile.s2)), "--time", f"{day}T{GENERATE_HOUR:02d}:00",
-                "--checkpoint", str(checkpoint), "--out", str(tmp)]
+                "--checkpoint", str(checkpoint), "--out", str(path)]
         argv += ["--dem", str(job.catalog.path(tile.dem))] if tile.dem else []
         argv += ["--lulc", str(job.catalog.path(tile.lulc))] if tile.lulc else []
         argv += ["--gfs", f"{job.catalog_path}:{gfs}"] if gfs else []
         argv += ["--boa-add-offset", str(tile.boa_add_offset)] if tile.boa_add_offset is not None else []
         try:
-            with contextlib.redirect_stdout(io.StringIO()):  # its "wrote <temporary name>" line: the log says it
-                generate.run(_command_args(generate, argv))
+            with contextlib.redirect_stdout(io.StringIO()):  # its "wrote" line: the log says it
+                generate.run(_command_args(generate, argv))  # writes `path` whole or not at all
         except InputError as e:
             result.missing.append({"source": "generate", "tile": tile.name, "reason": [str(e)]})
             continue
-        os.replace(tmp, path)
         written.append(tile.name)
     result.changed += [f"generated/{day}/{t}" for t in written]
     runlog.write("generate", status="written" if written else "nothing to do", tiles=written)

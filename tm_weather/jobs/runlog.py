@@ -20,6 +20,10 @@ import uuid
 from pathlib import Path
 
 
+#: The keys every line has.
+RESERVED = frozenset({"ts", "run", "day", "event"})
+
+
 class RunLog:
     """Appends the events of one run (`run` id) for one `day` to `<folder>/<day>.jsonl`."""
 
@@ -29,7 +33,9 @@ class RunLog:
         self.run = run or uuid.uuid4().hex[:12]
 
     def write(self, event: str, **fields) -> dict:
-        """Append one event and return it."""
+        """Append one event and return it. `fields` may not reuse the keys every line has (`RESERVED`)."""
+        if clash := RESERVED & fields.keys():
+            raise ValueError(f"run log fields {sorted(clash)} would overwrite the line's own")
         record = {"ts": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "run": self.run,
                   "day": self.day.isoformat(), "event": event, **fields}
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,10 +88,17 @@ class Tokenizers:
         return torch.cat([model.decode(part.reshape(len(part), *shape)) for part in tokens.split(8)])
 
 
+#: The least share of valid pixels a tile's S-2 image or DEM must have (S-2: not nodata in any band; DEM: finite,
+#: not the file's nodata). Below it `read_tile` refuses the tile; above it the rest is filled (`_filled`).
+MIN_VALID_SHARE = 0.5
+
+
 @dataclass
 class Tile:
-    """A tile's inputs: reflectance `(12, 224, 224)` (NaN -> 0), elevation `(224, 224)` m and land cover
-    `(224, 224)` int64 0-8 (None when not given), its grid, centre (degrees) and acquisition time (UTC)."""
+    """A tile's inputs: reflectance `(12, 224, 224)`, elevation `(224, 224)` m and land cover `(224, 224)` int64
+    0-8 (None when not given), its grid, centre (degrees) and acquisition time (UTC). Masked S-2 pixels and
+    missing heights are filled with the mean of the valid ones (`_filled`); `filled` says how much, as the
+    provenance attributes `input_s2_masked_share` and `input_dem_masked_share` (0..1)."""
 
     name: str
     reflectance: np.ndarray
@@ -100,23 +108,49 @@ class Tile:
     lat: float
     lon: float
     acquired: np.datetime64
+    filled: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def read_tile(s2: Path, dem: Path | None = None, lulc: Path | None = None, time=None, boa_add_offset=None,
               name: str | None = None) -> Tile:
-    """Read a 224 x 224 Sentinel-2 L2A GeoTIFF and, if given, a DEM and a LULC GeoTIFF on its grid."""
+    """Read a 224 x 224 Sentinel-2 L2A GeoTIFF and, if given, a DEM and a LULC GeoTIFF on its grid.
+
+    Too few valid pixels in the S-2 image or the DEM (`MIN_VALID_SHARE`), or a centre off the Earth, raise
+    `InputError`; missing values are never read as 0 reflectance or 0 m."""
     from tm_weather.sources.sentinel2 import read_dem, read_lulc, read_s2l2a
 
     tile = read_s2l2a(s2, time=time, boa_add_offset=boa_add_offset)
     if tile.grid.shape != (SIZE, SIZE):
         raise InputError(s2, "size", f"{SIZE} x {SIZE} pixels (TerraMind's tile: 14 x 14 patches of 16)", str(tile.grid.shape))
-    height = np.nan_to_num(read_dem(dem, tile.grid).values) if dem else None
+    reflectance, s2_share = _filled(tile.reflectance.values, ~tile.mask.values, s2, "pixels with data in every band")
+    filled = {"input_s2_masked_share": f"{s2_share:.4f}"}
+    height = None
+    if dem:
+        values = read_dem(dem, tile.grid).values
+        height, dem_share = _filled(values, np.isfinite(values), dem, "finite heights (not the nodata value)")
+        filled["input_dem_masked_share"] = f"{dem_share:.4f}"
     classes = read_lulc(lulc, tile.grid).values.astype(np.int64) - 1 if lulc else None
     if classes is not None and (classes.min() < 0 or classes.max() > 8):
         raise InputError(lulc, "classes", "TerraMind's LULC classes 1..9", f"{classes.min() + 1}..{classes.max() + 1}")
     lon, lat = tile.grid.centre_lonlat()
-    return Tile(name or Path(s2).stem, np.nan_to_num(tile.reflectance.values), height, classes, tile.grid,
-                lat, lon, tile.time)
+    if not (np.isfinite(lon) and -90 <= lat <= 90):
+        raise InputError(s2, "centre", "a place on the Earth (latitude -90..90) from the tile's CRS and transform",
+                         f"lon {lon}, lat {lat}")
+    return Tile(name or Path(s2).stem, reflectance, height, classes, tile.grid, lat, lon, tile.time, filled)
+
+
+def _filled(values: np.ndarray, valid: np.ndarray, path: Path, what: str) -> tuple[np.ndarray, float]:
+    """`values` `(..., y, x)` float32 with the pixels where `valid` `(y, x)` is False set to the mean of the valid
+    ones (per leading index), and the share filled (0..1); `InputError` below `MIN_VALID_SHARE` valid."""
+    share = float(valid.mean())
+    if share < MIN_VALID_SHARE:
+        raise InputError(path, "valid pixels", f"at least {MIN_VALID_SHARE:.0%} {what}", f"{share:.1%}")
+    if share == 1:
+        return values.astype(np.float32), 0.0
+    means = values[..., valid].mean(axis=-1, dtype=np.float64)
+    out = np.where(valid, values, means[..., None, None]).astype(np.float32)
+    log.warning("%s: %.1f%% of the pixels lack %s; filled with the mean of the others", path, 100 * (1 - share), what)
+    return out, 1 - share
 
 
 def tile_tokens(tile: Tile, tokenizers: Tokenizers) -> dict[str, torch.Tensor]:

@@ -21,6 +21,7 @@ import torch
 
 import tm_weather
 
+from tm_weather.model import MAX_MEMBERS
 from tm_weather.model.transformer import MODALITIES, MODALITY_ID, MultiModalTransformer, Tokens
 
 TIM_MODALITIES = ("lulc", "ndvi")
@@ -41,7 +42,7 @@ class GenerationConfig:
     def __post_init__(self):
         if self.order not in ("roar", "maskgit"):
             raise ValueError(f"order must be 'roar' or 'maskgit', got {self.order!r}")
-        if self.members < 1 or self.steps < 1 or self.temperature <= 0 or not 0 < self.top_p <= 1:
+        if not 1 <= self.members <= MAX_MEMBERS or self.steps < 1 or self.temperature <= 0 or not 0 < self.top_p <= 1:
             raise ValueError(f"bad generation settings: {self}")
 
 

@@ -339,8 +339,17 @@ def load_model(path) -> tuple[MultiModalTransformer, dict[str, str]]:
             tensors = {k: f.get_tensor(k).to(torch.float32) for k in f.keys()}
     except Exception as e:  # safetensors raises its own error types for bad files
         raise InputError(path, "file", "a safetensors transformer checkpoint", str(e)[:120]) from e
+    if "modality" in meta:  # tokenizer checkpoints name their modality
+        raise InputError(path, "checkpoint", "a transformer checkpoint", f"a {meta['modality']!r} tokenizer checkpoint")
     if "config" not in meta:
         raise InputError(path, "metadata", "'config'", str(sorted(meta)))
-    model = MultiModalTransformer(ModelConfig(**json.loads(meta["config"])))
-    model.load_state_dict(tensors)
+    try:
+        config = json.loads(meta["config"])
+        model = MultiModalTransformer(ModelConfig(**config))
+    except (ValueError, TypeError) as e:  # broken JSON, unknown keys, impossible sizes
+        raise InputError(path, "metadata config", "a transformer's ModelConfig as JSON", str(e)[:160]) from e
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as e:  # missing, unexpected or mis-shaped tensors
+        raise InputError(path, "tensors", f"the weights of a transformer of its config {config}", str(e)[:160]) from e
     return model.eval(), meta

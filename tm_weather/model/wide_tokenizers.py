@@ -25,6 +25,7 @@ import torch
 import yaml
 
 from tm_weather.model import CHECKPOINT_DIR
+from tm_weather.outputs import write_text
 from tm_weather.tokenizers.cards import ship
 from tm_weather.tokenizers.registry import get_modality
 from tm_weather.tokenizers.series_data import hourly_task
@@ -72,7 +73,7 @@ def train_wide(name: str, out: Path, steps: int) -> dict:
     card = ship(model, name, "demo", task, history[-1], None, out)
     card["command"] = f"python -m tm_weather.model.wide_tokenizers --modality {name} --steps {steps}"
     card["train"]["steps"] = steps
-    (out / f"{name}.yaml").write_text(yaml.safe_dump(card, sort_keys=False))
+    write_text(out / f"{name}.yaml", yaml.safe_dump(card, sort_keys=False))
     return card
 
 

@@ -36,6 +36,7 @@ from tm_weather.catalog import Catalog, ERA5ArcoConfig, ERA5CDSConfig, ERA5FileC
 from tm_weather.errors import InputError
 from tm_weather.lexicon import SOURCE_KEYS, T2M, T2M_ATTRS, to_kelvin
 from tm_weather.sources.base import check_t2m
+from tm_weather.files import file_format
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +57,9 @@ ERA5_LATENCY = np.timedelta64(5, "D")
 def read_era5_file(path: str | PathLike) -> xr.DataArray:
     """One ERA5 GRIB or netCDF file (told apart by their first bytes) -> contract t2m `(time, y, x)`."""
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-    except OSError as e:
-        raise InputError(path, "file", "a readable ERA5 GRIB or netCDF file", e.strerror or str(e)) from e
-    if head == b"GRIB":
+    if file_format(path, ("GRIB", "netCDF")) == "GRIB":
         return grib.read_t2m(path)
-    if head in (b"CDF\x01", b"CDF\x02", b"\x89HDF"):
-        return _read_netcdf(path)
-    raise InputError(path, "file format", "GRIB (starts 'GRIB') or netCDF (starts 'CDF' or '\\x89HDF')", repr(head))
+    return _read_netcdf(path)
 
 
 def _read_netcdf(path: Path) -> xr.DataArray:

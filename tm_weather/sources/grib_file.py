@@ -18,6 +18,7 @@ from tm_weather import grib
 from tm_weather.catalog import Catalog, GribFileConfig
 from tm_weather.errors import InputError
 from tm_weather.sources.base import check_t2m
+from tm_weather.files import file_format
 
 
 class GribFiles:
@@ -35,6 +36,7 @@ class GribFiles:
         if self._file_times is None:
             self._file_times = {}
             for path in self.paths:
+                file_format(path, ("GRIB",))  # a bounded read: ecCodes would scan /dev/zero forever
                 inits, valids = grib.t2m_times(grib.t2m_source(path), where=path)
                 self._file_times[path] = np.unique(valids if self.kind == "analysis" else inits)
         return self._file_times

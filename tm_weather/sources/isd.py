@@ -43,6 +43,7 @@ from tm_weather.catalog import Catalog, ISDConfig
 from tm_weather.errors import InputError
 from tm_weather.lexicon import T2M, T2M_ATTRS, to_kelvin
 from tm_weather.sources.base import check_t2m
+from tm_weather.files import regular_file
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def read_isd(path: str | Path) -> pd.DataFrame:
     (float32 K; NaN where missing or rejected by QC, see `QC_REJECTED`). A short or non-numeric record raises
     `InputError` naming the file and its line number.
     """
-    path = Path(path)
+    path = regular_file(path, "an ISD fixed-width text file")
     try:
         raw = pd.read_fwf(
             path,

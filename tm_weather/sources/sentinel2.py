@@ -194,7 +194,8 @@ def _acquisition_time(path: Path, time: np.datetime64 | dt.datetime | str | None
     tagged = next(((p, t) for p in candidates if p.is_file() and (t := _tag_time(p)) is not None), None)
     given = None if time is None else _utc(time)
     if tagged is None and given is None:
-        expected = f"a datetime tag here or in {'/'.join(TIME_SIBLINGS)}, or a time argument"
+        expected = (f"a datetime tag here or in {'/'.join(TIME_SIBLINGS)}, or the acquisition time given "
+                    "(tm-weather generate --acquired, the catalog's tiles[].time)")
         raise InputError(path, "acquisition time", expected, "none")
     if tagged is not None and given is not None and tagged[1] != given:
         raise InputError(path, "acquisition time", f"{tagged[1]} (datetime tag of {tagged[0]})", f"argument {given}")

@@ -14,6 +14,7 @@ import torch
 import yaml
 
 from tm_weather.errors import InputError
+from tm_weather.outputs import write_text
 from tm_weather.tokenizers.registry import CHECKPOINT_DIR, get_modality, load_tokenizer, save_tokenizer, sha256
 from tm_weather.tokenizers.train import train
 
@@ -55,7 +56,7 @@ def ship(model, modality_name: str, preset: str, task, final_loss: float, data: 
         "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "torch": str(torch.__version__),
     }
-    (out / f"{modality.name}.yaml").write_text(yaml.safe_dump(card, sort_keys=False))
+    write_text(out / f"{modality.name}.yaml", yaml.safe_dump(card, sort_keys=False))
     return card
 
 

@@ -184,8 +184,14 @@ def load_tokenizer(path: str | Path) -> tuple[nn.Module, str]:
     if "modality" not in meta or "config" not in meta:
         raise InputError(path, "metadata", "'modality' and 'config'", str(sorted(meta)))
     modality = get_modality(meta["modality"])
-    model = modality.build(modality.config.from_dict(json.loads(meta["config"])))
-    model.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()})
+    try:
+        model = modality.build(modality.config.from_dict(json.loads(meta["config"])))
+    except (ValueError, TypeError) as e:  # broken JSON, unknown keys, impossible sizes
+        raise InputError(path, "metadata config", f"a {modality.name} tokenizer's config as JSON", str(e)[:160]) from e
+    try:
+        model.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()})
+    except RuntimeError as e:  # missing, unexpected or mis-shaped tensors
+        raise InputError(path, "tensors", f"the weights of a {modality.name} tokenizer of its config", str(e)[:160]) from e
     return model.eval(), modality.name
 
 

@@ -22,6 +22,8 @@ import xarray as xr
 from tm_weather.errors import InputError
 from tm_weather.lexicon import T2M, check_kelvin_range
 from tm_weather.series import TileGrid
+from tm_weather.files import file_format
+from tm_weather.times import utc_time
 from tm_weather.verify.metrics import MEMBER
 
 LEAD = "lead_time"
@@ -50,6 +52,7 @@ class TilePrediction:
 def read_prediction(path: str | Path) -> TilePrediction:
     """Read and check a generated ensemble file (see the module docstring); `InputError` names what is wrong."""
     path = Path(path)
+    file_format(path, ("netCDF",))  # a bounded read first: /dev/zero is not a netCDF file
     try:
         ds = xr.open_dataset(path, decode_coords="all", decode_timedelta=True)
     except (OSError, ValueError) as e:
@@ -61,11 +64,13 @@ def read_prediction(path: str | Path) -> TilePrediction:
         attrs = dict(ds.attrs)
     tile = str(attrs.get("tile", Path(str(attrs.get("input_s2", path))).stem))
     if "init_time" in attrs and "init_time" not in da.coords:
-        da = da.assign_coords(init_time=np.datetime64(str(attrs["init_time"]).rstrip("Z"), "ns"))
+        da = da.assign_coords(init_time=utc_time(str(attrs["init_time"]), path, "init_time attribute"))
     units = da.attrs.get("units")
     if units != "K":
         raise InputError(path, f"{T2M} units", "'K' (kelvin)", repr(units))
     check_kelvin_range(da.values, path)
+    if not np.isfinite(da.values).any():
+        raise InputError(path, T2M, "a field with finite values", "NaN everywhere")
     if da.rio.crs is None:
         raise InputError(path, "CRS", "a CF grid mapping giving the tile's CRS", "none")
     da = _with_lead_time(da, path)
@@ -116,4 +121,8 @@ def _with_lead_time(da: xr.DataArray, path: Path) -> xr.DataArray:
         da = da.swap_dims({time.name: LEAD}).drop_vars(time.name).assign_coords({LEAD: lead})
     if np.asarray(valid).dtype.kind != "M":
         raise InputError(path, "valid time", "datetime64 (CF time units)", str(np.asarray(valid).dtype))
+    negative = da[LEAD].values < np.timedelta64(0, "ns")
+    if negative.any():
+        raise InputError(path, "init_time", "at or before the valid time (lead time >= 0)",
+                         f"a lead time of {da[LEAD].values[negative][0] / np.timedelta64(1, 'h'):g} h")
     return da.assign_coords(valid_time=(LEAD, np.asarray(valid, dtype="datetime64[ns]")))

@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from tm_weather import __version__  # noqa: E402
+from tm_weather.outputs import write_text  # noqa: E402
 from tm_weather.verify import metrics as M  # noqa: E402
 from tm_weather.verify.evaluate import MODEL, Verification, rank_histogram  # noqa: E402
 from tm_weather.verify.prediction import LEAD  # noqa: E402
@@ -36,7 +37,8 @@ MAX_TILES = 4
 
 
 def write_report(out: Path, v: Verification, table: pd.DataFrame, provenance: dict) -> None:
-    """Write report.html, metrics.csv and metrics.json into `out` (created)."""
+    """Write metrics.csv, metrics.json and report.html into `out` (created), all rendered before the first is
+    written, each through `tm_weather.outputs`."""
     card = scorecard(table)
     hist = rank_histogram(v)
     sections = [
@@ -50,16 +52,19 @@ def write_report(out: Path, v: Verification, table: pd.DataFrame, provenance: di
     ]
     written = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     meta = provenance | {"tm_weather": __version__, "written": written}
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "metrics.csv", index=False)
-    (out / "metrics.json").write_text(json.dumps({
-        "provenance": meta,
-        "scorecard": card.to_dict(orient="records"),
-        "rank_histogram": hist.values.tolist(),
-        "unavailable_baselines": v.unavailable,
-        "metrics": table.to_dict(orient="records"),
-    }, indent=1, default=_json_default))
-    (out / "report.html").write_text(_page(v, sections, meta))
+    files = {  # every file rendered first, so a failure to render writes nothing
+        "metrics.csv": table.to_csv(index=False),
+        "metrics.json": json.dumps({
+            "provenance": meta,
+            "scorecard": card.to_dict(orient="records"),
+            "rank_histogram": hist.values.tolist(),
+            "unavailable_baselines": v.unavailable,
+            "metrics": table.to_dict(orient="records"),
+        }, indent=1, default=_json_default),
+        "report.html": _page(v, sections, meta),
+    }
+    for name, text in files.items():  # report.html last: its presence means the report is complete
+        write_text(out / name, text)
 
 
 def _json_default(x):
