@@ -36,6 +36,7 @@ class Tile(_Strict):
     s2: Path
     dem: Path | None = None
     lulc: Path | None = None
+    scl: Path | None = None  # Sentinel-2 scene classification on the same grid: its cloud classes are masked
     time: dt.datetime | None = None  # acquisition time (UTC); else read from the GeoTIFF's datetime tag
     # BOA_ADD_OFFSET in DN: 0 for harmonised products (Major-TOM, TerraMind); None: from tags or the date
     boa_add_offset: Literal[0, -1000] | None = None
@@ -77,6 +78,14 @@ class ERA5FileConfig(_Strict):
     paths: list[Path] = Field(min_length=1)
 
 
+class FieldFileConfig(_Strict):
+    """Gridded T2M analyses from local CF netCDF files on any grid with a CRS (e.g. a projected UTM grid in
+    metres with a grid-mapping variable, as rioxarray writes), merged along time."""
+
+    kind: Literal["field_file"]
+    paths: list[Path] = Field(min_length=1)
+
+
 class ERA5ArcoConfig(_Strict):
     """ERA5 from the ARCO-ERA5 analysis-ready zarr store (anonymous access)."""
 
@@ -108,7 +117,7 @@ class ISDConfig(_Strict):
 
 
 SourceConfig = Annotated[
-    Union[GFSConfig, GFSAnalysisConfig, GribFileConfig, ERA5FileConfig, ERA5ArcoConfig, ERA5CDSConfig, HerbieAnalysisConfig, ISDConfig],
+    Union[GFSConfig, GFSAnalysisConfig, GribFileConfig, ERA5FileConfig, FieldFileConfig, ERA5ArcoConfig, ERA5CDSConfig, HerbieAnalysisConfig, ISDConfig],
     Field(discriminator="kind"),
 ]
 

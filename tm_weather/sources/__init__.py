@@ -13,6 +13,7 @@ SOURCE_CLASSES = {
     "gfs_analysis": "tm_weather.sources.gfs:GFSAnalysis",
     "grib_file": "tm_weather.sources.grib_file:GribFiles",
     "era5_file": "tm_weather.sources.era5:ERA5Files",
+    "field_file": "tm_weather.sources.field_file:FieldFiles",
     "era5_arco": "tm_weather.sources.era5:ERA5Arco",
     "era5_cds": "tm_weather.sources.era5:ERA5CDS",
     "urma": "tm_weather.sources.rtma_urma:RtmaUrma",
