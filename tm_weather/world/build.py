@@ -24,7 +24,7 @@ from scipy.ndimage import gaussian_filter
 from tm_weather.climatology import Climatology, packaged
 from tm_weather.world import constants as C
 from tm_weather.world.fields import EvolvingField, ar1_series
-from tm_weather.world.gfs import GFSGrid, error_sd, gfs_path, write_gfs_file, PRMSL_PA_PER_K, RH_PERCENT_PER_K
+from tm_weather.world.gfs import PRMSL_PA_PER_K, RH_PERCENT_PER_K, GFSGrid, GFSWriter, error_sd, gfs_path
 from tm_weather.world.landscape import Landscape, Region, grid_cells, truth_surface
 from tm_weather.world.layout import Layout, Location, TileSpec, Visit, plan
 from tm_weather.world.physics import SURFACE_TERMS, TERMS, continentality, synoptic_scale, t2m_terms
@@ -68,7 +68,8 @@ class Place:
         b = truth.block
         dem = height.reshape(truth.y.size, b, truth.x.size, b).mean(axis=(1, 3)).ravel()
         return cls(tile, truth, height, landscape.reference(region, slat, slon), landscape.static_class(region, slat, slon),
-                   landscape.snow_patches(slat, slon), draw_texture(tile.lat, tile.lon, rng), clat.ravel(), clon.ravel(), dem)
+                   landscape.snow_patches.on_grid(slat, slon), draw_texture(tile.lat, tile.lon, rng), clat.ravel(),
+                   clon.ravel(), dem)
 
     @property
     def inner(self) -> tuple[slice, slice]:
@@ -198,32 +199,35 @@ class VisitWorld:
     def write_gfs(self, out: Path, rng: np.random.Generator, scored: list[tuple[Place, dict]], scores: Scores) -> None:
         """Every run's files (the day before's `GFS_PREVIOUS_DAY_CYCLES`, then each day's `GFS_CYCLES`); the test
         tiles in `scored` (place, truth terms) scored against each run's leads valid on the visit's days."""
-        lat, lon = self.grid.points
-        shape = (self.grid.lat.size, self.grid.lon.size)
-        leads = np.asarray(C.GFS_LEADS)
         first = np.datetime64(self.visit.days[0], "h")
         inits = [first - np.timedelta64(24 - c, "h") for c in C.GFS_PREVIOUS_DAY_CYCLES]
         inits += [np.datetime64(d, "h") + np.timedelta64(c, "h") for d in self.visit.days for c in C.GFS_CYCLES]
         hours = self.gfs_hours(self.visit)
-        for init in inits:
-            steps = int((init - hours[0]).astype(int)) + leads
-            error = EvolvingField.draw(rng, len(leads), 1.0, C.GFS_ERROR_LEAD_AR1, C.GFS_ERROR_FIELD_KM, 12)
-            t2m = self.model[steps] + error_sd(leads)[:, None] * error(lat, lon, leads)
-            for lead in leads:
-                fields = {
-                    "prmsl": 101325.0 + PRMSL_PA_PER_K * self.synoptic(lat, lon, np.array([(steps[lead] + 12) / 24]))[0],
-                    "orography": self.orography,
-                    "t2m": t2m[lead],
-                    "rh2m": np.clip(75.0 + RH_PERCENT_PER_K * (self.model[steps[lead]] - self.model[steps].mean(0)), 5, 100),
-                }
-                write_gfs_file(gfs_path(out / "cache", init, int(lead)), self.grid, init, int(lead),
-                               {k: v.reshape(shape) for k, v in fields.items()})
-            valid = hours[steps]
-            index = (valid - first).astype(int)
-            inside = (index >= 0) & (index < len(self.test_hours))
-            on_day = np.flatnonzero(inside & self.test_hours[np.where(inside, index, 0)])
-            for place, terms in scored:
-                self._score(scores, place, terms, t2m, steps, valid, on_day)
+        with GFSWriter(self.grid) as writer:
+            for init in inits:
+                self._run(out, writer, rng, init, hours, scored, scores)
+
+    def _run(self, out: Path, writer: GFSWriter, rng: np.random.Generator, init: np.datetime64, hours: np.ndarray,
+             scored: list[tuple[Place, dict]], scores: Scores) -> None:
+        """One run's files (all leads); its leads valid on the visit's test days scored at the test tiles."""
+        lat, lon = self.grid.points
+        shape = (self.grid.lat.size, self.grid.lon.size)
+        leads = np.asarray(C.GFS_LEADS)
+        steps = int((init - hours[0]).astype(int)) + leads  # hours[0] is the day before's 12Z: node 0.5
+        error = EvolvingField.draw(rng, len(leads), 1.0, C.GFS_ERROR_LEAD_AR1, C.GFS_ERROR_FIELD_KM, 12)
+        t2m = self.model[steps] + error_sd(leads)[:, None] * error(lat, lon, leads)
+        prmsl = 101325.0 + PRMSL_PA_PER_K * self.synoptic(lat, lon, (steps + 12) / 24)
+        rh2m = np.clip(75.0 + RH_PERCENT_PER_K * (self.model[steps] - self.model[steps].mean(0)), 5, 100)
+        for lead in leads:
+            fields = {"prmsl": prmsl[lead], "orography": self.orography, "t2m": t2m[lead], "rh2m": rh2m[lead]}
+            writer.write(gfs_path(out / "cache", init, int(lead)), init, int(lead),
+                         {k: v.reshape(shape) for k, v in fields.items()})
+        valid = hours[steps]
+        index = (valid - np.datetime64(self.visit.days[0], "h")).astype(int)
+        inside = (index >= 0) & (index < len(self.test_hours))
+        on_day = np.flatnonzero(inside & self.test_hours[np.where(inside, index, 0)])
+        for place, terms in scored:
+            self._score(scores, place, terms, t2m, steps, valid, on_day)
 
     def _score(self, scores: Scores, place: Place, terms: dict, t2m: np.ndarray, steps: np.ndarray,
                valid: np.ndarray, on_day: np.ndarray) -> None:

@@ -62,15 +62,16 @@ class Landscape:
 
     def reference(self, region: Region, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """The large-scale height (m) the climatology belongs to: the region's height + the large-scale terrain."""
-        return region.height + self.terrain_large(lat, lon)
+        return region.height + _values(self.terrain_large, lat, lon)
 
     def elevation(self, region: Region, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """Terrain height (m, >= 0) at the points: reference + the region's small-scale relief."""
-        return np.maximum(self.reference(region, lat, lon) + region.relief_m * self.terrain_small(lat, lon), 0.0)
+        small = _values(self.terrain_small, lat, lon)
+        return np.maximum(self.reference(region, lat, lon) + region.relief_m * small, 0.0)
 
     def static_class(self, region: Region, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """LULC code (uint8) of `C.STATIC_CLASSES`: argmax over classes of log(region's share) + class field."""
-        scores = [np.log(share) + field(lat, lon) for share, field in zip(region.shares, self.cover)]
+        scores = [np.log(share) + _values(field, lat, lon) for share, field in zip(region.shares, self.cover)]
         return np.asarray(C.STATIC_CLASSES, dtype=np.uint8)[np.argmax(scores, axis=0)]
 
     def snowy(self, clim: Climatology, region: Region, lat, lon, above: np.ndarray, days: np.ndarray,
@@ -81,6 +82,11 @@ class Landscape:
         noon = np.asarray(days, dtype="datetime64[h]") + np.timedelta64(12, "h")
         climate = clim(np.asarray(lat), np.asarray(lon), noon.reshape(-1, *[1] * np.ndim(above)))
         return climate + C.LAPSE_RATE * above + patches < C.SNOW_THRESHOLD_K
+
+
+def _values(field: WaveField, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """`field` at points; on a 2-D grid of points (a tile's samples) through the fast `WaveField.on_grid`."""
+    return field.on_grid(lat, lon) if np.ndim(lat) == 2 and min(np.shape(lat)) > 1 else field(lat, lon)
 
 
 def one_hot_shares(codes: np.ndarray, block: int) -> np.ndarray:
@@ -142,11 +148,12 @@ def grid_cells(landscape: Landscape, clim: Climatology, region: Region, lat: np.
     offsets = ((np.arange(n_sub) + 0.5) / n_sub - 0.5) * size
     dy, dx = np.meshgrid(offsets, offsets, indexing="ij")
     slat, slon = lat[:, None] + dy.ravel()[None], lon[:, None] + dx.ravel()[None]  # (cell, sample)
-    height = landscape.elevation(region, slat, slon)
+    samples = slat.shape  # evaluated as 1-D points: `_values` reads a 2-D array as a regular grid
+    height = landscape.elevation(region, slat.ravel(), slon.ravel()).reshape(samples)
     reference = landscape.reference(region, lat, lon)
-    codes = landscape.static_class(region, slat, slon)
-    snow = landscape.snowy(clim, region, region.lat, region.lon, height - reference[:, None], days,
-                           landscape.snow_patches(slat, slon))
+    codes = landscape.static_class(region, slat.ravel(), slon.ravel()).reshape(samples)
+    snow = landscape.snowy(clim, region, lat[:, None], lon[:, None], height - reference[:, None], days,
+                           landscape.snow_patches(slat.ravel(), slon.ravel()).reshape(samples))
     share = lambda c, a=codes: (a == c).mean(-1)  # noqa: E731
     orography = uniform_filter(height.mean(-1).reshape(shape), C.GFS_OROGRAPHY_BOX, mode="nearest").ravel()
     surface = Surface(

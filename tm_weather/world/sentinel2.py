@@ -125,7 +125,7 @@ class TileRasters:
 
 def draw_texture(lat: np.ndarray, lon: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """0..1 `(y, x)`: where in each class's pool a pixel picks (a smooth random field through the normal CDF)."""
-    return np.minimum(ndtr(WaveField.draw(rng, 1.0, TEXTURE_KM)(lat, lon)), 1 - 1e-9)
+    return np.minimum(ndtr(WaveField.draw(rng, 1.0, TEXTURE_KM).on_grid(lat, lon)), 1 - 1e-9)
 
 
 def greenness(climate_k: float) -> float:
@@ -144,7 +144,7 @@ def make_scene(grid: TileGrid, height: np.ndarray, lulc: np.ndarray, texture: np
     scl[lulc == C.WATER] = SCL_WATER
     scl[lulc == C.SNOW] = SCL_SNOW
     if rng.random() < CLOUDY_SCENE_SHARE:
-        field = WaveField.draw(rng, 1.0, CLOUD_KM)(grid.lat, grid.lon)
+        field = WaveField.draw(rng, 1.0, CLOUD_KM).on_grid(grid.lat, grid.lon)
         edge = np.quantile(field, 1 - rng.uniform(*CLOUD_COVER))
         alpha = np.clip((field - edge) / 0.6, 0.0, 1.0)
         cloud = np.asarray(CLOUD_REFLECTANCE)[:, None, None] * 10000
