@@ -36,7 +36,7 @@ class Tile(_Strict):
     s2: Path
     dem: Path | None = None
     lulc: Path | None = None
-    scl: Path | None = None  # Sentinel-2 scene classification on the same grid: its cloud classes are masked
+    scl: Path | None = None  # Sentinel-2 scene classification (SCL) on the same grid, for `read_s2l2a(scl=)`
     time: dt.datetime | None = None  # acquisition time (UTC); else read from the GeoTIFF's datetime tag
     # BOA_ADD_OFFSET in DN: 0 for harmonised products (Major-TOM, TerraMind); None: from tags or the date
     boa_add_offset: Literal[0, -1000] | None = None
@@ -187,6 +187,8 @@ def load_catalog(path: str | Path) -> Catalog:
         raise InputError(path, "YAML syntax", "valid YAML", str(e).replace("\n", " ")) from e
     if not isinstance(raw, dict):
         raise InputError(path, "top level", "a mapping of keys", type(raw).__name__)
+    if not all(isinstance(k, str) for k in raw):
+        raise InputError(path, "top level", "text keys", repr(next(k for k in raw if not isinstance(k, str)))[:80])
     if "root" in raw:
         raise InputError(path, "root", "no such key (it is the catalog file's folder)", "a value")
     try:

@@ -69,6 +69,8 @@ LAPSE_RATE = -0.0065
 #: the region's class); amplitude grows with wavelength (hurst 1).
 TERRAIN_LARGE = dict(sd=100.0, wavelength_km=(40.0, 400.0), hurst=1.0)
 TERRAIN_SMALL_KM = (0.2, 20.0)
+#: assumed: heights below this (m) are pressed smoothly towards 0 (h -> floor x exp((h - floor) / floor)).
+TERRAIN_FLOOR_M = 30.0
 #: literature: night-time cold-air pooling in hollows and valleys, several K below the slopes around them on clear,
 #: calm nights (Whiteman 2000, Mountain Meteorology, Oxford Univ. Press; Lundquist, Pepin and Rochford 2008,
 #: J. Geophys. Res. 113, D22107; Dobrowski 2011, Global Change Biol. 17:1022-1035). Pooling index = depth below

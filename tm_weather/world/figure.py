@@ -57,7 +57,7 @@ def draw_tiles(world: Path, names: list[str], png: Path) -> None:
             a.set_xticks([])
             a.set_yticks([])
     fig.tight_layout()
-    fig.savefig(png, dpi=60, metadata={"Software": None})
+    fig.savefig(png, dpi=45, metadata={"Software": None})
     plt.close(fig)
 
 

@@ -65,9 +65,11 @@ class Landscape:
         return region.height + _values(self.terrain_large, lat, lon)
 
     def elevation(self, region: Region, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-        """Terrain height (m, >= 0) at the points: reference + the region's small-scale relief."""
-        small = _values(self.terrain_small, lat, lon)
-        return np.maximum(self.reference(region, lat, lon) + region.relief_m * small, 0.0)
+        """Terrain height (m, > 0) at the points: reference + the region's small-scale relief, below
+        `C.TERRAIN_FLOOR_M` pressed smoothly towards 0 (lowlands keep their relief instead of a flat 0)."""
+        h = self.reference(region, lat, lon) + region.relief_m * _values(self.terrain_small, lat, lon)
+        floor = C.TERRAIN_FLOOR_M
+        return np.where(h > floor, h, floor * np.exp((np.minimum(h, floor) - floor) / floor))
 
     def static_class(self, region: Region, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """LULC code (uint8) of `C.STATIC_CLASSES`: argmax over classes of log(region's share) + class field."""
