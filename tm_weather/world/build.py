@@ -152,7 +152,7 @@ class VisitWorld:
         hours = cls.gfs_hours(visit)
         offset = (hours - np.datetime64(days[0], "h")).astype(np.float64)
         terms = t2m_terms(
-            hours, lon, lat, clim, synoptic(lat, lon, offset / 24), continentality(clim, lat, lon) * region.aridity,
+            hours, lat, lon, clim, synoptic(lat, lon, offset / 24), continentality(clim, lat, lon) * region.aridity,
             cells.surface, (offset // 24).astype(int), C.GFS_DIURNAL_AMPLITUDE_ERROR, C.SNOW_K + C.GFS_SNOW_BIAS_K,
         )
         model = sum(terms.values())
@@ -186,7 +186,7 @@ class VisitWorld:
         lat, lon = np.array([loc.lat]), np.array([loc.lon])
         offset = (hours - np.datetime64(self.visit.days[0] - 1, "h")).astype(np.float64)
         terms = t2m_terms(
-            hours, lon, lat, self.clim, self.synoptic(lat, lon, offset / 24),
+            hours, lat, lon, self.clim, self.synoptic(lat, lon, offset / 24),
             continentality(self.clim, lat, lon) * self.region.aridity, surface, np.arange(len(hours)) // 24,
         )
         shape = (len(hours), place.truth.y.size, place.truth.x.size)

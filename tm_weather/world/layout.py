@@ -78,7 +78,7 @@ def plan(preset: Preset, rng: np.random.Generator) -> Layout:
             lon = float((reg.lon + dlon / np.cos(np.radians(lat)) + 180) % 360 - 180)
             locations.append(Location(f"tile{len(locations):02d}", round(lat, 4), round(lon, 4), split, r))
     visits = _shared_visits(preset) if preset.shared else _visits(preset, regions, rng)
-    tiles = []
+    tiles, seen = [], dict.fromkeys(range(len(locations)), 0)
     for v, visit in enumerate(visits):
         for n, loc in enumerate(locations):
             days = [d for d, s in zip(visit.days, visit.splits) if s == loc.split]
@@ -86,7 +86,8 @@ def plan(preset: Preset, rng: np.random.Generator) -> Layout:
                 continue
             minutes = int(round((S2_LOCAL_HOUR - loc.lon / 15.0) * 60 + rng.uniform(-15, 15)))
             acquired = np.datetime64(rng.choice(days), "s") + np.timedelta64(minutes * 60 + int(rng.integers(60)), "s")
-            name = loc.name if preset.visits == 1 else f"{loc.name}_v{sum(t.location == n for t in tiles)}"
+            name = loc.name if preset.visits == 1 else f"{loc.name}_v{seen[n]}"
+            seen[n] += 1
             tiles.append(TileSpec(name, n, v, acquired))
     return Layout(tuple(regions), tuple(locations), tuple(visits), tuple(tiles))
 

@@ -93,8 +93,8 @@ def synoptic_scale(lat: float) -> float:
 
 def t2m_terms(
     times: np.ndarray,
-    lon: np.ndarray,
     lat: np.ndarray,
+    lon: np.ndarray,
     clim: Climatology,
     synoptic: np.ndarray,
     factor: np.ndarray,
@@ -105,7 +105,7 @@ def t2m_terms(
 ) -> dict[str, np.ndarray]:
     """Each term of `TERMS` but noise (K), `(time, point)`.
 
-    times: (time,) UTC datetime64; lon, lat: (point,) or (1,) degrees (where the climate, the local hour and the
+    times: (time,) UTC datetime64; lat, lon: (point,) or (1,) degrees (where the climate, the local hour and the
     sun are taken); synoptic: (time, point or 1) K; factor: (point or 1,) continentality x aridity of the diurnal
     range; surface: at the points; day_index: (time,) index into `surface.snow`'s days; diurnal_error: GFS's
     fractional diurnal amplitude error (0 for the truth); snow_k: K per snow share.
