@@ -42,7 +42,7 @@ def small_catalog(world: Path, out: Path, sources: tuple[str, ...] = ("gfs", "gf
     entries = []
     for tile in doc["tiles"]:
         if tile["name"] in tiles:
-            entries.append({**tile, **{k: str(world / tile[k]) for k in ("s2", "dem", "lulc")}})
+            entries.append({**tile, **{k: str(world / tile[k]) for k in ("s2", "dem", "lulc", "scl") if k in tile}})
     out.mkdir(parents=True, exist_ok=True)
     catalog = {"store": str(out / "store.zarr"), "cache_dir": str(world / "cache"), "sources": chosen,
                "sites": doc["sites"], "tiles": entries}

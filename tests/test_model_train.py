@@ -33,7 +33,7 @@ def test_samples_from_the_world(world, tokenizers, tmp_path):
     from tm_weather.catalog import load_catalog
 
     samples = catalog_samples(load_catalog(world), "train", tokenizers)
-    tiles, days = PRESETS["tiny"].tiles["train"], sum(n for *_, n in PRESETS["tiny"].episodes["train"])
+    tiles, days = PRESETS["tiny"].locations["train"], 1  # the tiny world's train split is one day
     assert len(samples) == tiles * days * 24 and samples.tiles == ["tile00", "tile01"]
     for m in MODALITIES:
         tok = samples.tokens[m.name]
@@ -86,7 +86,7 @@ def test_gfs_series_is_lapse_corrected_to_the_tiles_mean_dem(world):
     entry = catalog.tiles[0]
     tile = read_tile(catalog.path(entry.s2), catalog.path(entry.dem), name=entry.name)
     gfs = open_source("gfs", catalog.sources["gfs"], catalog)
-    day = np.datetime64(f"{PRESETS['tiny'].year}-02-10", "D")
+    day = np.datetime64(catalog.splits["train"].start, "D")
     runs = gfs_runs(day)
     plain = gfs_day(gfs(runs), [tile.lat], [tile.lon], [tile.name])[0]
     height = float(extract_points(gfs.orography(runs[0]), [tile.lat], [tile.lon], ["c"]).values[0])

@@ -58,6 +58,7 @@ class Tile(_Strict):
     s2: Path
     dem: Path | None = None
     lulc: Path | None = None
+    scl: Path | None = None  # Sentinel-2 scene classification (SCL) on the same grid, for `read_s2l2a(scl=)`
     time: Time | None = None  # acquisition time (UTC); else read from the GeoTIFF's datetime tag
     # BOA_ADD_OFFSET in DN: 0 for harmonised products (Major-TOM, TerraMind); None: from tags or the date
     boa_add_offset: Literal[0, -1000] | None = None
@@ -111,6 +112,14 @@ class ERA5FileConfig(_Strict):
     paths: list[Path] = Field(min_length=1)
 
 
+class FieldFileConfig(_Strict):
+    """Gridded T2M analyses from local CF netCDF files on any grid with a CRS (e.g. a projected UTM grid in
+    metres with a grid-mapping variable, as rioxarray writes), merged along time."""
+
+    kind: Literal["field_file"]
+    paths: list[Path] = Field(min_length=1)
+
+
 class ERA5ArcoConfig(_Strict):
     """ERA5 from the ARCO-ERA5 analysis-ready zarr store (anonymous access)."""
 
@@ -142,7 +151,10 @@ class ISDConfig(_Strict):
 
 
 SourceConfig = Annotated[
-    Union[GFSConfig, GFSAnalysisConfig, NBMConfig, GribFileConfig, ERA5FileConfig, ERA5ArcoConfig, ERA5CDSConfig, HerbieAnalysisConfig, ISDConfig],
+    Union[
+        GFSConfig, GFSAnalysisConfig, NBMConfig, GribFileConfig, ERA5FileConfig, FieldFileConfig, ERA5ArcoConfig,
+        ERA5CDSConfig, HerbieAnalysisConfig, ISDConfig,
+    ],
     Field(discriminator="kind"),
 ]
 
@@ -212,6 +224,8 @@ def load_catalog(path: str | Path) -> Catalog:
         raise InputError(path, "YAML syntax", "valid YAML", str(e).replace("\n", " ")) from e
     if not isinstance(raw, dict):
         raise InputError(path, "top level", "a mapping of keys", type(raw).__name__)
+    if not all(isinstance(k, str) for k in raw):
+        raise InputError(path, "top level", "text keys", repr(next(k for k in raw if not isinstance(k, str)))[:80])
     if "root" in raw:
         raise InputError(path, "root", "no such key (it is the catalog file's folder)", "a value")
     try:

@@ -14,6 +14,7 @@ SOURCE_CLASSES = {
     "nbm": "tm_weather.sources.nbm:NBMForecast",
     "grib_file": "tm_weather.sources.grib_file:GribFiles",
     "era5_file": "tm_weather.sources.era5:ERA5Files",
+    "field_file": "tm_weather.sources.field_file:FieldFiles",
     "era5_arco": "tm_weather.sources.era5:ERA5Arco",
     "era5_cds": "tm_weather.sources.era5:ERA5CDS",
     "urma": "tm_weather.sources.rtma_urma:RtmaUrma",

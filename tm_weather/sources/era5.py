@@ -168,7 +168,7 @@ def select_times(da: xr.DataArray, times: Sequence[np.datetime64], where: str | 
     return da.sel(time=times)
 
 
-def _times_in(times: np.ndarray, start: np.datetime64, end: np.datetime64) -> np.ndarray:
+def times_in(times: np.ndarray, start: np.datetime64, end: np.datetime64) -> np.ndarray:
     return times[(times >= np.datetime64(start, "ns")) & (times <= np.datetime64(end, "ns"))]
 
 
@@ -187,7 +187,7 @@ class ERA5Files:
         return merge_times([read_era5_file(p) for p in self.paths], self.paths)
 
     def times(self, start: np.datetime64, end: np.datetime64) -> np.ndarray:
-        return _times_in(self.data["time"].values, start, end)
+        return times_in(self.data["time"].values, start, end)
 
     def __call__(self, times: Sequence[np.datetime64]) -> xr.DataArray:
         return select_times(self.data, times, ", ".join(map(str, self.paths)))
@@ -241,7 +241,7 @@ class ERA5Arco:
         return da.isel(latitude=rows, longitude=cols)
 
     def times(self, start: np.datetime64, end: np.datetime64) -> np.ndarray:
-        return _times_in(self.data["time"].values.astype("datetime64[ns]"), start, end)
+        return times_in(self.data["time"].values.astype("datetime64[ns]"), start, end)
 
     def __call__(self, times: Sequence[np.datetime64]) -> xr.DataArray:
         da = select_times(self.data, times, self.url).load()

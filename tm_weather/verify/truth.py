@@ -5,10 +5,10 @@ A truth adapter turns a tile's grid and valid times into an `Observed`: the obse
 `space` (so the prediction and every baseline are compared at exactly the observed places):
 
 - gridded truths (any catalog source of kind "analysis": GFS analysis, URMA/RTMA, local GRIB, ERA5, the
-  benchmark world's truth) are bilinearly regridded onto the tile grid coarsened to `block` x `block` pixel
-  blocks, and fields on the tile are averaged over those blocks (a 2.5 km analysis carries no information at
-  10 m; space = `(y, x)` of the blocks); `store:NAME`, the fields `tm-weather ingest` already regridded onto
-  the tile, are block-averaged like the prediction;
+  benchmark world's 40 m truth) are bilinearly regridded onto the tile's pixels and averaged over `block` x
+  `block` pixel blocks, as fields on the tile are (a coarse analysis carries no information at 10 m, a fine one
+  has structure inside a block; space = `(y, x)` of the blocks); `store:NAME`, the fields `tm-weather ingest`
+  already regridded onto the tile, are block-averaged like the prediction;
 - station truths (kind "stations": ISD) keep the stations inside the tile, and fields are sampled at them with
   the nearest or bilinear pixel (space = `(station,)`).
 
@@ -95,9 +95,8 @@ class GridTruth:
             field = self.fields(np.unique(times[have]))
             if TileGrid.of(field).mismatch(grid):
                 _check_overlap(field, grid, self.name, tile)
-                field = regrid_to_tile(field, coarse.crs, coarse.transform, coarse.shape)
-            else:  # already on the tile's grid (the store's fields): averaged like the prediction
-                field = block_mean(field, self.block)
+                field = regrid_to_tile(field, grid.crs, grid.transform, grid.shape)
+            field = block_mean(field, self.block)  # on the tile's pixels: averaged like the prediction
             obs[have] = field.sel(time=times[have]).values
         da = xr.DataArray(obs, dims=(LEAD, "y", "x"), name="t2m", attrs={"units": "K", "truth": self.name})
         return Observed(da, lambda f: block_mean(f, self.block))

@@ -1,9 +1,9 @@
 """Build the benchmark world into a folder: tiles, truth, station reports, GFS files and the catalog.
 
 Layout of `out`:
-    S2L2A/, DEM/, LULC/<tile>.tif      Sentinel-2 L2A + terrain + land cover (tm_weather.world.sentinel2)
-    truth/<tile>.nc                   2.5 km T2M analyses around each tile (tm_weather.world.truth)
-    isd/<usaf>-<wban>-<year>          station reports at the tile centres
+    S2L2A/, DEM/, LULC/, SCL/<tile>.tif   Sentinel-2 L2A scene + terrain + land cover + scene classification
+    truth/<tile>.nc                   hourly 40 m T2M on the tile's UTM grid over its visit (tm_weather.world.truth)
+    isd/<usaf>-<wban>                 station reports at the tile locations' centres
     cache/gfs/YYYYMMDD/gfs.tHHz.pgrb2.0p25.fFFF(.idx)   GFS in Herbie's cache (tm_weather.world.gfs)
     catalog.yaml                      for `tm-weather ingest` (tm_weather.catalog schema)
 Every random draw comes from one seed through independent `SeedSequence` streams, so a seed gives the same
@@ -17,18 +17,21 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from pyproj import Transformer
 from scipy.interpolate import RegularGridInterpolator
+from scipy.ndimage import gaussian_filter
 
+from tm_weather.climatology import Climatology, packaged
 from tm_weather.world import constants as C
 from tm_weather.world.fields import EvolvingField, ar1_series
-from tm_weather.world.gfs import GFSGrid, error_sd, gfs_path, write_gfs_file, PRMSL_PA_PER_K, RH_PERCENT_PER_K
-from tm_weather.world.landscape import Cells, Landscape, cells
-from tm_weather.world.layout import Layout, TileSpec, plan
-from tm_weather.world.physics import t2m_terms
+from tm_weather.world.gfs import PRMSL_PA_PER_K, RH_PERCENT_PER_K, GFSGrid, GFSWriter, error_sd, gfs_path
+from tm_weather.world.landscape import Landscape, Region, grid_cells, truth_surface
+from tm_weather.world.layout import Layout, Location, TileSpec, Visit, plan
+from tm_weather.world.physics import SURFACE_TERMS, TERMS, continentality, synoptic_scale, t2m_terms
 from tm_weather.world.presets import SPLITS, Preset
-from tm_weather.world.report import LAND_COVER_TERMS, Scores
-from tm_weather.world.sentinel2 import ClassSpectra, TileGrid, make_tile, write_tile
-from tm_weather.world.truth import truth_axes, write_isd, write_truth
+from tm_weather.world.report import REPORT_LEADS, Scores
+from tm_weather.world.sentinel2 import PIXEL_M, TILE_SIZE, ClassSpectra, TileGrid, draw_texture, make_scene, write_tile
+from tm_weather.world.truth import TruthGrid, write_isd, write_truth
 
 CATALOG = "catalog.yaml"
 #: Synoptic waves have wavelengths of 2..6 e-folding lengths (a plane wave's correlation J0(2 pi d / wavelength)
@@ -37,154 +40,243 @@ SYNOPTIC_WAVELENGTHS = (2.0, 6.0)
 
 
 @dataclass(frozen=True)
-class Episode:
-    """A run of consecutive world days with continuous weather: `days` `(day,)` datetime64[D]; `test` `(day,)`
-    bool, the test split's days; `first_day`: index of `days[0]` among all world days; `hours` `(hour,)`
-    datetime64[h] from the first day's 00Z to 12 h past the last day (the last run's f012)."""
+class Place:
+    """A tile location's static surface: the S-2 `tile` grid, the `truth` grid, and on the truth's 10 m
+    sub-samples `(Y, X)`: `height`, `reference` (m), static LULC `codes`, `patches` (snow field, K); `texture`
+    `(224, 224)` of the spectra picks; `cell_lat`, `cell_lon` `(cell,)` of the truth cells; `dem` `(cell,)` m."""
 
-    days: np.ndarray
-    test: np.ndarray
-    first_day: int
+    tile: TileGrid
+    truth: TruthGrid
+    height: np.ndarray
+    reference: np.ndarray
+    codes: np.ndarray
+    patches: np.ndarray
+    texture: np.ndarray
+    cell_lat: np.ndarray
+    cell_lon: np.ndarray
+    dem: np.ndarray
+
+    @classmethod
+    def survey(cls, loc: Location, region: Region, landscape: Landscape, rng: np.random.Generator) -> Place:
+        tile = TileGrid.centred(loc.lat, loc.lon)
+        truth = TruthGrid.around(tile.crs, tile.transform.c, tile.transform.f, TILE_SIZE, PIXEL_M)
+        to_lonlat = Transformer.from_crs(tile.crs, "EPSG:4326", always_xy=True)
+        slon, slat = to_lonlat.transform(*truth.samples(PIXEL_M))
+        cx, cy = np.meshgrid(truth.x, truth.y)
+        clon, clat = to_lonlat.transform(cx, cy)
+        height = landscape.elevation(region, slat, slon)
+        b = truth.block
+        dem = height.reshape(truth.y.size, b, truth.x.size, b).mean(axis=(1, 3)).ravel()
+        return cls(tile, truth, height, landscape.reference(region, slat, slon), landscape.static_class(region, slat, slon),
+                   landscape.snow_patches.on_grid(slat, slon), draw_texture(tile.lat, tile.lon, rng), clat.ravel(),
+                   clon.ravel(), dem)
 
     @property
-    def hours(self) -> np.ndarray:
-        return np.datetime64(self.days[0], "h") + np.arange(len(self.days) * 24 + 13)
-
-    def day_index(self, hour_index: np.ndarray) -> np.ndarray:
-        """World-day index (into `Cells.fractions`) of episode hours, past-the-end hours kept on the last day."""
-        return self.first_day + np.minimum(np.asarray(hour_index) // 24, len(self.days) - 1)
+    def inner(self) -> tuple[slice, slice]:
+        """The tile's pixels among the 10 m sub-samples."""
+        m = C.TRUTH_MARGIN_CELLS * self.truth.block
+        return slice(m, m + TILE_SIZE), slice(m, m + TILE_SIZE)
 
 
-def build_world(out: Path, preset: Preset, seed: int) -> Scores:
-    """Write the world for `preset` and `seed` under `out` (created); return the test-split scores."""
+def build_world(out: Path, preset: Preset, seed: int, clim: Climatology | None = None) -> Scores:
+    """Write the world for `preset` and `seed` under `out` (created) with climatology `clim` (default: the
+    packaged ERA5 copy); return the test-split scores."""
     out = Path(out)
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
-    layout_rng, land_rng, tile_rng, weather_rng, noise_rng, gfs_rng = streams
+    clim = clim or packaged()
+    layout_rng, land_rng, tile_rng, weather_rng, noise_rng, gfs_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6))
     layout = plan(preset, layout_rng)
     landscape = Landscape.draw(land_rng)
-    doys = _doy(layout.days)
-    episodes, first = [], 0
-    for days in layout.episodes:
-        episodes.append(Episode(days, np.isin(days, layout.split_days("test")), first))
-        first += len(days)
-    synoptic = [
-        EvolvingField.draw(
-            weather_rng, len(e.days) + 2, C.ERA5_FIT.sd_daily, C.ERA5_FIT.ar1_daily,
-            tuple(f * C.ERA5_FIT.corr_length_km for f in SYNOPTIC_WAVELENGTHS), C.SYNOPTIC_WAVES,
-        )
-        for e in episodes
-    ]
-
     spectra = ClassSpectra.from_real_tiles()
-    tile_files = {}
-    for tile in layout.tiles:
-        rasters = make_tile(TileGrid.centred(tile.lat, tile.lon), landscape, spectra, float(_doy(tile.acquired)), tile_rng)
-        tile_files[tile.name] = write_tile(rasters, out, tile.name, tile.acquired)
-
     scores = Scores()
-    test_cells = {}
-    for number, tile in enumerate(layout.tiles):
-        lat_ax, lon_ax = truth_axes(tile.lat, tile.lon, preset.truth_cells)
-        glat, glon = np.meshgrid(lat_ax, lon_ax, indexing="ij")
-        tcells = cells(landscape, glat.ravel(), glon.ravel(), C.TRUTH_RESOLUTION_DEG, C.TRUTH_SUBSAMPLES, doys)
-        times, fields = [], []
-        for episode, weather in zip(episodes, synoptic):
-            steps = np.arange(len(episode.days) * 24)
-            terms = _terms(episode, steps, tcells, weather(tcells.lat, tcells.lon, steps / 24))
-            terms["noise"] = ar1_series(noise_rng, len(steps), tcells.lat.size, C.CELL_NOISE_AR1, C.CELL_NOISE_K)
-            if tile.split == "test" and episode.test.any():
-                scores.add_truth({k: v[episode.test[steps // 24]] for k, v in terms.items()})
-                test_cells[(tile.name, episode.days[0])] = (tcells, sum(terms.values()), terms)
-            times.append(episode.hours[steps])
-            fields.append(sum(terms.values()).reshape(len(steps), *glat.shape))
-        times, t2m = np.concatenate(times), np.concatenate(fields)
-        write_truth(out / "truth" / f"{tile.name}.nc", times, lat_ax, lon_ax, t2m)
-        centre = t2m[:, preset.truth_cells // 2, preset.truth_cells // 2]
-        station = noise_rng.normal(0, C.STATION_NOISE_K, centre.shape) + centre
-        write_isd(out / _isd_name(number, preset.year), _station_id(number), tile.lat, tile.lon,
-                  float(tcells.elevation[tcells.lat.size // 2]), times, station)
-
-    _write_gfs(out, layout, episodes, synoptic, landscape, doys, gfs_rng, test_cells, scores)
+    tile_files: dict[str, dict[str, Path]] = {}
+    stations: dict[int, list[tuple[np.ndarray, np.ndarray, float]]] = {}
+    for r, region in enumerate(layout.regions):
+        mine = [i for i, loc in enumerate(layout.locations) if loc.region == r]
+        places = {i: Place.survey(layout.locations[i], region, landscape, tile_rng) for i in mine}
+        for v, visit in enumerate(layout.visits):
+            if visit.region != r:
+                continue
+            world = VisitWorld.draw(visit, region, [layout.locations[i] for i in mine], landscape, clim, weather_rng)
+            scored = []
+            for tile in [t for t in layout.tiles if t.visit == v]:
+                loc, place = layout.locations[tile.location], places[tile.location]
+                truth, terms = world.truth(loc, place, noise_rng)
+                write_truth(out / "truth" / f"{tile.name}.nc", world.truth_hours, place.truth, truth)
+                day = int((tile.acquired.astype("datetime64[D]") - visit.days[0]).astype(int))
+                snow = world.snow(loc, place)[day][place.inner]
+                lulc = np.where(snow, np.uint8(C.SNOW), place.codes[place.inner])
+                scene = make_scene(place.tile, place.height[place.inner], lulc, place.texture,
+                                   float(clim(loc.lat, loc.lon, tile.acquired)), spectra, tile_rng)
+                tile_files[tile.name] = write_tile(scene, out, tile.name, tile.acquired)
+                centre = truth.reshape(len(truth), -1)[:, truth[0].size // 2 + truth.shape[2] // 2]
+                stations.setdefault(tile.location, []).append((world.truth_hours, centre, float(place.dem.mean())))
+                if loc.split == "test":
+                    scored.append((place, terms))
+                    lapse = C.LAPSE_RATE * (place.dem - place.dem.mean())
+                    scores.add_truth({k: terms[k][world.test_hours] for k in TERMS}, lapse)
+            world.write_gfs(out, gfs_rng, scored, scores)
+    _write_stations(out, layout, stations, noise_rng)
     _write_catalog(out, preset, layout, tile_files)
     return scores
 
 
-def _doy(t: np.ndarray) -> np.ndarray:
-    """Fractional day of year (1 = 1 January 00Z) of datetime64 values."""
-    t = np.asarray(t)
-    return (t - t.astype("datetime64[Y]")) / np.timedelta64(1, "D") + 1
+@dataclass
+class VisitWorld:
+    """One visit's weather and GFS: `hours` `(hour,)` every GFS valid hour (from the day before's 12Z to the last
+    day's 18Z + 12 h), `truth_hours` the visit days' hours; `synoptic` the weather field; `grid`, `cells` GFS's
+    grid and cells; `model` `(hour, point)` GFS's grid-scale T2M and `surface` its surface terms' sum."""
 
+    visit: Visit
+    region: Region
+    clim: Climatology
+    landscape: Landscape
+    synoptic: EvolvingField
+    grid: GFSGrid
+    orography: np.ndarray
+    model: np.ndarray
+    model_terms: dict[str, np.ndarray]
 
-def _terms(episode: Episode, steps: np.ndarray, where: Cells, synoptic: np.ndarray) -> dict[str, np.ndarray]:
-    """The world's terms `(step, cell)` at episode hours `steps` on `where`'s cells (no noise)."""
-    return t2m_terms(
-        episode.hours[steps], where.lat, where.lon, where.elevation,
-        where.fractions[episode.day_index(steps)], synoptic,
-    )
+    @classmethod
+    def draw(cls, visit: Visit, region: Region, locations: list[Location], landscape: Landscape, clim: Climatology,
+             rng: np.random.Generator) -> VisitWorld:
+        n_days = len(visit.days)
+        synoptic = EvolvingField.draw(
+            rng, n_days + 3, C.ERA5_FIT.sd_daily * synoptic_scale(region.lat), C.ERA5_FIT.ar1_daily,
+            tuple(f * C.ERA5_FIT.corr_length_km for f in SYNOPTIC_WAVELENGTHS), C.SYNOPTIC_WAVES,
+        )
+        grid = GFSGrid.covering(np.array([l.lat for l in locations]), np.array([l.lon for l in locations]))
+        lat, lon = grid.points
+        days = visit.days[0] + np.arange(-1, n_days + 1)  # the day before .. the day after
+        cells = grid_cells(landscape, clim, region, lat, lon, (grid.lat.size, grid.lon.size), days)
+        hours = cls.gfs_hours(visit)
+        offset = (hours - np.datetime64(days[0], "h")).astype(np.float64)
+        terms = t2m_terms(
+            hours, lat, lon, clim, synoptic(lat, lon, offset / 24), continentality(clim, lat, lon) * region.aridity,
+            cells.surface, (offset // 24).astype(int), C.GFS_DIURNAL_AMPLITUDE_ERROR, C.SNOW_K + C.GFS_SNOW_BIAS_K,
+        )
+        model = sum(terms.values())
+        return cls(visit, region, clim, landscape, synoptic, grid, cells.orography, model,
+                   {k: terms[k] for k in SURFACE_TERMS})
 
+    @staticmethod
+    def gfs_hours(visit: Visit) -> np.ndarray:
+        start = np.datetime64(visit.days[0], "h") - np.timedelta64(24 - C.GFS_PREVIOUS_DAY_CYCLES[0], "h")
+        end = np.datetime64(visit.days[-1], "h") + np.timedelta64(C.GFS_CYCLES[-1] + C.GFS_LEADS[-1], "h")
+        return np.arange(start, end + np.timedelta64(1, "h"))
 
-def _write_gfs(
-    out: Path, layout: Layout, episodes: list[Episode], synoptic: list[EvolvingField], landscape: Landscape,
-    doys: np.ndarray, rng: np.random.Generator, test_cells: dict, scores: Scores,
-) -> None:
-    """Every GFS file of every run of the world's days; test runs also scored against the test truth cells."""
-    grid = GFSGrid.covering(np.array([t.lat for t in layout.tiles]), np.array([t.lon for t in layout.tiles]))
-    lat, lon = grid.points
-    gcells = cells(landscape, lat, lon, C.GFS_RESOLUTION_DEG, C.GFS_SUBSAMPLES, doys)
-    shape = (grid.lat.size, grid.lon.size)
-    leads = np.asarray(C.GFS_LEADS)
-    for episode, weather in zip(episodes, synoptic):
-        anomaly = weather(lat, lon, np.arange(len(episode.hours)) / 24)  # (hour, point)
-        for d, day in enumerate(episode.days):
-            for cycle in C.GFS_CYCLES:
-                steps = d * 24 + cycle + leads
-                terms = _terms(episode, steps, gcells, anomaly[steps])
-                model = sum(terms.values())
-                error = EvolvingField.draw(rng, len(leads), 1.0, C.GFS_ERROR_LEAD_AR1, C.GFS_ERROR_FIELD_KM, 12)
-                t2m = model + error_sd(leads)[:, None] * error(lat, lon, leads)
-                init = np.datetime64(day, "h") + cycle
-                for lead in leads:
-                    fields = {
-                        "prmsl": 101325.0 + PRMSL_PA_PER_K * terms["synoptic"][lead],
-                        "orography": gcells.elevation,
-                        "t2m": t2m[lead],
-                        "rh2m": np.clip(75.0 + RH_PERCENT_PER_K * terms["diurnal"][lead], 5, 100),
-                    }
-                    write_gfs_file(gfs_path(out / "cache", init, int(lead)), grid, init, int(lead),
-                                   {k: v.reshape(shape) for k, v in fields.items()})
-                if not episode.test[d]:
-                    continue
-                scored = steps < 24 * len(episode.days)
-                scored[scored] = episode.test[steps[scored] // 24]
-                for key in [k for k in test_cells if k[1] == episode.days[0]]:
-                    _score_run(scores, grid, gcells, t2m, terms, steps, scored, *test_cells[key])
+    @property
+    def truth_hours(self) -> np.ndarray:
+        return np.datetime64(self.visit.days[0], "h") + np.arange(24 * len(self.visit.days))
 
+    @property
+    def test_hours(self) -> np.ndarray:
+        """`(hour,)` bool: which `truth_hours` lie on the visit's test days."""
+        return np.repeat(np.asarray(self.visit.splits) == "test", 24)
 
-def _score_run(scores: Scores, grid: GFSGrid, gcells: Cells, t2m: np.ndarray, terms: dict, steps: np.ndarray,
-               scored: np.ndarray, tcells: Cells, truth: np.ndarray, truth_terms: dict) -> None:
-    """Baseline errors of one run `t2m` `(lead, point)` (episode hours `steps`) at a test tile's truth cells
-    (`truth`, `truth_terms`: `(hour, cell)`), at the leads marked `scored` (valid on a test day)."""
-    land = sum(terms[t] for t in LAND_COVER_TERMS)
-    stacked = np.concatenate([t2m, land, gcells.elevation[None]])  # (2 * lead + 1, point)
-    cube = stacked.reshape(len(stacked), grid.lat.size, grid.lon.size)[:, ::-1].transpose(1, 2, 0)
-    at = RegularGridInterpolator((grid.lat[::-1], grid.lon), cube)(np.column_stack([tcells.lat, tcells.lon])).T
-    n = len(steps)
-    gfs, gfs_land, orography = at[:n], at[n : 2 * n], at[-1]
-    baseline = gfs + C.LAPSE_RATE * (tcells.elevation - orography)[None]
-    true_land = sum(truth_terms[t] for t in LAND_COVER_TERMS)
-    for lead in np.flatnonzero(scored):
-        error = baseline[lead] - truth[steps[lead]]
-        scores.add_baseline(int(lead), error, error + true_land[steps[lead]] - gfs_land[lead])
+    def snow(self, loc: Location, place: Place) -> np.ndarray:
+        """Snow cover `(day, Y, X)` bool on the visit's days at the place's sub-samples."""
+        return self.landscape.snowy(self.clim, self.region, loc.lat, loc.lon, place.height - place.reference,
+                                    self.visit.days, place.patches)
+
+    def truth(self, loc: Location, place: Place, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(t2m `(hour, y, x)` K on the truth grid, every term `(hour, cell)`) over `truth_hours`."""
+        hours = self.truth_hours
+        surface = truth_surface(place.height, place.reference, place.codes, self.snow(loc, place), place.truth.block, PIXEL_M)
+        lat, lon = np.array([loc.lat]), np.array([loc.lon])
+        offset = (hours - np.datetime64(self.visit.days[0] - 1, "h")).astype(np.float64)
+        terms = t2m_terms(
+            hours, lat, lon, self.clim, self.synoptic(lat, lon, offset / 24),
+            continentality(self.clim, lat, lon) * self.region.aridity, surface, np.arange(len(hours)) // 24,
+        )
+        shape = (len(hours), place.truth.y.size, place.truth.x.size)
+        noise = gaussian_filter(ar1_series(rng, len(hours), shape[1] * shape[2], C.CELL_NOISE_AR1, 1.0).reshape(shape),
+                                (0, C.MIXING_M / C.TRUTH_PIXEL_M, C.MIXING_M / C.TRUTH_PIXEL_M), mode="nearest")
+        terms["noise"] = (C.CELL_NOISE_K / noise.std() * noise).reshape(len(hours), -1)
+        t2m = sum(terms[t] for t in TERMS)
+        return t2m.reshape(shape), terms
+
+    def write_gfs(self, out: Path, rng: np.random.Generator, scored: list[tuple[Place, dict]], scores: Scores) -> None:
+        """Every run's files (the day before's `GFS_PREVIOUS_DAY_CYCLES`, then each day's `GFS_CYCLES`); the test
+        tiles in `scored` (place, truth terms) scored against each run's leads valid on the visit's days."""
+        first = np.datetime64(self.visit.days[0], "h")
+        inits = [first - np.timedelta64(24 - c, "h") for c in C.GFS_PREVIOUS_DAY_CYCLES]
+        inits += [np.datetime64(d, "h") + np.timedelta64(c, "h") for d in self.visit.days for c in C.GFS_CYCLES]
+        hours = self.gfs_hours(self.visit)
+        with GFSWriter(self.grid) as writer:
+            for init in inits:
+                self._run(out, writer, rng, init, hours, scored, scores)
+
+    def _run(self, out: Path, writer: GFSWriter, rng: np.random.Generator, init: np.datetime64, hours: np.ndarray,
+             scored: list[tuple[Place, dict]], scores: Scores) -> None:
+        """One run's files (all leads); its leads valid on the visit's test days scored at the test tiles."""
+        lat, lon = self.grid.points
+        shape = (self.grid.lat.size, self.grid.lon.size)
+        leads = np.asarray(C.GFS_LEADS)
+        steps = int((init - hours[0]).astype(int)) + leads  # hours[0] is the day before's 12Z: node 0.5
+        error = EvolvingField.draw(rng, len(leads), 1.0, C.GFS_ERROR_LEAD_AR1, C.GFS_ERROR_FIELD_KM, 12)
+        t2m = self.model[steps] + error_sd(leads)[:, None] * error(lat, lon, leads)
+        prmsl = 101325.0 + PRMSL_PA_PER_K * self.synoptic(lat, lon, (steps + 12) / 24)
+        rh2m = np.clip(75.0 + RH_PERCENT_PER_K * (self.model[steps] - self.model[steps].mean(0)), 5, 100)
+        for lead in leads:
+            fields = {"prmsl": prmsl[lead], "orography": self.orography, "t2m": t2m[lead], "rh2m": rh2m[lead]}
+            writer.write(gfs_path(out / "cache", init, int(lead)), init, int(lead),
+                         {k: v.reshape(shape) for k, v in fields.items()})
+        valid = hours[steps]
+        index = (valid - np.datetime64(self.visit.days[0], "h")).astype(int)
+        inside = (index >= 0) & (index < len(self.test_hours))
+        on_day = np.flatnonzero(inside & self.test_hours[np.where(inside, index, 0)])
+        for place, terms in scored:
+            self._score(scores, place, terms, t2m, steps, valid, on_day)
+
+    def _score(self, scores: Scores, place: Place, terms: dict, t2m: np.ndarray, steps: np.ndarray,
+               valid: np.ndarray, on_day: np.ndarray) -> None:
+        """Baseline errors of one run `t2m` `(lead, point)` at a test tile's truth cells, at the leads `on_day`."""
+        gfs_surface = sum(self.model_terms[k] for k in SURFACE_TERMS)[steps]
+        stacked = np.concatenate([t2m, gfs_surface, self.orography[None]])  # (2 lead + 1, point)
+        cube = stacked.reshape(len(stacked), self.grid.lat.size, self.grid.lon.size)[:, ::-1].transpose(1, 2, 0)
+        at = RegularGridInterpolator((self.grid.lat[::-1], self.grid.lon), cube)(np.column_stack([place.cell_lat, place.cell_lon])).T
+        n = len(steps)
+        gfs, gfs_land, orography = at[:n], at[n : 2 * n], at[-1]
+        lapse = gfs + C.LAPSE_RATE * (place.dem - orography)[None]
+        truth = sum(terms[t] for t in TERMS)
+        true_surface = sum(terms[t] for t in SURFACE_TERMS)
+        index = (valid - np.datetime64(self.visit.days[0], "h")).astype(int)
+        for lead in on_day:
+            h = index[lead]
+            oracle = lapse[lead] + true_surface[h] - gfs_land[lead]
+            errors = {"gfs": gfs[lead] - truth[h], "gfs_lapse": lapse[lead] - truth[h], "oracle": oracle - truth[h]}
+            if lead in REPORT_LEADS:
+                scores.add_error(f"gfs_lapse_f{lead:03d}", errors["gfs_lapse"])
+                scores.add_error(f"oracle_f{lead:03d}", errors["oracle"])
+            if lead >= C.GFS_CYCLES[1] - C.GFS_CYCLES[0]:
+                continue  # a later run covers this hour
+            for key, e in errors.items():
+                scores.add_error(key, e)
+            anomaly = lambda f: f - f.mean()  # noqa: E731
+            scores.add_error("space_gfs_lapse", anomaly(lapse[lead]) - anomaly(truth[h]))
+            scores.add_error("space_oracle", anomaly(oracle) - anomaly(truth[h]))
 
 
 def _station_id(number: int) -> tuple[str, str]:
-    """(USAF, WBAN) of the station at tile `number`: USAF 99xxxx (unassigned block), WBAN 99999 (none)."""
+    """(USAF, WBAN) of the station at location `number`: USAF 99xxxx (unassigned block), WBAN 99999 (none)."""
     return f"99{number:04d}", "99999"
 
 
-def _isd_name(number: int, year: int) -> str:
+def _isd_name(number: int) -> str:
     usaf, wban = _station_id(number)
-    return f"isd/{usaf}-{wban}-{year}"
+    return f"isd/{usaf}-{wban}"
+
+
+def _write_stations(out: Path, layout: Layout, stations: dict, rng: np.random.Generator) -> None:
+    """One ISD file per location: the centre truth cell at every hour of its visits + a report error."""
+    for number, series in sorted(stations.items()):
+        loc = layout.locations[number]
+        times = np.concatenate([t for t, _, _ in series])
+        values = np.concatenate([v for _, v, _ in series])
+        order = np.argsort(times, kind="stable")
+        reports = values[order] + rng.normal(0, C.STATION_NOISE_K, values.shape)
+        write_isd(out / _isd_name(number), _station_id(number), loc.lat, loc.lon, series[0][2], times[order], reports)
 
 
 def _write_catalog(out: Path, preset: Preset, layout: Layout, tile_files: dict[str, dict[str, Path]]) -> None:
@@ -194,17 +286,19 @@ def _write_catalog(out: Path, preset: Preset, layout: Layout, tile_files: dict[s
         "gfs_analysis": {"kind": "gfs_analysis", "product": "pgrb2.0p25", "cycles": list(C.GFS_CYCLES)},
     }
     for tile in layout.tiles:
-        sources[f"truth_{tile.name}"] = {"kind": "era5_file", "paths": [f"truth/{tile.name}.nc"]}
-    sources["isd"] = {"kind": "isd", "paths": [_isd_name(i, preset.year) for i in range(len(layout.tiles))]}
+        sources[f"truth_{tile.name}"] = {"kind": "field_file", "paths": [f"truth/{tile.name}.nc"]}
+    located = sorted({t.location for t in layout.tiles})
+    sources["isd"] = {"kind": "isd", "paths": [_isd_name(n) for n in located]}
     doc = {
         "store": "store/world.zarr",
         "cache_dir": "cache",
         "sources": sources,
-        "sites": [{"name": t.name, "lat": t.lat, "lon": t.lon} for t in layout.tiles],
+        "sites": [{"name": layout.locations[n].name, "lat": layout.locations[n].lat, "lon": layout.locations[n].lon}
+                  for n in located],
         "tiles": [_tile_entry(t, tile_files[t.name]) for t in layout.tiles],
         "splits": {
             split: {
-                "tiles": [t.name for t in layout.tiles if t.split == split],
+                "tiles": [t.name for t in layout.tiles_of(split)],
                 "start": str(layout.split_days(split).min()),
                 "end": str(layout.split_days(split).max()),
             }
@@ -221,5 +315,6 @@ def _tile_entry(tile: TileSpec, files: dict[str, Path]) -> dict:
         "s2": str(files["S2L2A"]),
         "dem": str(files["DEM"]),
         "lulc": str(files["LULC"]),
+        "scl": str(files["SCL"]),
         "time": str(np.datetime64(tile.acquired, "s")) + "Z",
     }

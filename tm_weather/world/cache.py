@@ -15,6 +15,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+from tm_weather import climatology
 from tm_weather.world.build import CATALOG, build_world
 from tm_weather.world.presets import PRESETS
 
@@ -22,9 +23,10 @@ log = logging.getLogger(__name__)
 
 
 def generator_digest() -> str:
-    """12 hex digits of sha256 over the world package's source files (name and bytes, sorted)."""
+    """12 hex digits of sha256 over the world package's source files and the climatology it reads (name and
+    bytes, sorted)."""
     h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in sorted(Path(__file__).parent.glob("*.py")) + [Path(climatology.__file__), climatology.PACKAGED]:
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:12]

@@ -59,6 +59,22 @@ class WaveField:
         amp = np.hypot(basis.kx, basis.ky) ** -hurst
         return cls(basis, amp * sd * np.sqrt(2.0 / np.sum(amp**2)))
 
+    def on_grid(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """Values on a small regular grid `(ny, nx)` (e.g. a tile's pixels), whose positions on the world's plane
+        are affine in the pixel indices to well below a metre over a few km: each wave is then a product of a
+        row and a column factor, and the sum over waves one product of them (einsum, not BLAS: a small BLAS
+        product with threads is slow on a busy machine)."""
+        ny, nx = lat.shape
+        x, y = to_km(lat[[0, 0, -1], [0, -1, 0]], lon[[0, 0, -1], [0, -1, 0]])  # corners: x[0, 0], [0, -1], [-1, 0]
+        x, y = np.array([[x[0], x[1]], [x[2], 0.0]]), np.array([[y[0], y[1]], [y[2], 0.0]])
+        du = ((x[0, -1] - x[0, 0]) / (nx - 1), (y[0, -1] - y[0, 0]) / (nx - 1))  # km per column
+        dv = ((x[-1, 0] - x[0, 0]) / (ny - 1), (y[-1, 0] - y[0, 0]) / (ny - 1))  # km per row
+        b = self.basis
+        start = b.kx * x[0, 0] + b.ky * y[0, 0] + b.phase
+        cols = np.exp(1j * (start[:, None] + (b.kx * du[0] + b.ky * du[1])[:, None] * np.arange(nx)[None]))
+        rows = np.exp(1j * (b.kx * dv[0] + b.ky * dv[1])[:, None] * np.arange(ny)[None])
+        return np.einsum("wi,w,wj->ij", rows, self.amp, cols, optimize=False).real
+
     def __call__(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """Values at the points, same shape as `lat`."""
         lat = np.asarray(lat, dtype=np.float64)

@@ -66,42 +66,64 @@ def gfs_path(cache: Path, init: np.datetime64, lead: int) -> Path:
     return cache / "gfs" / day / f"gfs.t{hour:02d}z.{PRODUCT}.f{lead:03d}"
 
 
+class GFSWriter:
+    """Writes GRIB2 files of `MESSAGES` on one grid: one ecCodes handle per message, made once from the GRIB2
+    sample and reused for every file (only the run, lead and values change). Use as a context manager."""
+
+    def __init__(self, grid: GFSGrid):
+        self.grid = grid
+        self.handles: dict[str, int] = {}
+        base = eccodes.codes_grib_new_from_samples("GRIB2")
+        try:
+            _set(base, (
+                ("centre", 7), ("subCentre", 0), ("generatingProcessIdentifier", 96),
+                ("significanceOfReferenceTime", 1), ("productionStatusOfProcessedData", 0),
+                ("shapeOfTheEarth", 6), ("Ni", grid.lon.size), ("Nj", grid.lat.size),
+                ("latitudeOfFirstGridPointInDegrees", float(grid.lat[0])),
+                ("longitudeOfFirstGridPointInDegrees", float(grid.lon[0])),
+                ("latitudeOfLastGridPointInDegrees", float(grid.lat[-1])),
+                ("longitudeOfLastGridPointInDegrees", float(grid.lon[-1])),
+                ("iDirectionIncrementInDegrees", C.GFS_RESOLUTION_DEG), ("jDirectionIncrementInDegrees", C.GFS_RESOLUTION_DEG),
+                ("iScansNegatively", 0), ("jScansPositively", 0), ("typeOfGeneratingProcess", 2), ("stepUnits", 1),
+            ))
+            for name, (discipline, category, number, surface, level, bits) in MESSAGES.items():
+                h = self.handles[name] = eccodes.codes_clone(base)
+                _set(h, (
+                    ("discipline", discipline), ("parameterCategory", category), ("parameterNumber", number),
+                    ("typeOfFirstFixedSurface", surface), ("scaleFactorOfFirstFixedSurface", 0),
+                    ("scaledValueOfFirstFixedSurface", level), ("bitsPerValue", bits),
+                ))
+        finally:
+            eccodes.codes_release(base)
+
+    def __enter__(self) -> GFSWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for h in self.handles.values():
+            eccodes.codes_release(h)
+        self.handles = {}
+
+    def write(self, path: Path, init: np.datetime64, lead: int, fields: dict[str, np.ndarray]) -> None:
+        """Write one file of `MESSAGES` (each `fields[name]` `(ny, nx)`: Pa, m, K, %) and its `.idx`."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        day = np.datetime64(init, "D")
+        hour = int((np.datetime64(init, "h") - day).astype(int))
+        with open(path, "wb") as f:
+            for name, h in self.handles.items():
+                _set(h, (
+                    ("dataDate", int(str(day).replace("-", ""))), ("dataTime", hour * 100),
+                    ("typeOfProcessedData", 1 if lead else 0), ("forecastTime", lead),
+                ))
+                eccodes.codes_set_values(h, np.asarray(fields[name], dtype=np.float64).ravel())
+                eccodes.codes_write(h, f)
+        grib.write_idx(path)
+
+
 def write_gfs_file(path: Path, grid: GFSGrid, init: np.datetime64, lead: int, fields: dict[str, np.ndarray]) -> None:
     """Write one GRIB2 file of `MESSAGES` (each `fields[name]` `(ny, nx)`: Pa, m, K, %) and its `.idx`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    day = np.datetime64(init, "D")
-    hour = int((np.datetime64(init, "h") - day).astype(int))
-    base = eccodes.codes_grib_new_from_samples("GRIB2")
-    try:
-        _set(base, (
-            ("centre", 7), ("subCentre", 0), ("generatingProcessIdentifier", 96),
-            ("significanceOfReferenceTime", 1), ("dataDate", int(str(day).replace("-", ""))), ("dataTime", hour * 100),
-            ("productionStatusOfProcessedData", 0), ("typeOfProcessedData", 1 if lead else 0),
-            ("shapeOfTheEarth", 6), ("Ni", grid.lon.size), ("Nj", grid.lat.size),
-            ("latitudeOfFirstGridPointInDegrees", float(grid.lat[0])),
-            ("longitudeOfFirstGridPointInDegrees", float(grid.lon[0])),
-            ("latitudeOfLastGridPointInDegrees", float(grid.lat[-1])),
-            ("longitudeOfLastGridPointInDegrees", float(grid.lon[-1])),
-            ("iDirectionIncrementInDegrees", C.GFS_RESOLUTION_DEG), ("jDirectionIncrementInDegrees", C.GFS_RESOLUTION_DEG),
-            ("iScansNegatively", 0), ("jScansPositively", 0),
-            ("typeOfGeneratingProcess", 2), ("stepUnits", 1), ("forecastTime", lead),
-        ))
-        with open(path, "wb") as f:
-            for name, (discipline, category, number, surface, level, bits) in MESSAGES.items():
-                h = eccodes.codes_clone(base)
-                try:
-                    _set(h, (
-                        ("discipline", discipline), ("parameterCategory", category), ("parameterNumber", number),
-                        ("typeOfFirstFixedSurface", surface), ("scaleFactorOfFirstFixedSurface", 0),
-                        ("scaledValueOfFirstFixedSurface", level), ("bitsPerValue", bits),
-                    ))
-                    eccodes.codes_set_values(h, np.asarray(fields[name], dtype=np.float64).ravel())
-                    eccodes.codes_write(h, f)
-                finally:
-                    eccodes.codes_release(h)
-    finally:
-        eccodes.codes_release(base)
-    grib.write_idx(path)
+    with GFSWriter(grid) as writer:
+        writer.write(path, init, lead, fields)
 
 
 def _set(handle: int, items: tuple[tuple[str, int | float], ...]) -> None:

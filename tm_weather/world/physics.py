@@ -1,51 +1,46 @@
 """The world's 2 m temperature: a sum of named physical terms, each a function of place, time and surface.
 
-    t2m = climate + diurnal + synoptic + elevation + water + urban + forest + snow + noise      (K)
+    t2m = climate + diurnal + synoptic + elevation + pooling + water + coast + urban + forest + bare + snow + noise
 
-Sizes and sources of every number: `tm_weather.world.constants` (and the table in docs/world.md).
-Times are UTC hours; local solar hour = UTC hour + lon / 15.
+(K). `climate` is ERA5's monthly climatology (`tm_weather.climatology`); the others' sizes and sources are in
+`tm_weather.world.constants` (and the table in docs/world.md). Times are UTC hours; local solar hour = UTC hour
++ lon / 15. Every term is evaluated on points: the truth's 40 m cells of a tile, or GFS's 0.25 deg cells (which
+see the surface only as cell shares, and have no cold-air pools and no unresolved noise).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from tm_weather.climatology import MID_MONTH_DOY, Climatology, day_of_year
 from tm_weather.world import constants as C
-from tm_weather.world.era5_fit import ANNUAL_MINIMUM_DOY, DAYS_PER_YEAR
 
 #: The terms, in the order they are reported.
-TERMS = ("climate", "diurnal", "synoptic", "elevation", "water", "urban", "forest", "snow", "noise")
+TERMS = ("climate", "diurnal", "synoptic", "elevation", "pooling", "water", "coast", "urban", "forest", "bare", "snow",
+         "noise")
+#: What the surface adds beyond the lapse rate over the DEM: the land-cover, snow and pooling terms that S-2 and
+#: the DEM show (the oracle adds these, minus GFS's grid-scale versions).
+SURFACE_TERMS = ("pooling", "water", "coast", "urban", "forest", "bare", "snow")
 
 _SHAPE = np.asarray(C.ERA5_FIT.diurnal_shape)
 
 
-def annual_mean(lat: np.ndarray) -> np.ndarray:
-    """Annual-mean sea-level T2M (K): EQUATOR - drop * sin^2(lat), the drop fitted so that the fit's latitude
-    reproduces ERA5's March mean under the seasonal cycle of `seasonal`."""
-    return C.EQUATOR_ANNUAL_MEAN_K - _LAT_DROP * np.sin(np.radians(lat)) ** 2
+@dataclass(frozen=True)
+class Surface:
+    """What the terms need of the surface at `(point,)` points: shares (0..1) of water, trees, built area and bare
+    ground; `coast`: the coast weight (land near water); `pool`: the cold-air pooling index (0..1); `snow`
+    `(day, point)` snow share per day of the visit; `height`: m above the climate's reference height."""
 
-
-def annual_amplitude(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Seasonal half-range (K): the fitted one scaled by sin|lat| relative to the fit and by continentality."""
-    lat_factor = np.abs(np.sin(np.radians(lat))) / np.sin(np.radians(C.ERA5_FIT.mean_lat))
-    return C.ERA5_FIT.annual_amplitude * lat_factor * (1 + C.CONTINENTALITY_PER_DEG * (np.asarray(lon) - C.FIT_LON))
-
-
-def seasonal_phase(doy: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """-cos of the annual cycle: -1 at the annual minimum (`ANNUAL_MINIMUM_DOY`, half a year later south)."""
-    shift = np.where(np.asarray(lat) < 0, DAYS_PER_YEAR / 2, 0.0)
-    return -np.cos(2 * np.pi * (np.asarray(doy) - ANNUAL_MINIMUM_DOY - shift) / DAYS_PER_YEAR)
-
-
-def climate(lat: np.ndarray, lon: np.ndarray, doy: np.ndarray) -> np.ndarray:
-    """Sea-level daily-mean climate T2M (K) at fractional day of year `doy` (broadcasting)."""
-    return annual_mean(lat) + annual_amplitude(lat, lon) * seasonal_phase(doy, lat)
-
-
-def diurnal_range(lat: np.ndarray, doy: np.ndarray) -> np.ndarray:
-    """Land diurnal range (K): the fitted one times the noon sun height relative to the fit's (clipped)."""
-    factor = _noon_sun(lat, doy) / _noon_sun(C.ERA5_FIT.mean_lat, C.ERA5_FIT.march_mid_doy)
-    return C.ERA5_FIT.land_diurnal_range * np.clip(factor, *C.DIURNAL_FACTOR_RANGE)
+    water: np.ndarray
+    trees: np.ndarray
+    built: np.ndarray
+    bare: np.ndarray
+    coast: np.ndarray
+    pool: np.ndarray
+    snow: np.ndarray
+    height: np.ndarray
 
 
 def diurnal_shape(local_hour: np.ndarray) -> np.ndarray:
@@ -63,52 +58,78 @@ def night_weight(local_hour: np.ndarray) -> np.ndarray:
     return np.clip(-diurnal_shape(local_hour), 0, None) / -_SHAPE.min()
 
 
-def t2m_terms(
-    times: np.ndarray,
-    lat: np.ndarray,
-    lon: np.ndarray,
-    elevation: np.ndarray,
-    fractions: np.ndarray,
-    synoptic: np.ndarray,
-    noise: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
-    """Each term of `TERMS` (K), `(time, point)`.
-
-    times: (time,) UTC datetime64; lat, lon, elevation: (point,) degrees, degrees, m; fractions: (time, point, 9)
-    land-cover shares of classes 1..9 (index = class - 1); synoptic: (time, point) K; noise: (time, point) K
-    or None (zeros: GFS and other grid-scale estimates carry no unresolved noise).
-    """
-    t = np.asarray(times, dtype="datetime64[h]")
-    hour = (t - t.astype("datetime64[D]")).astype(np.float64)[:, None]
-    doy = (t.astype("datetime64[D]") - t.astype("datetime64[Y]")).astype(np.float64)[:, None] + 1 + hour / 24
-    local = hour + np.asarray(lon)[None] / 15.0
-    diurnal = diurnal_range(lat[None], doy) * diurnal_shape(local)
-    share = {c: fractions[..., c - 1] for c in (C.WATER, C.TREES, C.BUILT, C.SNOW)}
-    lag = climate(lat[None], lon[None], doy - C.WATER_LAG_DAYS) - climate(lat[None], lon[None], doy)
-    return {
-        "climate": climate(lat[None], lon[None], doy),
-        "diurnal": diurnal,
-        "synoptic": synoptic,
-        "elevation": C.LAPSE_RATE * np.broadcast_to(elevation[None], diurnal.shape),
-        "water": share[C.WATER] * ((C.WATER_DIURNAL_RATIO - 1) * diurnal + C.WATER_LAG_WEIGHT * lag),
-        "urban": share[C.BUILT] * C.URBAN_NIGHT_K * night_weight(local),
-        "forest": share[C.TREES] * (C.FOREST_DAY_K * day_weight(local) + C.FOREST_NIGHT_K * night_weight(local)),
-        "snow": share[C.SNOW] * C.SNOW_K,
-        "noise": np.zeros(diurnal.shape) if noise is None else noise,
-    }
-
-
-def _noon_sun(lat: np.ndarray, doy: np.ndarray) -> np.ndarray:
-    """Sine of the noon solar elevation (cos of noon zenith), floored at 0.05."""
+def noon_sun(lat: np.ndarray, doy: np.ndarray) -> np.ndarray:
+    """Sine of the noon solar elevation, floored at 0.05."""
     declination = 23.44 * np.sin(2 * np.pi * (np.asarray(doy) - 81) / 365.25)
     return np.maximum(np.cos(np.radians(np.asarray(lat) - declination)), 0.05)
 
 
-def _fitted_lat_drop() -> float:
-    """The sin^2(lat) drop that puts the fit latitude's climate at ERA5's mean on the fit's mid-record day."""
-    lat, doy = C.ERA5_FIT.mean_lat, C.ERA5_FIT.march_mid_doy
-    annual = C.ERA5_FIT.mean_t2m - annual_amplitude(lat, C.FIT_LON) * seasonal_phase(doy, lat)
-    return float((C.EQUATOR_ANNUAL_MEAN_K - annual) / np.sin(np.radians(lat)) ** 2)
+def annual_half_range(clim: Climatology, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Half the range of the twelve monthly means (K) at the points."""
+    mid = np.datetime64("2001-01-01T00") + np.round((MID_MONTH_DOY - 1) * 24).astype("timedelta64[h]")
+    months = np.stack([clim(lat, lon, m) for m in mid])
+    return (months.max(0) - months.min(0)) / 2
 
 
-_LAT_DROP = _fitted_lat_drop()
+def continentality(clim: Climatology, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """The diurnal-range factor of continentality at the points (see `constants.CONTINENTALITY_EXPONENT`)."""
+    ratio = annual_half_range(clim, lat, lon) / annual_half_range(clim, np.array(C.ERA5_FIT.mean_lat), np.array(C.FIT_LON))
+    return np.clip(ratio**C.CONTINENTALITY_EXPONENT, *C.CONTINENTALITY_CLIP)
+
+
+def diurnal_range(lat: np.ndarray, doy: np.ndarray, factor: np.ndarray, snow: np.ndarray) -> np.ndarray:
+    """Land diurnal range (K): the fitted one x noon-sun factor (clipped) x `factor` (continentality x aridity)
+    x the snow damping at snow share `snow` (all broadcasting)."""
+    sun = noon_sun(lat, doy) / noon_sun(C.ERA5_FIT.mean_lat, C.ERA5_FIT.march_mid_doy)
+    damping = 1 + (C.SNOW_DIURNAL_FACTOR - 1) * snow
+    return C.ERA5_FIT.land_diurnal_range * np.clip(sun, *C.DIURNAL_FACTOR_RANGE) * factor * damping
+
+
+def synoptic_scale(lat: float) -> float:
+    """Factor on the fitted day-to-day variability at latitude `lat` (see `constants.SYNOPTIC_LAT_CLIP`)."""
+    ratio = abs(np.sin(np.radians(lat))) / np.sin(np.radians(C.ERA5_FIT.mean_lat))
+    return float(np.clip(ratio, *C.SYNOPTIC_LAT_CLIP))
+
+
+def t2m_terms(
+    times: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    clim: Climatology,
+    synoptic: np.ndarray,
+    factor: np.ndarray,
+    surface: Surface,
+    day_index: np.ndarray,
+    diurnal_error: float = 0.0,
+    snow_k: float = C.SNOW_K,
+) -> dict[str, np.ndarray]:
+    """Each term of `TERMS` but noise (K), `(time, point)`.
+
+    times: (time,) UTC datetime64; lat, lon: (point,) or (1,) degrees (where the climate, the local hour and the
+    sun are taken); synoptic: (time, point or 1) K; factor: (point or 1,) continentality x aridity of the diurnal
+    range; surface: at the points; day_index: (time,) index into `surface.snow`'s days; diurnal_error: GFS's
+    fractional diurnal amplitude error (0 for the truth); snow_k: K per snow share.
+    """
+    t = np.asarray(times, dtype="datetime64[h]")
+    hour = (t - t.astype("datetime64[D]")).astype(np.float64)[:, None]
+    doy = day_of_year(t)[:, None]
+    local = hour + np.asarray(lon)[None] / 15.0
+    snow = surface.snow[day_index]
+    climate = clim(lat[None], lon[None], t[:, None])
+    lag = clim(lat[None], lon[None], t[:, None] - np.timedelta64(int(C.WATER_LAG_DAYS * 24), "h")) - climate
+    diurnal = diurnal_range(lat[None], doy, factor[None], snow) * (1 + diurnal_error) * diurnal_shape(local)
+    damp = (C.WATER_DIURNAL_RATIO - 1) * diurnal + C.WATER_LAG_WEIGHT * lag
+    night, day = night_weight(local), day_weight(local)
+    return {
+        "climate": np.broadcast_to(climate, diurnal.shape),
+        "diurnal": diurnal,
+        "synoptic": np.broadcast_to(synoptic, diurnal.shape),
+        "elevation": np.broadcast_to(C.LAPSE_RATE * surface.height[None], diurnal.shape),
+        "pooling": C.POOL_K * night * surface.pool[None],
+        "water": surface.water[None] * damp,
+        "coast": C.COAST_WEIGHT * surface.coast[None] * damp,
+        "urban": surface.built[None] * C.URBAN_NIGHT_K * night,
+        "forest": surface.trees[None] * (C.FOREST_DAY_K * day + C.FOREST_NIGHT_K * night),
+        "bare": surface.bare[None] * C.BARE_DAY_K * day,
+        "snow": snow * snow_k,
+    }

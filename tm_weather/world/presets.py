@@ -1,4 +1,4 @@
-"""World sizes: `tiny` (seconds, tests), `demo` (under a minute, `make demo`), `full` (minutes, benchmarks)."""
+"""World sizes: `tiny` (seconds, tests), `demo` (about a minute, `make demo`), `full` (minutes, benchmarks)."""
 
 from __future__ import annotations
 
@@ -9,47 +9,35 @@ SPLITS = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class Preset:
-    """tiles: number of tile locations per split; episodes: per split, runs of consecutive days as
-    (month, day, number of days) in `year` (adjacent runs of different splits share continuous weather); lat, lon: the box (degrees) tile centres are drawn in;
-    truth_cells: cells per side of each tile's 2.5 km truth grid (odd: the tile sits in the centre cell)."""
+    """locations: tile locations per split; per_region: locations per region (a region is one anchor's
+    surroundings, `tm_weather.world.anchors`); visits: dates per region, each its own calendar date (one day of
+    truth, GFS and an S-2 scene per location); years: per split, the years its dates are drawn from (the splits'
+    years do not overlap, so test days never appear in training; from 2021 on, where Herbie finds GFS's 0.25 deg
+    files, its `pgrb2.0p25` product).
+
+    shared: for the tiny test world only, (anchor name, first day): one region holding every split's locations,
+    visited once over len(SPLITS) consecutive days, day i belonging to split i (each location acquired on its
+    split's day, its truth covering all three days)."""
 
     name: str
-    tiles: dict[str, int]
-    episodes: dict[str, tuple[tuple[int, int, int], ...]]
-    lat: tuple[float, float]
-    lon: tuple[float, float]
-    truth_cells: int
-    year: int = 2023
+    locations: dict[str, int]
+    per_region: int
+    visits: int
+    years: dict[str, tuple[int, int]]
+    shared: tuple[str, str] | None = None
 
-
-#: The box of the demo and full worlds: Mediterranean to subarctic, maritime to continental.
-EUROPE = dict(lat=(37.0, 67.0), lon=(3.0, 29.0))
 
 PRESETS = {
     "tiny": Preset(
-        name="tiny",
-        tiles={"train": 2, "val": 1, "test": 1},
-        episodes={"train": ((2, 10, 1),), "val": ((2, 11, 1),), "test": ((2, 12, 1),)},
-        lat=(48.0, 52.0),
-        lon=(8.0, 11.0),
-        truth_cells=5,
+        name="tiny", locations={"train": 2, "val": 1, "test": 1}, per_region=4, visits=1,
+        years={"train": (2023, 2023), "val": (2023, 2023), "test": (2023, 2023)}, shared=("munich", "2023-02-10"),
     ),
     "demo": Preset(
-        name="demo",
-        tiles={"train": 6, "val": 2, "test": 2},
-        episodes={"train": ((1, 15, 2), (4, 15, 2), (7, 15, 1)), "val": ((9, 15, 1),), "test": ((11, 14, 2),)},
-        **EUROPE,
-        truth_cells=7,
+        name="demo", locations={"train": 12, "val": 2, "test": 4}, per_region=3, visits=2,
+        years={"train": (2021, 2023), "val": (2024, 2024), "test": (2025, 2025)},
     ),
     "full": Preset(
-        name="full",
-        tiles={"train": 16, "val": 4, "test": 6},
-        episodes={
-            "train": ((1, 10, 4), (3, 1, 4), (4, 20, 4), (6, 10, 4), (7, 20, 4), (8, 20, 4)),
-            "val": ((9, 15, 3),),
-            "test": ((10, 20, 3), (12, 5, 4)),
-        },
-        **EUROPE,
-        truth_cells=9,
+        name="full", locations={"train": 500, "val": 40, "test": 60}, per_region=5, visits=3,
+        years={"train": (2021, 2023), "val": (2024, 2024), "test": (2025, 2025)},
     ),
 }

@@ -1,42 +1,69 @@
-"""The world's truth: NOAA-URMA-like 2.5 km analyses as CF netCDF (one small lat/lon grid per tile, read by the
-`era5_file` source kind) and NOAA ISD fixed-width station reports (read by the `isd` kind)."""
+"""The world's truth: hourly 40 m T2M analyses on each tile's own UTM grid as CF netCDF (read by the `field_file`
+source kind, as a user's own high-resolution analysis would be) and NOAA ISD fixed-width station reports (read by
+the `isd` kind)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
 
 from tm_weather.lexicon import T2M, T2M_ATTRS
 from tm_weather.world import constants as C
 
 
-def truth_axes(lat: float, lon: float, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(lat `(n,)` north to south, lon `(n,)` west to east), degrees: an n x n grid at the truth spacing whose
-    centre cell is centred on (lat, lon)."""
-    offsets = (np.arange(n) - n // 2) * C.TRUTH_RESOLUTION_DEG
-    return np.round(lat - offsets, 6), np.round(lon + offsets, 6)
+@dataclass(frozen=True)
+class TruthGrid:
+    """A tile's truth grid: `crs` (EPSG string), cell centres `x` `(nx,)` west to east and `y` `(ny,)` north to
+    south (m), cells `C.TRUTH_PIXEL_M` wide, reaching `C.TRUTH_MARGIN_CELLS` beyond the tile; `block` sub-samples
+    of the tile's pixel size per cell side."""
+
+    crs: str
+    x: np.ndarray
+    y: np.ndarray
+    block: int
+
+    @classmethod
+    def around(cls, crs: str, left: float, top: float, tile_px: int, pixel_m: float) -> TruthGrid:
+        block = int(round(C.TRUTH_PIXEL_M / pixel_m))
+        n = tile_px // block + 2 * C.TRUTH_MARGIN_CELLS
+        start = -C.TRUTH_MARGIN_CELLS * C.TRUTH_PIXEL_M + C.TRUTH_PIXEL_M / 2
+        offsets = start + np.arange(n) * C.TRUTH_PIXEL_M
+        return cls(crs, left + offsets, top - offsets, block)
+
+    def samples(self, pixel_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) `(ny * block, nx * block)` m of the sub-samples (pixel centres of the tile's pixel size)."""
+        step = C.TRUTH_PIXEL_M / self.block
+        sub = (np.arange(self.block) + 0.5) * step - C.TRUTH_PIXEL_M / 2
+        return np.meshgrid((self.x[:, None] + sub[None]).ravel(), (self.y[:, None] - sub[None]).ravel())
 
 
-def write_truth(path: Path, times: np.ndarray, lat: np.ndarray, lon: np.ndarray, t2m: np.ndarray) -> None:
-    """CF netCDF (classic 64-bit offset, no timestamps, so bytes depend on data only) of t2m `(time, latitude,
-    longitude)` float32 K at UTC `times` (datetime64), ERA5's names and north-to-south latitudes."""
+def write_truth(path: Path, times: np.ndarray, grid: TruthGrid, t2m: np.ndarray) -> None:
+    """CF netCDF (classic 64-bit offset, no timestamps, so bytes depend on data only) of t2m `(time, y, x)` K at UTC
+    `times` on `grid`: int16 packed at 0.01 K, `x`/`y` in metres, the CRS in a grid-mapping variable (rioxarray's
+    `spatial_ref`, with `crs_wkt`)."""
     ds = xr.Dataset(
-        {T2M: (("time", "latitude", "longitude"), t2m.astype(np.float32), dict(T2M_ATTRS))},
+        {T2M: (("time", "y", "x"), t2m.astype(np.float32), dict(T2M_ATTRS))},
         coords={
             "time": ("time", times.astype("datetime64[ns]"), {"standard_name": "time"}),
-            "latitude": ("latitude", lat, {"standard_name": "latitude", "units": "degrees_north"}),
-            "longitude": ("longitude", lon, {"standard_name": "longitude", "units": "degrees_east"}),
+            "y": ("y", grid.y, {"standard_name": "projection_y_coordinate", "units": "m"}),
+            "x": ("x", grid.x, {"standard_name": "projection_x_coordinate", "units": "m"}),
         },
         attrs={
             "Conventions": "CF-1.8",
-            "title": "tm-weather benchmark world: 2.5 km 2 m temperature analysis (synthetic, NOAA-URMA-like)",
+            "title": "tm-weather benchmark world: 40 m hourly 2 m temperature analysis on the tile's grid (synthetic)",
             "source": "tm_weather.world (see docs/world.md)",
         },
-    )
+    ).rio.write_crs(grid.crs)
     path.parent.mkdir(parents=True, exist_ok=True)
-    encoding = {"time": {"units": "hours since 1970-01-01 00:00:00", "dtype": "int32"}, T2M: {"_FillValue": None}}
+    encoding = {
+        "time": {"units": "hours since 1970-01-01 00:00:00", "dtype": "int32"},
+        T2M: {"dtype": "int16", "scale_factor": 0.01, "add_offset": 273.15, "_FillValue": np.int16(-32768),
+              **ds[T2M].encoding},  # rioxarray's grid_mapping
+    }
     ds.to_netcdf(path, format="NETCDF3_64BIT", encoding=encoding)
 
 
