@@ -20,6 +20,7 @@ message number: never a crash, never a partial result. Import order: `tm_weather
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import re
@@ -31,7 +32,6 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 import numpy as np
-import pandas as pd
 import pyproj
 import rioxarray  # noqa: F401  (registers the .rio accessor used to attach the CRS)
 import xarray as xr
@@ -43,6 +43,7 @@ from eccodes.highlevel.reader import codes_new_from_stream  # isort: skip
 from tm_weather.errors import InputError
 from tm_weather.lexicon import SOURCE_KEYS, T2M, T2M_ATTRS, to_kelvin
 from tm_weather.sources.base import check_t2m
+from tm_weather.times import utc_time
 
 Form = Literal["analysis", "forecast"]
 T = TypeVar("T")
@@ -87,7 +88,7 @@ def t2m_times(source: str | PathLike | bytes, where: str | PathLike | None = Non
     where = where if where is not None else _name(source)
 
     def visit(number: int, h: int) -> tuple[np.datetime64, np.datetime64] | None:
-        return _times(h) if _is_t2m(h) else None
+        return _times(h, where, number) if _is_t2m(h) else None
 
     found = [t for t in _each_message(source, where, visit, headers_only=True) if t is not None]
     if not found:
@@ -486,20 +487,26 @@ def _field(h: int, grid: _Grid, where: str | PathLike, number: int) -> _Field:
     if eccodes.codes_get_long(h, "bitmapPresent"):
         values[eccodes.codes_get_long_array(h, "bitmap") == 0] = np.nan
     values = to_kelvin(grid.arrange(values), eccodes.codes_get_string(h, "units"), where, f"{T2M} (GRIB message {number})")
-    return _Field(*_times(h), values)
+    return _Field(*_times(h, where, number), values)
 
 
-def _times(h: int) -> tuple[np.datetime64, np.datetime64]:
+def _times(h: int, where: str | PathLike, number: int) -> tuple[np.datetime64, np.datetime64]:
     """(init, valid) of a message. The valid time is ecCodes' validityDate/Time, which apply the step in
     whatever unit the message codes it (hours, minutes, days), so the lead is valid - init."""
-    init = _datetime(eccodes.codes_get_long(h, "dataDate"), eccodes.codes_get_long(h, "dataTime"))
-    valid = _datetime(eccodes.codes_get_long(h, "validityDate"), eccodes.codes_get_long(h, "validityTime"))
+    field = f"GRIB message {number}"
+    init = _datetime(eccodes.codes_get_long(h, "dataDate"), eccodes.codes_get_long(h, "dataTime"), where, field)
+    valid = _datetime(eccodes.codes_get_long(h, "validityDate"), eccodes.codes_get_long(h, "validityTime"), where, field)
     return init, valid
 
 
-def _datetime(date: int, hhmm: int) -> np.datetime64:
-    """ecCodes date (YYYYMMDD) and time (HHMM) -> datetime64[ns] UTC."""
-    return np.datetime64(pd.Timestamp(f"{date:08d}") + pd.Timedelta(hours=hhmm // 100, minutes=hhmm % 100), "ns")
+def _datetime(date: int, hhmm: int, where: str | PathLike, field: str) -> np.datetime64:
+    """ecCodes date (YYYYMMDD) and time (HHMM) -> datetime64[ns] UTC; `InputError` for a date that does not exist
+    (a corrupt section: day 42) or lies outside the range of `tm_weather.times`."""
+    try:
+        value = dt.datetime(date // 10000, date // 100 % 100, date % 100, hhmm // 100, hhmm % 100)
+    except ValueError as e:
+        raise InputError(where, f"{field} date", "a valid date and time (YYYYMMDD HHMM)", f"{date:08d} {hhmm:04d}") from e
+    return utc_time(value, where, f"{field} date")
 
 
 def _stack(fields: list[_Field], grid: _Grid, form: Form, where: str | PathLike) -> xr.DataArray:
