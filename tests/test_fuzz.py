@@ -207,3 +207,12 @@ def test_bit_flipped_grib_reads_or_is_an_input_error(grib_message, data):
     except InputError:
         return
     assert t2m.name == "t2m" and t2m.dtype == np.float32  # a flip in the data section: values change, still valid
+
+
+@pytest.mark.parametrize("extra", [1, 2, 3])
+def test_cut_inside_the_next_header_is_an_input_error(grib_message, extra):
+    """A file cut 1-3 bytes into the next message ('G', 'GR', 'GRI'): ecCodes skips those bytes as junk."""
+    end = grib_message.find(b"7777") + 4
+    assert grib_message[end:end + 4] == b"GRIB"
+    with pytest.raises(InputError, match="truncated"):
+        read_t2m(grib_message[: end + extra])

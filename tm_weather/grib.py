@@ -222,7 +222,24 @@ def _each_message(
         raise InputError(where, f"GRIB message {len(results) + 1}", "a complete, decodable GRIB message", str(e)) from e
     if not results:
         raise InputError(where, "GRIB messages", "at least one GRIB message", "none")
+    _check_tail(source, where, len(results))
     return results
+
+
+def _check_tail(source: str | PathLike | bytes, where: str | PathLike, count: int) -> None:
+    """Raise `InputError` when the bytes after the last complete message ('7777') are the start of another
+    message ('G', 'GR', 'GRI'): a file cut inside the next message's header, which ecCodes skips as junk."""
+    if isinstance(source, bytes):
+        tail = source[-8:]
+    else:
+        with open(source, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - 8))
+            tail = f.read()
+    end = tail.rfind(b"7777")
+    rest = tail[end + 4:] if end >= 0 else b""
+    if rest and b"GRIB".startswith(rest):
+        raise InputError(where, f"GRIB message {count + 1}", "a complete GRIB message (the file is truncated)",
+                         f"{len(rest)} bytes of its header")
 
 
 def _is_t2m(h: int) -> bool:
