@@ -7,3 +7,6 @@ CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "checkpoints"
 
 #: The shipped checkpoint `tm-weather generate` uses by default (`tm-weather train --preset full`).
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "transformer-full.safetensors"
+
+#: The shipped within-tile anomaly network (`tm_weather.model.anomaly`, `tm-weather train --part anomaly`).
+DEFAULT_ANOMALY = CHECKPOINT_DIR / "anomaly-demo.safetensors"
