@@ -44,7 +44,7 @@ class FitConfig:
 
 
 #: Fit presets by `tm-weather train --preset` (tiny: the tests).
-PRESETS = {"tiny": FitConfig(steps=30, save_every=10), "demo": FitConfig(steps=1500), "full": FitConfig(steps=4000),
+PRESETS = {"tiny": FitConfig(steps=30, save_every=10), "demo": FitConfig(steps=1000), "full": FitConfig(steps=4000),
            "base": FitConfig(steps=4000)}
 
 
@@ -82,7 +82,7 @@ def anomaly_data(catalog, split: str, cell_px: int = AnomalyConfig.cell_px, prog
                          entry.time and np.datetime64(entry.time.replace(tzinfo=None), "ns"), entry.boa_add_offset,
                          entry.name)
         ny, nx = tile.grid.shape
-        cells = tile.grid.transform * Affine.scale(cell_px)
+        cells = tile.grid.transform @ Affine.scale(cell_px)
         inputs = static_inputs(tile.reflectance, tile.dem, cell_px)
         truth = truth_source(catalog, entry.name)
         for day in whole_days(truth, lo, hi):
