@@ -106,6 +106,17 @@ def test_tiny_fit_from_a_catalog_writes_a_card_and_resumes_to_the_same_weights(t
         torch.testing.assert_close(resumed.state_dict()[k], v, rtol=0, atol=0)
 
 
+def test_train_command_fits_the_anomaly_network_on_a_catalog(tiny, tmp_path, capsys):
+    from tm_weather.cli import main
+
+    args = ["train", "--preset", "demo", "--part", "anomaly", "--catalog", str(tiny), "--steps", "4",
+            "--out", str(tmp_path), "--run-dir", str(tmp_path / "run")]
+    assert main(args) == 0 and "anomaly-demo.safetensors" in capsys.readouterr().out
+    card = yaml.safe_load((tmp_path / "anomaly-demo.yaml").read_text())
+    assert card["fit"]["steps"] == 4 and card["data"]["catalog"] == str(tiny)
+    assert load_anomaly(tmp_path / "anomaly-demo.safetensors").net.config == AnomalyConfig()
+
+
 @pytest.fixture(scope="module")
 def shipped():
     return load_anomaly(DEFAULT_ANOMALY)

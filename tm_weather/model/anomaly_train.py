@@ -27,6 +27,10 @@ from tm_weather.errors import InputError
 from tm_weather.model.anomaly import AnomalyConfig, AnomalyModel, AnomalyNet, ResidualNoise, static_inputs, time_features
 
 
+#: The one-cycle schedule's shortest run: a warm-up and a decay of at least two steps each.
+MIN_STEPS = 4
+
+
 @dataclass(frozen=True)
 class FitConfig:
     """One fit: `steps` of `batch` tile-days, learning rate, weight decay, the share of samples with the DEM
@@ -41,6 +45,10 @@ class FitConfig:
     seed: int = 0
     threads: int = 1
     model: AnomalyConfig = AnomalyConfig()
+
+    def __post_init__(self):
+        if self.steps < MIN_STEPS or self.batch < 1:
+            raise ValueError(f"a fit needs at least {MIN_STEPS} steps and a batch of 1: {self}")
 
 
 #: Fit presets by `tm-weather train --preset` (tiny: the tests).
@@ -178,6 +186,8 @@ def train_anomaly(catalog_path: Path, preset: str = "demo", out: Path = Path("ch
 
     if preset not in PRESETS:
         raise InputError("--preset", "name", f"one of {sorted(PRESETS)}", repr(preset))
+    if steps is not None and steps < MIN_STEPS:
+        raise InputError("--steps", "value", f"at least {MIN_STEPS}", str(steps))
     config = PRESETS[preset] if steps is None else replace(PRESETS[preset], steps=steps)
     torch.set_num_threads(config.threads)
     run_dir = Path(run_dir or Path("runs") / f"anomaly-{preset}")
