@@ -122,6 +122,8 @@ def main() -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, help="override the fit preset's steps")
     p.add_argument("--members", type=int, default=8)
+    p.add_argument("--more-train", type=Path, nargs="*", default=[],
+                   help="other catalogs whose train splits join the fits (e.g. the world of other seeds: more data)")
     args = p.parse_args()
     torch.set_num_threads(1)
     if args.catalog is None:
@@ -132,6 +134,11 @@ def main() -> int:
     catalog = load_catalog(args.catalog)
     config = PRESETS[args.world] if args.steps is None else replace(PRESETS[args.world], steps=args.steps)
     train, test = anomaly_data(catalog, "train", config.model.cell_px), anomaly_data(catalog, "test", config.model.cell_px)
+    for other in args.more_train:
+        more = anomaly_data(load_catalog(other), "train", config.model.cell_px)
+        train = AnomalyData(torch.cat([train.static, more.static]), torch.cat([train.times, more.times]),
+                            torch.cat([train.target, more.target]), train.tile + more.tile,
+                            np.concatenate([train.day, more.day]), train.cell_m)
     at, every = scored_hours(catalog, test)
     print(f"{args.catalog}: train {len(train)} tile-days, test {len(test)} tile-days "
           f"({int(at.sum())} acquisition hours, {int(every.sum())} 3-hourly maps); fit {config.steps} steps of {config.batch}")

@@ -19,10 +19,12 @@ so one pass serves every hour of the day. Nothing in it is specific to the bench
 (`tm_weather.model.anomaly_train`).
 
 The residual (truth minus tile mean minus anomaly_mean) is sampled from `ResidualNoise`: white noise smoothed
-by a Gaussian of `length_m` and scaled to `sd_k`, both fitted on the val split's residuals. Why not the
-transformer's `t2m_field` tokens: the residual lives below their 160 m patches (a 40 m cell's unresolved
-noise) and the shipped pattern tokens were learned on a world without sub-tile truth (BENCHMARKS.md, Field
-structure, gives the tokenizer's round trip of the residual).
+by a Gaussian of `length_m` and scaled to `sd_k`, both fitted on the val split's residuals. Why not yet the
+transformer's `t2m_field` tokens: the shipped transformer learned them on a world without sub-tile truth (its
+fields' within-tile spread is a few hundredths of a kelvin), so today they cannot sample this residual. The
+pattern tokenizer could carry it (on the demo world's test split it reconstructs the residual, sd 0.37 K, to
+0.15 K: BENCHMARKS.md, Field structure), so once the transformer is retrained with the residual as its
+`t2m_field` target, its sampled tokens can replace this noise model.
 """
 
 from __future__ import annotations
