@@ -24,7 +24,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--catalog", type=Path, help="catalog with tiles, a 'gfs' source, 'truth_<tile>' or 'truth' "
                    "analyses and train/val splits (default: the preset's benchmark world, built on first use)")
     p.add_argument("--out", type=Path, default=CHECKPOINT_DIR, help="folder for the checkpoint and card (default: %(default)s)")
-    p.add_argument("--run-dir", type=Path, help="folder for resumable state and logs (default: runs/transformer-PRESET)")
+    p.add_argument("--run-dir", type=Path, help="folder for resumable state and logs (default: runs/anomaly-PRESET "
+                   "and runs/transformer-PRESET)")
     p.add_argument("--steps", type=int, help="override the preset's number of steps (of each part trained)")
     p.add_argument("--part", choices=("all", "anomaly", "transformer"), default="all",
                    help="what to train (default: all, the anomaly network first)")
