@@ -10,7 +10,7 @@ import yaml
 
 from tm_weather.commands import bounded_int
 from tm_weather.errors import EXIT_OK, InputError
-from tm_weather.model import DEFAULT_CHECKPOINT, MAX_MEMBERS, MAX_STEPS
+from tm_weather.model import DEFAULT_ANOMALY, DEFAULT_CHECKPOINT, MAX_MEMBERS, MAX_STEPS
 from tm_weather.outputs import atomic_file, check_output
 from tm_weather.times import utc_time
 
@@ -43,6 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--boa-add-offset", type=int, choices=(0, -1000), help="S-2 BOA_ADD_OFFSET in DN, if the file's tags lack it")
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
                    help="transformer checkpoint (default: %(default)s)")
+    p.add_argument("--anomaly", type=Path, default=DEFAULT_ANOMALY,
+                   help="within-tile anomaly network (tm_weather/model/anomaly.py; default: %(default)s)")
     p.add_argument("--tokenizers", type=Path, help="folder of tokenizer checkpoints (default: checkpoints/tokenizers, "
                    "then tokenizers/)")
     p.add_argument("--out", type=Path, required=True, help="output file: .nc (CF netCDF) or .tif (GeoTIFF)")
@@ -51,6 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tm_weather.model.generate import GenerationConfig, generate_tile
+    from tm_weather.model.anomaly import load_anomaly
     from tm_weather.model.data import Tokenizers, read_tile
     from tm_weather.model.transformer import load_model
     from tm_weather.tokenizers.registry import sha256
@@ -68,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         if tokenizers.hashes.get(name) != digest:
             raise InputError(f"tokenizer {name}", "sha256",
                              f"{digest} (the tokenizer {args.checkpoint.name} was trained with)", str(tokenizers.hashes.get(name)))
+    anomaly = load_anomaly(args.anomaly)
     tile = read_tile(args.s2, args.dem, args.lulc, time=acquired, boa_add_offset=args.boa_add_offset)
     gfs = _gfs_series(args.gfs, time, tile) if args.gfs else None
     config = GenerationConfig(members=args.members, steps=args.steps, seed=args.seed)
@@ -75,10 +79,11 @@ def run(args: argparse.Namespace) -> int:
         "checkpoint": str(args.checkpoint), "checkpoint_sha256": sha256(args.checkpoint),
         "tokenizers_sha256": " ".join(f"{k}:{v}" for k, v in sorted(tokenizers.hashes.items())),
         "input_s2": str(args.s2), "input_s2_acquired": str(tile.acquired) + "Z",
+        "anomaly": str(args.anomaly), "anomaly_sha256": sha256(args.anomaly),
         "input_dem": str(args.dem or ""), "input_lulc": str(args.lulc or ""), "input_gfs": args.gfs or "",
         **tile.filled,
     }
-    ds = generate_tile(model, tokenizers, tile, time, gfs, config, args.tim, provenance)
+    ds = generate_tile(model, tokenizers, tile, time, gfs, config, args.tim, provenance, anomaly)
     with atomic_file(args.out) as tmp:
         if args.out.suffix == ".nc":
             ds.to_netcdf(tmp)

@@ -1,4 +1,5 @@
-"""`tm-weather train`: train the shared transformer (correlation learning) and ship its checkpoint and model card."""
+"""`tm-weather train`: fit the within-tile anomaly network (`tm_weather.model.anomaly_train`) and train the shared
+transformer (correlation learning), and ship their checkpoints and model cards."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from tm_weather.errors import EXIT_OK
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train",
-        help="train the shared transformer on a catalog (default: the benchmark world)",
-        description="Tokenize the catalog's train and val splits (Sentinel-2, DEM, LULC, NDVI, truth T2M fields and "
+        help="train the anomaly network and the shared transformer on a catalog (default: the benchmark world)",
+        description="Fit the within-tile anomaly network (S-2, DEM and time -> the field minus its tile mean, on "
+        "the tiles' 40 m cells) and its residual noise on the catalog's train and val splits (resuming from the run "
+        "folder's anomaly-last.pt); then tokenize the splits (Sentinel-2, DEM, LULC, NDVI, truth T2M fields and "
         "hourly profiles, GFS series), train the transformer by correlation learning with Lightning (resuming from "
         "the run folder's last.ckpt), and write the checkpoint and its model card.",
     )
@@ -21,14 +24,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--catalog", type=Path, help="catalog with tiles, a 'gfs' source, 'truth_<tile>' or 'truth' "
                    "analyses and train/val splits (default: the preset's benchmark world, built on first use)")
     p.add_argument("--out", type=Path, default=CHECKPOINT_DIR, help="folder for the checkpoint and card (default: %(default)s)")
-    p.add_argument("--run-dir", type=Path, help="folder for resumable state and logs (default: runs/transformer-PRESET)")
-    p.add_argument("--steps", type=int, help="override the preset's number of steps")
+    p.add_argument("--run-dir", type=Path, help="folder for resumable state and logs (default: runs/anomaly-PRESET "
+                   "and runs/transformer-PRESET)")
+    p.add_argument("--steps", type=int, help="override the preset's number of steps (of each part trained)")
+    p.add_argument("--part", choices=("all", "anomaly", "transformer"), default="all",
+                   help="what to train (default: all, the anomaly network first)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tm_weather.train import train
+    from tm_weather.model.anomaly_train import train_anomaly
+    from tm_weather.train import PRESETS, default_world, train
 
-    path = train(args.preset, args.catalog, args.out, args.run_dir, steps=args.steps)
-    print(f"wrote {path} and {path.with_suffix('.yaml')}")
+    if args.part in ("all", "anomaly"):
+        catalog = args.catalog or default_world(PRESETS[args.preset].world)
+        path = train_anomaly(catalog, args.preset, args.out, args.run_dir, steps=args.steps)
+        print(f"wrote {path} and {path.with_suffix('.yaml')}")
+    if args.part in ("all", "transformer"):
+        path = train(args.preset, args.catalog, args.out, args.run_dir, steps=args.steps)
+        print(f"wrote {path} and {path.with_suffix('.yaml')}")
     return EXIT_OK

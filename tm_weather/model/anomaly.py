@@ -1,0 +1,235 @@
+"""The within-tile T2M anomaly: a regression network for the mean and a calibrated noise model for the residual.
+
+A generated field is a sum a reader can follow (CorrDiff's split, Mardani et al. 2023, arXiv:2309.15214: a
+regression network predicts the mean, a generative part samples the residual):
+
+    field(t, y, x) = tile_mean(t)            the transformer's hourly profile (FSQ tokens, `model.generate`)
+                   + anomaly_mean(t, y, x)   this module's `AnomalyNet`: zero tile mean, at the 40 m cells
+                   + residual(t, y, x)       this module's `ResidualNoise`: a Gaussian random field
+
+`AnomalyNet` runs a small U-Net once per tile over its static inputs (`static_inputs`: 12 Sentinel-2 bands,
+NDVI, the DEM minus its tile mean, a DEM-present flag; each at `CELL_PX`-pixel cells, i.e. 40 m on a 10 m tile)
+to `basis` maps `B_k(y, x)` and a tile context vector, and a small MLP turns each hour's `time_features` (local
+solar hour, day of year, latitude) and the context into weights `w_k(t)`:
+
+    anomaly_mean(t) = sum_k w_k(t) B_k - its tile mean        (K)
+
+so one pass serves every hour of the day. Nothing in it is specific to the benchmark world: inputs are physical
+(reflectance, metres, hours, degrees) and everything else is learned from a catalog's train split
+(`tm_weather.model.anomaly_train`).
+
+The residual (truth minus tile mean minus anomaly_mean) is sampled from `ResidualNoise`: white noise smoothed
+by a Gaussian of `length_m` and scaled to `sd_k`, both fitted on the val split's residuals. Why not yet the
+transformer's `t2m_field` tokens: the shipped transformer learned them on a world without sub-tile truth (its
+fields' within-tile spread is a few hundredths of a kelvin), so today they cannot sample this residual. The
+pattern tokenizer could carry it (on the demo world's test split it reconstructs the residual, sd 0.37 K, to
+0.15 K: BENCHMARKS.md, Field structure), so once the transformer is retrained with the residual as its
+`t2m_field` target, its sampled tokens can replace this noise model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.ndimage import gaussian_filter
+from torch import nn
+
+from tm_weather.errors import InputError
+
+#: Tile pixels per network cell side: 4 x 10 m = 40 m, the benchmark truth's cell (and finer than most analyses).
+CELL_PX = 4
+#: Static input channels: 12 S-2 bands (reflectance), NDVI, DEM minus its tile mean (hm), DEM present (0/1).
+STATIC_CHANNELS = 15
+#: Time features per hour (`time_features`).
+TIME_FEATURES = 9
+#: DEM anomaly unit (m): heights enter in hectometres.
+DEM_SCALE_M = 100.0
+
+
+@dataclass(frozen=True)
+class AnomalyConfig:
+    """`width`: the U-Net's first level's channels (doubled below); `basis`: static maps K; `context`: tile
+    context channels fed to the hour MLP; `hidden`: the MLP's width; `cell_px`: tile pixels per cell side."""
+
+    width: int = 24
+    basis: int = 8
+    context: int = 8
+    hidden: int = 32
+    cell_px: int = CELL_PX
+
+
+class UNet(nn.Module):
+    """Three-level U-Net `(b, c_in, H, W)` -> `(b, c_out, H, W)`, H and W divisible by 8; widths w, 2w, 2w, 2w."""
+
+    def __init__(self, c_in: int, c_out: int, width: int):
+        super().__init__()
+        w = width
+        self.down = nn.ModuleList([_block(c_in, w), _block(w, 2 * w), _block(2 * w, 2 * w)])
+        self.mid = _block(2 * w, 2 * w)
+        self.up = nn.ModuleList([_block(4 * w, 2 * w), _block(4 * w, 2 * w), _block(3 * w, w)])
+        self.head = nn.Conv2d(w, c_out, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for block in self.down:
+            x = block(x)
+            skips.append(x)
+            x = F.avg_pool2d(x, 2)
+        x = self.mid(x)
+        for block in self.up:
+            x = block(torch.cat([skips.pop(), F.interpolate(x, scale_factor=2, mode="bilinear")], 1))
+        return self.head(x)
+
+
+def _block(a: int, b: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(a, b, 3, padding=1, padding_mode="replicate"), nn.GELU(),
+                         nn.Conv2d(b, b, 3, padding=1, padding_mode="replicate"), nn.GELU())
+
+
+class AnomalyNet(nn.Module):
+    """Static inputs `(b, STATIC_CHANNELS, h, w)` and time features `(b, t, TIME_FEATURES)` -> the anomaly mean
+    `(b, t, h, w)` K (zero mean over each map), `h = w = 224 / cell_px` (56 cells of 40 m)."""
+
+    def __init__(self, config: AnomalyConfig = AnomalyConfig()):
+        super().__init__()
+        self.config = config
+        self.backbone = UNet(STATIC_CHANNELS, config.basis + config.context, config.width)
+        self.register_buffer("shift", torch.zeros(STATIC_CHANNELS))  # per-channel input standardisation,
+        self.register_buffer("scale", torch.ones(STATIC_CHANNELS))  # set from the training data (`standardise`)
+        self.weights = nn.Sequential(nn.Linear(TIME_FEATURES + config.context, config.hidden), nn.GELU(),
+                                     nn.Linear(config.hidden, config.hidden), nn.GELU(),
+                                     nn.Linear(config.hidden, config.basis))
+
+    def standardise(self, static: torch.Tensor) -> None:
+        """Set the input standardisation from training inputs `(n, C, h, w)`: each channel's mean and sd."""
+        self.shift.copy_(static.mean((0, 2, 3)))
+        sd = static.std((0, 2, 3))
+        self.scale.copy_(torch.where(sd > 1e-6, sd, torch.ones_like(sd)))
+
+    def basis(self, static: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`(b, C, h, w)` -> basis maps `(b, K, h, w)` K (zero mean each) and tile context `(b, context)`."""
+        out = self.backbone((static - self.shift[:, None, None]) / self.scale[:, None, None])
+        maps = out[:, : self.config.basis]
+        return maps - maps.mean((2, 3), keepdim=True), out[:, self.config.basis :].mean((2, 3))
+
+    def forward(self, static: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+        maps, context = self.basis(static)
+        w = self.weights(torch.cat([times, context[:, None].expand(-1, times.shape[1], -1)], -1))  # (b, t, K)
+        return torch.einsum("btk,bkyx->btyx", w, maps)
+
+
+@dataclass(frozen=True)
+class ResidualNoise:
+    """The residual's model: Gaussian white noise on the cells smoothed by a Gaussian of `length_m` (sigma, m)
+    and scaled to standard deviation `sd_k` (K), zero tile mean."""
+
+    sd_k: float
+    length_m: float
+
+    @classmethod
+    def fit(cls, residual: np.ndarray, cell_m: float) -> ResidualNoise:
+        """From residuals `(n, h, w)` K on cells of `cell_m` m (NaN ignored): the sd, and the sigma whose smoothed
+        white noise has the residuals' neighbour correlation rho, exp(-d^2 / (4 sigma^2)) at d = one cell."""
+        r = residual - np.nanmean(residual, axis=(1, 2), keepdims=True)
+        pairs = np.concatenate([(r[:, :, 1:] * r[:, :, :-1]).ravel(), (r[:, 1:] * r[:, :-1]).ravel()])
+        sd = float(np.sqrt(np.nanmean(r**2)))
+        rho = float(np.clip(np.nanmean(pairs) / max(sd**2, 1e-12), 1e-3, 0.999))
+        return cls(sd, float(cell_m / np.sqrt(-4 * np.log(rho))))
+
+    def sample(self, gen: np.random.Generator, n: int, shape: tuple[int, int], cell_m: float) -> np.ndarray:
+        """`n` fields `(n, h, w)` K on cells of `cell_m` m."""
+        white = gen.standard_normal((n, *shape))
+        smooth = gaussian_filter(white, (0, self.length_m / cell_m, self.length_m / cell_m), mode="wrap")
+        smooth -= smooth.mean(axis=(1, 2), keepdims=True)
+        return (self.sd_k * smooth / max(float(smooth.std()), 1e-12)).astype(np.float32)
+
+
+def static_inputs(reflectance: np.ndarray, dem: np.ndarray | None, cell_px: int = CELL_PX) -> torch.Tensor:
+    """Reflectance `(12, H, W)` (B01..B12, NaN-free) and elevation `(H, W)` m or None -> `(STATIC_CHANNELS,
+    H / cell_px, W / cell_px)` float32: the bands and NDVI as cell means, the DEM minus its tile mean in
+    hectometres (zeros without a DEM), and the DEM-present flag."""
+    refl = torch.from_numpy(np.asarray(reflectance, np.float32))
+    cells = F.avg_pool2d(refl[None], cell_px)[0]
+    red, nir = cells[3], cells[7]
+    ndvi = (nir - red) / (nir + red).clamp_min(1e-6)
+    if dem is None:
+        height, flag = torch.zeros_like(red), torch.zeros_like(red)
+    else:
+        height = F.avg_pool2d(torch.from_numpy(np.asarray(dem, np.float32))[None, None], cell_px)[0, 0]
+        height, flag = (height - height.mean()) / DEM_SCALE_M, torch.ones_like(red)
+    return torch.cat([cells, ndvi[None], height[None], flag[None]])
+
+
+def time_features(times: np.ndarray, lat: float, lon: float) -> torch.Tensor:
+    """UTC `times` `(t,)` datetime64 at a tile centred at `lat`, `lon` (degrees) -> `(t, TIME_FEATURES)`:
+    local solar hour (UTC + lon / 15) as two harmonics, day of year as one harmonic (and again signed by the
+    hemisphere, so seasons can flip), latitude / 90."""
+    t = np.asarray(times).astype("datetime64[m]")
+    hours = (t - t.astype("datetime64[D]")).astype(np.float64) / 60.0
+    local = 2 * np.pi * (hours + lon / 15.0) / 24.0
+    doy = (t.astype("datetime64[D]") - t.astype("datetime64[Y]")).astype(np.float64)
+    season = 2 * np.pi * doy / 365.25
+    hemi = np.sign(lat) or 1.0
+    cols = [np.sin(local), np.cos(local), np.sin(2 * local), np.cos(2 * local), np.sin(season), np.cos(season),
+            hemi * np.sin(season), hemi * np.cos(season), np.full_like(hours, lat / 90.0)]
+    return torch.from_numpy(np.stack(cols, -1).astype(np.float32))
+
+
+@dataclass
+class AnomalyModel:
+    """A trained `AnomalyNet` and its `ResidualNoise`: what generation adds to the tile mean."""
+
+    net: AnomalyNet
+    noise: ResidualNoise
+
+    @torch.no_grad()
+    def mean(self, reflectance: np.ndarray, dem: np.ndarray | None, times: np.ndarray, lat: float,
+             lon: float) -> torch.Tensor:
+        """The anomaly mean `(t, h, w)` K at the cells for a tile's inputs (`static_inputs`) at UTC `times`."""
+        self.net.eval()
+        static = static_inputs(reflectance, dem, self.net.config.cell_px)
+        return self.net(static[None], time_features(times, lat, lon)[None])[0]
+
+    def fields(self, reflectance: np.ndarray, dem: np.ndarray | None, time: np.datetime64, lat: float,
+               lon: float, pixel_m: float, members: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """At UTC `time` on the tile's pixels (`pixel_m` m): the anomaly mean `(H, W)` K and `members` draws
+        `(members, H, W)` K of mean + residual (seeded by `seed`), made on the cells, bilinear onto the pixels,
+        zero tile mean each."""
+        mean = self.mean(reflectance, dem, np.array([time]), lat, lon)  # (1, h, w)
+        cell_m = pixel_m * self.net.config.cell_px
+        noise = torch.from_numpy(self.noise.sample(np.random.default_rng(seed), members, tuple(mean.shape[1:]), cell_m))
+        pixels = F.interpolate(torch.cat([mean, mean + noise])[:, None], size=tuple(reflectance.shape[1:]),
+                               mode="bilinear")[:, 0]
+        pixels = pixels - pixels.mean((1, 2), keepdim=True)
+        return pixels[0], pixels[1:]
+
+    def save(self, path: Path, card: dict[str, str] | None = None) -> None:
+        """Weights as float16 safetensors (`checkpoint_io.save_safetensors`) with the config and noise model in
+        the metadata (and `card`'s entries)."""
+        from tm_weather.checkpoint_io import save_safetensors
+
+        tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in self.net.state_dict().items()}
+        meta = {"config": json.dumps(asdict(self.net.config)), "noise": json.dumps(asdict(self.noise)), **(card or {})}
+        save_safetensors(tensors, path, meta)
+
+
+def load_anomaly(path: Path) -> AnomalyModel:
+    """A checkpoint written by `AnomalyModel.save` -> the model (float32, eval mode)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k).to(torch.float32) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own error types for bad files
+        raise InputError(path, "file", "a safetensors anomaly checkpoint (tm-weather train)", str(e)[:120]) from e
+    if "config" not in meta or "noise" not in meta:
+        raise InputError(path, "metadata", "'config' and 'noise'", str(sorted(meta)))
+    net = AnomalyNet(AnomalyConfig(**json.loads(meta["config"])))
+    net.load_state_dict(tensors)
+    return AnomalyModel(net.eval(), ResidualNoise(**json.loads(meta["noise"])))

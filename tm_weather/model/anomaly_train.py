@@ -1,0 +1,226 @@
+"""Fitting `tm_weather.model.anomaly` on a catalog: the within-tile anomaly's regression network and its residual
+noise model, resumable, with a progress bar and a model card.
+
+    catalog (the benchmark world's or a user's own) -> `anomaly_data` per split: every tile and whole UTC day of
+      truth, regridded onto the tile's 40 m cells (bilinear: exact for the world's 40 m truth)
+    -> `fit`: AdamW + cosine schedule on random tile-days (the 8 flips and quarter turns, the DEM dropped from
+       `dem_dropout` of them), state saved every `save_every` steps to `<run>/anomaly-last.pt` (resume)
+    -> `ResidualNoise.fit` on the val split's residuals -> `anomaly-<preset>.safetensors` + `.yaml` (the card)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import yaml
+from affine import Affine
+from tqdm import tqdm
+
+import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
+from tm_weather.errors import InputError
+from tm_weather.model.anomaly import AnomalyConfig, AnomalyModel, AnomalyNet, ResidualNoise, static_inputs, time_features
+
+
+#: The one-cycle schedule's shortest run: a warm-up and a decay of at least two steps each.
+MIN_STEPS = 4
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """One fit: `steps` of `batch` tile-days, learning rate, weight decay, the share of samples with the DEM
+    removed (so tiles without one still get the land-cover terms), checkpoint interval, seed, torch threads."""
+
+    steps: int
+    batch: int = 8
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    dem_dropout: float = 0.2
+    save_every: int = 200
+    seed: int = 0
+    threads: int = 1
+    model: AnomalyConfig = AnomalyConfig()
+
+    def __post_init__(self):
+        if self.steps < MIN_STEPS or self.batch < 1:
+            raise ValueError(f"a fit needs at least {MIN_STEPS} steps and a batch of 1: {self}")
+
+
+#: Fit presets by `tm-weather train --preset` (tiny: the tests).
+PRESETS = {"tiny": FitConfig(steps=30, save_every=10), "demo": FitConfig(steps=1000), "full": FitConfig(steps=4000),
+           "base": FitConfig(steps=4000)}
+
+
+@dataclass
+class AnomalyData:
+    """`n` tile-days: `static` `(n, STATIC_CHANNELS, h, w)` (`static_inputs`), `times` `(n, 24, TIME_FEATURES)`,
+    `target` `(n, 24, h, w)` K the truth minus its tile mean at each hour (NaN where the truth is missing),
+    `tile` `(n,)` names, `day` `(n,)` datetime64[D], `cell_m` the cells' size (m); `valid_hours` `(n, 24)`
+    datetime64[h]."""
+
+    static: torch.Tensor
+    times: torch.Tensor
+    target: torch.Tensor
+    tile: list[str]
+    day: np.ndarray
+    cell_m: float
+
+    def __len__(self) -> int:
+        return len(self.tile)
+
+    @property
+    def valid_hours(self) -> np.ndarray:
+        return self.day.astype("datetime64[h]")[:, None] + np.arange(24) * np.timedelta64(1, "h")
+
+
+def anomaly_data(catalog, split: str, cell_px: int = AnomalyConfig.cell_px, progress=None) -> AnomalyData:
+    """Every tile of `split` and whole UTC day of truth in its dates (`model.data.split_window`, `whole_days`)."""
+    from tm_weather.model.data import read_tile, split_window, truth_source, whole_days
+    from tm_weather.series import regrid_to_tile
+
+    tiles, lo, hi = split_window(catalog, split)
+    static, times, target, names, days, sizes = [], [], [], [], [], []
+    for entry in tqdm(tiles, desc=f"anomaly data: {split}", disable=progress is None, leave=False):
+        tile = read_tile(catalog.path(entry.s2), entry.dem and catalog.path(entry.dem), None,
+                         entry.time and np.datetime64(entry.time.replace(tzinfo=None), "ns"), entry.boa_add_offset,
+                         entry.name)
+        ny, nx = tile.grid.shape
+        cells = tile.grid.transform @ Affine.scale(cell_px)
+        inputs = static_inputs(tile.reflectance, tile.dem, cell_px)
+        truth = truth_source(catalog, entry.name)
+        for day in whole_days(truth, lo, hi):
+            hours = np.datetime64(day, "ns") + np.arange(24) * np.timedelta64(1, "h")
+            field = regrid_to_tile(truth(hours), tile.grid.crs, cells, (ny // cell_px, nx // cell_px))
+            values = torch.from_numpy(np.asarray(field.transpose("time", "y", "x").values, np.float32))
+            target.append(values - values.nanmean((1, 2), keepdim=True))
+            static.append(inputs)
+            times.append(time_features(hours, tile.lat, tile.lon))
+            names.append(entry.name)
+            days.append(np.datetime64(day, "D"))
+            sizes.append(abs(cells.a))
+    if not names:
+        raise InputError(catalog.root / "catalog.yaml", f"splits.{split}", "whole UTC days of truth on its tiles", "none")
+    return AnomalyData(torch.stack(static), torch.stack(times), torch.stack(target), names, np.array(days),
+                        float(np.mean(sizes)))
+
+
+def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    """One of the 8 flips and quarter turns (`k` in 0..7) of maps `(..., h, w)`."""
+    x = torch.rot90(x, k % 4, dims=(-2, -1))
+    return x.flip(-1) if k >= 4 else x
+
+
+def masked_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error (K^2) over the finite targets."""
+    ok = torch.isfinite(target)
+    return F.mse_loss(pred[ok], target[ok])
+
+
+def fit(train: AnomalyData, config: FitConfig, state_path: Path | None = None, progress: bool = True) -> AnomalyNet:
+    """Train an `AnomalyNet` on `train` for `config.steps` steps, resuming from `state_path` when it exists
+    (weights, optimiser, schedule, step and random state, saved there every `config.save_every` steps)."""
+    torch.manual_seed(config.seed)
+    net = AnomalyNet(config.model)
+    net.standardise(train.static)
+    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=config.steps,
+                                                pct_start=max(0.05, 3 / config.steps))
+    gen = torch.Generator().manual_seed(config.seed)
+    start = 0
+    if state_path and Path(state_path).exists():
+        state = torch.load(state_path, weights_only=False)
+        net.load_state_dict(state["net"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        gen.set_state(state["gen"])
+        start = state["step"]
+    net.train()
+    bar = tqdm(range(start, config.steps), desc="anomaly network", initial=start, total=config.steps, disable=not progress)
+    for step in bar:
+        idx = torch.randint(0, len(train), (config.batch,), generator=gen)
+        k = int(torch.randint(0, 8, (1,), generator=gen))
+        static, target = dihedral(train.static[idx], k), dihedral(train.target[idx], k)
+        drop = torch.rand(config.batch, generator=gen) < config.dem_dropout
+        static[drop, -2:] = 0.0  # the DEM anomaly and its flag
+        loss = masked_mse(net(static, train.times[idx]), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        bar.set_postfix(loss=f"{float(loss.detach()):.4f} K^2")
+        if state_path and ((step + 1) % config.save_every == 0 or step + 1 == config.steps):
+            tmp = Path(state_path).with_suffix(".tmp")
+            torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                        "gen": gen.get_state(), "step": step + 1}, tmp)
+            tmp.replace(state_path)
+    return net.eval()
+
+
+@torch.no_grad()
+def predict(net: AnomalyNet, data: AnomalyData, batch: int = 8) -> torch.Tensor:
+    """The anomaly mean `(n, 24, h, w)` K of every tile-day of `data`."""
+    net.eval()
+    return torch.cat([net(data.static[i : i + batch], data.times[i : i + batch]) for i in range(0, len(data), batch)])
+
+
+def spatial_rmse(pred: torch.Tensor, target: torch.Tensor) -> float:
+    """RMSE (K) of within-tile anomalies `(..., h, w)`: each map minus its own mean, over finite targets."""
+    ok = torch.isfinite(target)
+    t = torch.where(ok, target, 0.0)
+    p = pred - pred.mean((-2, -1), keepdim=True)
+    return float(((p - t)[ok] ** 2).mean().sqrt())
+
+
+def train_anomaly(catalog_path: Path, preset: str = "demo", out: Path = Path("checkpoints"),
+                  run_dir: Path | None = None, steps: int | None = None, progress: bool = True) -> Path:
+    """Fit the anomaly network and its noise model on `catalog_path`'s train and val splits with preset `preset`
+    (`PRESETS`; `steps` overrides), resuming from `run_dir/anomaly-last.pt`; write
+    `out/anomaly-<preset>.safetensors` and its card `.yaml`; return the checkpoint's path."""
+    from tm_weather.catalog import load_catalog
+    from tm_weather.tokenizers.registry import sha256
+
+    if preset not in PRESETS:
+        raise InputError("--preset", "name", f"one of {sorted(PRESETS)}", repr(preset))
+    if steps is not None and steps < MIN_STEPS:
+        raise InputError("--steps", "value", f"at least {MIN_STEPS}", str(steps))
+    config = PRESETS[preset] if steps is None else replace(PRESETS[preset], steps=steps)
+    torch.set_num_threads(config.threads)
+    run_dir = Path(run_dir or Path("runs") / f"anomaly-{preset}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    catalog = load_catalog(catalog_path)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    train = anomaly_data(catalog, "train", config.model.cell_px, progress)
+    val = anomaly_data(catalog, "val", config.model.cell_px, progress)
+    cpu_data = time.process_time() - cpu0
+    net = fit(train, config, run_dir / "anomaly-last.pt", progress)
+    mean = predict(net, val)
+    residual = torch.where(torch.isfinite(val.target), val.target - mean, torch.nan).flatten(0, 1).numpy()
+    model = AnomalyModel(net, ResidualNoise.fit(residual, val.cell_m))
+    cpu = time.process_time() - cpu0
+    metrics = {"val_spatial_rmse_k": spatial_rmse(mean, val.target),
+               "val_flat_spatial_rmse_k": spatial_rmse(torch.zeros_like(val.target), val.target)}
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"anomaly-{preset}.safetensors"
+    model.save(path, {"preset": preset})
+    card = {
+        "model": "tm-weather within-tile anomaly: regression U-Net + residual noise (tm_weather/model/anomaly.py)",
+        "checkpoint": path.name, "sha256": sha256(path), "bytes": path.stat().st_size, "dtype": "float16",
+        "parameters": sum(p.numel() for p in net.parameters()),
+        "command": f"tm-weather train --preset {preset} --part anomaly --catalog {catalog_path}"
+        + (f" --steps {steps}" if steps is not None else ""),
+        "data": {"catalog": str(catalog_path), "train_tile_days": len(train), "val_tile_days": len(val),
+                 "cell_m": train.cell_m},
+        "fit": {**asdict(config), "cpu_seconds": round(cpu, 1), "cpu_seconds_reading_data": round(cpu_data, 1),
+                "wall_seconds": round(time.perf_counter() - wall0, 1)},
+        "noise": asdict(model.noise),
+        "metrics": {k: round(v, 4) for k, v in metrics.items()},
+        "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "torch": str(torch.__version__),
+    }
+    path.with_suffix(".yaml").write_text(yaml.safe_dump(card, sort_keys=False))
+    return path
