@@ -9,7 +9,7 @@ Data: the real ERA5 fixture's held-out days, 2019-03-18 00Z .. 03-21 23Z, 1,617 
 - Chronos-style (`tm_weather.tokenizers.chronos`): 1, 2, 3, 4, 6, 8, 12 and 24 values per day, each grid point's
   4 days mean-scaled and quantized to 4,096 bins, cubic spline back to hourly; its float scale is counted as one
   token per series (+0.25 tokens/day), as in `benchmarks/tokenizers.py`.
-- The GFS-residual tokenizer (`checkpoints/tokenizers/t2m_residual`, truth minus GFS, 4 tokens per 24 h) as an
+- The GFS-residual tokenizer (`tokenizers/t2m_residual`, truth minus GFS, 4 tokens per 24 h) as an
   extra row from its model card: a different quantity on different days, so not on the curve.
 
 Writes `experiments/results/tokenizer_study.md` (table, findings) and `tokenizer_study.png` (RMSE against tokens

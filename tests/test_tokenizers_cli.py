@@ -1,5 +1,6 @@
 """`tm-weather tokenizers train|eval`: a (shortened) training run writes a checkpoint and a model card whose
-hash and metrics `eval` then checks and prints; the shipped hourly checkpoint meets the issue's bound."""
+hash and metrics `eval` then checks and prints; the shipped hourly checkpoint meets the issue's bound, at every
+level over 200..330 K too, and is the one the shipped transformer's tokens come from."""
 
 from dataclasses import replace
 
@@ -22,6 +23,26 @@ def test_eval_prints_the_shipped_hourly_quality(capsys):
     now, card = float(cells[5]), float(cells[6])
     assert now == pytest.approx(card, abs=1e-3)  # the card's number is reproduced from the checkpoint
     assert now <= 0.25  # the issue's bound: held-out RMSE <= 0.25 K at 2 tokens per 24 h
+
+
+def test_the_shipped_hourly_tokenizer_keeps_the_level_over_every_climate():
+    from tm_weather.tokenizers.series_data import SWEEP_BANDS_K, hourly_task, level_sweep
+
+    card = yaml.safe_load((CHECKPOINT_DIR / "t2m_hourly.yaml").read_text())
+    model, _ = registry.load_tokenizer(CHECKPOINT_DIR / "t2m_hourly.safetensors")
+    assert model.config.level_digits == 3 and model.config.level_range_k == (200.0, 330.0)
+    sweep = level_sweep(model, hourly_task(24).test)  # the held-out days moved to other climates' daily means
+    assert sweep == {k: pytest.approx(card["metrics"][k], abs=1e-3) for k in sweep}  # the card's numbers, reproduced
+    assert len(sweep["rmse_k_in_band"]) == len(SWEEP_BANDS_K) and max(sweep["rmse_k_in_band"].values()) <= 0.25
+
+
+def test_the_transformer_decodes_with_the_benchmarked_tokenizers():
+    from tm_weather.model import DEFAULT_CHECKPOINT
+    from tm_weather.model.data import TOKENIZER_OF
+
+    model_card = yaml.safe_load(DEFAULT_CHECKPOINT.with_suffix(".yaml").read_text())
+    for name in set(TOKENIZER_OF.values()):  # every tokenizer the model uses has one card, in the one folder
+        assert model_card["tokenizers"][name] == yaml.safe_load((CHECKPOINT_DIR / f"{name}.yaml").read_text())["sha256"]
 
 
 def test_train_then_eval_round_trip(tmp_path, monkeypatch, capsys):

@@ -35,8 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--boa-add-offset", type=int, choices=(0, -1000), help="S-2 BOA_ADD_OFFSET in DN, if the file's tags lack it")
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
                    help="transformer checkpoint (default: %(default)s)")
-    p.add_argument("--tokenizers", type=Path, help="folder of tokenizer checkpoints (default: checkpoints/tokenizers, "
-                   "then tokenizers/)")
+    p.add_argument("--tokenizers", type=Path, help="folder of tokenizer checkpoints (default: the shipped tokenizers/)")
     p.add_argument("--out", type=Path, required=True, help="output file: .nc (CF netCDF) or .tif (GeoTIFF)")
     p.set_defaults(func=run)
 
