@@ -174,7 +174,7 @@ def main() -> None:
         print(f"| FSQ hourly, {t} tokens | {enc:,.0f} | {fast:,.0f} | {dec:,.0f} |")
     start = time.perf_counter()
     chronos_rmse(series, 8)
-    rate = points * days / (time.perf_counter() - start)
+    rate = len(series) * days / (time.perf_counter() - start)
     print(f"| Chronos-style, 8 values/day (encode + decode, numpy + spline) | {rate:,.0f} | | |")
     shipped, _ = load_tokenizer(CHECKPOINT_DIR / "t2m_hourly.safetensors")
     sweep = level_sweep(shipped, windows)
