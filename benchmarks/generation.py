@@ -36,7 +36,8 @@ from torch import nn
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.catalog import load_catalog
 from tm_weather.model import DEFAULT_CHECKPOINT
-from tm_weather.model.data import Tokenizers, block_means, read_tile
+from tm_weather.model.data import Tokenizers, block_means
+from tm_weather.tiles import read_tile
 from tm_weather.model.generate import GenerationConfig, generate_t2m, tile_conditions
 from tm_weather.model.skill import STANDARD, deterministic_score, ensembles, score
 from tm_weather.model.transformer import MultiModalTransformer, load_model

@@ -30,7 +30,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from _common import parser, provenance, start, table, write  # noqa: E402
 
-from tm_weather.model.data import read_tile, tile_tokens  # noqa: E402
+from tm_weather.model.data import tile_tokens  # noqa: E402
+from tm_weather.tiles import read_tile  # noqa: E402
 from tm_weather.model.generate import as_tokens  # noqa: E402
 from tm_weather.model.skill import STANDARD, ensembles, score  # noqa: E402
 from tm_weather.tokenizers import coords as coord_tokens  # noqa: E402

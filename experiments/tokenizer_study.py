@@ -1,15 +1,15 @@
 """Tokenizer study (issue 6): held-out reconstruction RMSE against tokens per day, FSQ against Chronos-style.
 
-Data: the real ERA5 fixture's held-out days, 2019-03-18 00Z .. 03-21 23Z, 1,617 UK grid points: 6,468 windows of
-24 hourly T2M values in K (`hourly_task(24).test`), never seen in training.
+Data: the real ERA5 fixture's held-out days (from `series_data.HOLDOUT_START`: 2019-03-16 00Z .. 03-21 23Z),
+1,617 UK grid points: 9,702 windows of 24 hourly T2M values in K (`hourly_task(24).test`), never seen in training.
 
 - FSQ: the shipped 24 h hourly tokenizers with 1, 2 and 4 tokens per window (`tokenizers/t2m_hourly_1tok`,
   `t2m_hourly`, `t2m_hourly_4tok`), and an 8-token one trained here with the 1- and 4-token tokenizers' demo
   preset (hidden 128, two search passes, 4,000 steps of 512 windows, lr 3e-3, seed 0) on the same training days.
 - Chronos-style (`tm_weather.tokenizers.chronos`): 1, 2, 3, 4, 6, 8, 12 and 24 values per day, each grid point's
-  4 days mean-scaled and quantized to 4,096 bins, cubic spline back to hourly; its float scale is counted as one
-  token per series (+0.25 tokens/day), as in `benchmarks/tokenizers.py`.
-- The GFS-residual tokenizer (`checkpoints/tokenizers/t2m_residual`, truth minus GFS, 4 tokens per 24 h) as an
+  held-out days mean-scaled and quantized to 4,096 bins, cubic spline back to hourly; its float scale is counted
+  as one token per series (+1/6 tokens/day), as in `benchmarks/tokenizers.py`.
+- The GFS-residual tokenizer (`tokenizers/t2m_residual`, truth minus GFS, 4 tokens per 24 h) as an
   extra row from its model card: a different quantity on different days, so not on the curve.
 
 Writes `experiments/results/tokenizer_study.md` (table, findings) and `tokenizer_study.png` (RMSE against tokens
@@ -119,7 +119,7 @@ def plot(fsq: list[Row], chronos: list[Row], anchored: list[Row], path: Path) ->
     ax.set_ylim(0.012, 6)
     ax.set_xlabel("tokens per day (log)")
     ax.set_ylabel("held-out reconstruction RMSE, K (log)")
-    ax.set_title("Hourly 2 m temperature, ERA5 UK held-out days 2019-03-18..21, 1,617 points", fontsize=10)
+    ax.set_title("Hourly 2 m temperature, ERA5 UK held-out days 2019-03-16..21, 1,617 points", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
@@ -132,8 +132,8 @@ def main() -> None:
     torch.set_num_threads(1)
     task = hourly_task(24)
     windows = task.test  # (points * days, 1, 24) K, point-major
-    points = windows.shape[0] // 4
-    series = windows.reshape(points, 4 * 24).numpy()  # each point's 4 held-out days, 96 hours
+    points = len(task.train)
+    series = windows.reshape(points, -1).numpy()  # each point's held-out days, hour by hour
     days = series.shape[1] / 24
 
     chronos = [Row(f"Chronos-style, {k} value{'s' * (k > 1)}/day", k + 1 / days, chronos_rmse(series, k), BINS)
@@ -171,10 +171,10 @@ def main() -> None:
         (f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; wall time {wall:.0f} s "
          f"({train_s:.0f} s of it training the {TRAINED_TOKENS}-token FSQ tokenizer)"),
         "",
-        ("Held-out data: the real ERA5 fixture's last 4 days, 2019-03-18 00Z .. 03-21 23Z, 1,617 UK grid points, "
+        (f"Held-out data: the real ERA5 fixture's last {days:.0f} days, {task.data.split('test ')[1]}, 1,617 UK grid points, "
          f"{windows.shape[0]:,} windows of 24 hourly 2 m temperatures, never trained on; RMSE over every held-out "
-         "hour, in K. Chronos-style tokens per day count its float scale as one token per point and 4 days "
-         "(+0.25), and the kept last hour as one more (+0.25). \"Chronos-style tokens/day for this RMSE\": where "
+         f"hour, in K. Chronos-style tokens per day count its float scale as one token per point and {days:.0f} days "
+         f"(+{1 / days:.2f}), and the kept last hour as one more (+{1 / days:.2f}). \"Chronos-style tokens/day for this RMSE\": where "
          "the Chronos-style curve (as in `benchmarks/tokenizers.py`; in brackets, the curve that also keeps the "
          "last hour) reaches the FSQ tokenizer's RMSE, log-log interpolated (first crossing); ratio: that over "
          "the FSQ tokens per day."),
@@ -226,7 +226,7 @@ def findings(fsq: list[Row], chronos: list[Row], anchored: list[Row], need: dict
     if worse:
         text += (
             " The Chronos-style curve is not monotone (" + "; ".join(worse) + "): the cubic spline extrapolates "
-            "past the last kept value, the last 24/k - 1 hours of the 4 days, and that tail dominates its error. "
+            "past the last kept value, the last 24/k - 1 hours of the held-out days, and that tail dominates its error. "
             f"Keeping the last hour too removes the tail ({a[2]:.3f} K at 2 values per day instead of {c[2]:.3f} K, "
             f"{a[6]:.3f} K at 6 instead of {c[6]:.3f} K), so the first ratios are the benchmark's baseline and the "
             "bracketed ones the fairer comparison."

@@ -17,7 +17,7 @@ from tm_weather.model import DEFAULT_ANOMALY
 from tm_weather.model import anomaly_train
 from tm_weather.model.anomaly import (STATIC_CHANNELS, TIME_FEATURES, AnomalyConfig, AnomalyModel, AnomalyNet,
                                       ResidualNoise, load_anomaly, static_inputs, time_features)
-from tm_weather.model.data import read_tile
+from tm_weather.tiles import read_tile
 from tm_weather.model.generate import GenerationConfig, generate_tile
 from tm_weather.model.transformer import ModelConfig, MultiModalTransformer
 from tm_weather.world.build import CATALOG, build_world

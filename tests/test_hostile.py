@@ -28,7 +28,7 @@ from tm_weather.errors import EXIT_INPUT, EXIT_OK, InputError
 from tm_weather.jobs.daily import Retry, _fetch
 from tm_weather.jobs.runlog import RunLog, read_log
 from tm_weather.model import MAX_MEMBERS, MAX_STEPS
-from tm_weather.model.data import read_tile
+from tm_weather.tiles import read_tile
 from tm_weather.model.transformer import MODALITIES, MODALITY_ID, MultiModalTransformer
 from tm_weather.outputs import atomic_file, write_text
 

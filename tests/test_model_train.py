@@ -78,9 +78,9 @@ def test_gfs_series_is_lapse_corrected_to_the_tiles_mean_dem(world):
     from dataclasses import replace
 
     from tm_weather.catalog import load_catalog
-    from tm_weather.model.data import gfs_day, gfs_runs, gfs_series, read_tile
     from tm_weather.series import extract_points
     from tm_weather.sources import open_source
+    from tm_weather.tiles import gfs_day, gfs_runs, gfs_series, read_tile
 
     catalog = load_catalog(world)
     entry = catalog.tiles[0]
@@ -111,8 +111,8 @@ def test_fine_tune_changes_a_copy_only(world, tokenizers):
 
 def test_tokenizer_data_of_the_residual_and_the_pattern(world):
     from tm_weather.catalog import load_catalog
-    from tm_weather.model.pattern import pattern_fields
-    from tm_weather.model.residual import residual_windows
+    from tm_weather.tokenizers.pattern import pattern_fields
+    from tm_weather.tokenizers.residual import residual_windows
 
     catalog = load_catalog(world)
     windows = residual_windows(catalog, "train")  # 2 tiles x 1 day of truth minus GFS at the tile centre

@@ -1,7 +1,8 @@
 """Golden tests, one per shipped checkpoint: a fixed real input -> fixed tokens and reconstruction.
 
-The inputs are real data only: ERA5 fixture windows and fields, and the Sentinel-2 / DEM / NDVI / LULC example
-tiles in tests/data (never trained on). The expected values live in `tokenizers/golden.json`, written by
+The inputs are real data only: ERA5 fixture windows and fields (for the GFS-residual and field-pattern tokenizers:
+held-out windows minus their daily means, fields minus their means), and the Sentinel-2 / DEM / NDVI / LULC
+example tiles in tests/data (never trained on). The expected values live in `tokenizers/golden.json`, written by
 `python tests/test_tokenizers_golden.py` right after a checkpoint is (re)trained.
 
 Tolerances: series tokens exact; image tokens at least 98 % identical (a latent sitting on a rounding edge may
@@ -61,10 +62,15 @@ def golden_input(modality: str, config) -> torch.Tensor:
         from tm_weather.tokenizers.series_data import daily_task
 
         return daily_task(config.length).test[:4]
-    if modality == "t2m_field":
+    if modality == "t2m_residual":
+        windows = _hourly_windows()
+        return windows - windows.mean(dim=-1, keepdim=True)
+    if modality in ("t2m_field", "t2m_pattern"):
         from tm_weather.tokenizers.image_data import t2m_field_task
+        from tm_weather.tokenizers.pattern import pattern
 
-        return t2m_field_task(None).test[[0, 17]]
+        fields = t2m_field_task(None).test[[0, 17]]
+        return fields if modality == "t2m_field" else pattern(fields)
     return _real_tile(modality)
 
 

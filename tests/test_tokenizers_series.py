@@ -9,7 +9,7 @@ import torch
 
 from tm_weather.errors import InputError
 from tm_weather.tokenizers.registry import load_tokenizer, save_tokenizer
-from tm_weather.tokenizers.series import SeriesTokenizer, SeriesTokenizerConfig
+from tm_weather.tokenizers.series import SeriesTokenizer, SeriesTokenizerConfig, gray_digits, gray_value
 from tm_weather.tokenizers.series_data import HourlySeries, SeriesTask, random_windows
 from tm_weather.tokenizers.train import TrainConfig, train
 
@@ -108,3 +108,43 @@ def test_bad_checkpoint_is_an_input_error(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(InputError, match="safetensors"):
         load_tokenizer(bad)
+
+
+def test_gray_digits_are_a_bijection_and_neighbours_differ_in_one_digit_by_one():
+    radices = (8, 6, 5)
+    q = torch.arange(8 * 6 * 5)
+    digits = gray_digits(q, radices)
+    assert torch.equal(gray_value(digits, radices), q)
+    assert bool((digits < torch.tensor(radices)).all() and (digits >= 0).all())
+    assert bool(((digits[1:] - digits[:-1]).abs().sum(dim=1) == 1).all())
+
+
+LEVEL = SeriesTokenizerConfig(length=24, tokens=2, levels=(8, 8, 8, 6, 5), hidden=32, blocks=1, level_digits=3,
+                              scale_k=5.0)
+
+
+def test_level_grid_codes_the_daily_mean_over_200_330_k():
+    torch.manual_seed(0)
+    model = SeriesTokenizer(LEVEL).eval()
+    step = 130.0 / (LEVEL.level_steps - 1)
+    x = _windows(64, LEVEL)
+    x = x - x.mean(dim=(1, 2), keepdim=True) + torch.linspace(200.0, 330.0, 64)[:, None, None]
+    codes = model.fsq.indices_to_codes(model.encode(x))[:, 0, :3]  # the level grid's digits of token 0
+    level = model.level_k(codes)
+    assert (level - x.mean(dim=(1, 2), keepdim=True)).abs().max() <= step / 2 + 1e-3
+    assert model.level_k(model.level_codes(torch.full((2, 1, 24), 150.0))).flatten().tolist() == [200.0, 200.0]
+
+
+def test_shifting_a_window_by_whole_grid_steps_shifts_its_decoding_and_keeps_its_shape_tokens():
+    torch.manual_seed(0)
+    model = SeriesTokenizer(replace(LEVEL, search_passes=1)).eval()
+    step = 130.0 / (LEVEL.level_steps - 1)
+    x = _windows(16, LEVEL)
+    for m in (-250, -40, 150):  # to about 205..225 K, 260..280 K and 310..330 K
+        shifted = x + m * step
+        a, b = model.encode(x), model.encode(shifted)
+        codes_a, codes_b = (model.fsq.indices_to_codes(i).flatten(1)[:, 3:] for i in (a, b))
+        same = (codes_a == codes_b).all(dim=1)  # the learned digits carry the shape only (float32 rounding of
+        assert int(same.sum()) >= 14  # the shifted values may tip a latent sitting on a rounding edge)
+        shift = model.decode(b[same]) - model.decode(a[same])
+        assert torch.allclose(shift, torch.full_like(shift, m * step), atol=2e-3)

@@ -45,8 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="transformer checkpoint (default: %(default)s)")
     p.add_argument("--anomaly", type=Path, default=DEFAULT_ANOMALY,
                    help="within-tile anomaly network (tm_weather/model/anomaly.py; default: %(default)s)")
-    p.add_argument("--tokenizers", type=Path, help="folder of tokenizer checkpoints (default: checkpoints/tokenizers, "
-                   "then tokenizers/)")
+    p.add_argument("--tokenizers", type=Path, help="folder of tokenizer checkpoints (default: the shipped tokenizers/)")
     p.add_argument("--out", type=Path, required=True, help="output file: .nc (CF netCDF) or .tif (GeoTIFF)")
     p.set_defaults(func=run)
 
@@ -54,7 +53,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tm_weather.model.generate import GenerationConfig, generate_tile
     from tm_weather.model.anomaly import load_anomaly
-    from tm_weather.model.data import Tokenizers, read_tile
+    from tm_weather.model.data import Tokenizers
+    from tm_weather.tiles import read_tile
     from tm_weather.model.transformer import load_model
     from tm_weather.tokenizers.registry import sha256
 
@@ -109,7 +109,7 @@ def _gfs_series(spec: str, time: np.datetime64, tile) -> np.ndarray:
     """GFS `(24,)` K over `time`'s UTC day at the tile centre (lapse-rate corrected to the tile's DEM when it has
     one: `model.data.gfs_series`), from the catalog source `spec` = CATALOG[:SOURCE]."""
     from tm_weather.catalog import load_catalog
-    from tm_weather.model.data import gfs_series
+    from tm_weather.tiles import gfs_series
     from tm_weather.sources import open_source
 
     path, _, name = spec.partition(":")

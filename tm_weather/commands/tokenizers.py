@@ -47,6 +47,9 @@ def _eval(args: argparse.Namespace) -> int:
         rows.append(_row(card["modality"], str(tokens), levels, m, card["metrics"]))
         if "real_tiles" in m:
             rows.append(_row("  real S-2 tiles", "", "", m["real_tiles"], card["metrics"]["real_tiles"]))
+        if "rmse_k_in_band" in m:  # a tokenizer with a level grid, at other climates' daily means
+            sweep = " ".join(f"{band} {v:.3f}" for band, v in m["rmse_k_in_band"].items())
+            bands.append(f"{card['modality']} RMSE K with the held-out days' daily means moved into (K): {sweep}")
         if card["modality"] == "s2l2a":
             for label, metrics in (("world test split", m), ("real tiles", m["real_tiles"])):
                 psnr = " ".join(f"{b} {v:.1f}" for b, v in zip(S2_BANDS, metrics["psnr_db_per_channel"]))

@@ -80,7 +80,7 @@ class AnomalyData:
 
 def anomaly_data(catalog, split: str, cell_px: int = AnomalyConfig.cell_px, progress=None) -> AnomalyData:
     """Every tile of `split` and whole UTC day of truth in its dates (`model.data.split_window`, `whole_days`)."""
-    from tm_weather.model.data import read_tile, split_window, truth_source, whole_days
+    from tm_weather.tiles import read_tile, split_window, truth_source, whole_days
     from tm_weather.series import regrid_to_tile
 
     tiles, lo, hi = split_window(catalog, split)

@@ -164,7 +164,7 @@ def _top_per_row(score: torch.Tensor, k: int, rows: int) -> torch.Tensor:
 
 def t2m_targets(with_gfs: bool) -> tuple[str, str]:
     """Generation order: the profile first (it sets the level), then the field given it. With GFS the profile
-    is GFS plus the generated residual (`tm_weather.model.residual`), without it the absolute hourly profile."""
+    is GFS plus the generated residual (`tm_weather.tokenizers.residual`), without it the absolute hourly profile."""
     return ("t2m_residual" if with_gfs else "t2m_hourly", "t2m_field")
 
 
@@ -179,7 +179,7 @@ def profiles_kelvin(tokenizers, tokens: dict[str, torch.Tensor], gfs: torch.Tens
 def to_kelvin(tokenizers, field_tokens: torch.Tensor, profiles: torch.Tensor, hour: int | torch.Tensor) -> torch.Tensor:
     """Field tokens `(b, 196)` and profiles `(b, 24)` K -> fields `(b, 224, 224)` K.
 
-    A field is the decoded spatial pattern (`tm_weather.model.pattern`; its mean removed again, so the level is
+    A field is the decoded spatial pattern (`tm_weather.tokenizers.pattern`; its mean removed again, so the level is
     the profile's exactly) on the level of the profile at the valid `hour` (int, or `(b,)`)."""
     fields = tokenizers.decode("t2m_field", field_tokens)[:, 0]
     level = profiles[torch.arange(len(profiles)), torch.as_tensor(hour).expand(len(profiles))]

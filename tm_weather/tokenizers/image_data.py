@@ -20,11 +20,14 @@ import torch
 import torch.nn.functional as F
 
 from tm_weather.tokenizers.fsq import codebook_usage, perplexity
-from tm_weather.tokenizers.series_data import ERA5_FIXTURE, HOLDOUT_START
+from tm_weather.tokenizers.series_data import ERA5_FIXTURE
 
 
 REAL_S2 = Path(__file__).resolve().parents[2] / "tests" / "data" / "sentinel2" / "terramind-examples" / "S2L2A"
 CROP = 96  # training crop, px (6 x 6 tokens)
+#: The T2M field tokenizer's held-out hours start here (it was trained on the hours before; the hourly series
+#: tokenizers hold out more days, from `series_data.HOLDOUT_START`).
+FIELD_HOLDOUT_START = np.datetime64("2019-03-18")
 WORLD_PRESET, WORLD_SEED = "full", 0  # 16 train tiles, 6 test tiles (the demo world has 6 and 2)
 #: PSNR peak: reflectance 1 (DN 10000) for S-2; the physical range for the others.
 PEAK = {"s2l2a": 1.0, "dem": 3000.0, "ndvi": 2.0, "t2m_field": 60.0, "t2m_pattern": 4.0}
@@ -155,14 +158,14 @@ def world_task(name: str, world: Path | None) -> ImageTask:
 
 
 def t2m_field_task(path: Path | None) -> ImageTask:
-    """T2M fields `(b, 1, 224, 224)` K from 14 x 14-cell ERA5 crops, trained on hours before `HOLDOUT_START`."""
+    """T2M fields `(b, 1, 224, 224)` K from 14 x 14-cell ERA5 crops, trained on hours before `FIELD_HOLDOUT_START`."""
     from tm_weather.tokenizers.series_data import load_hourly
 
     path = path or ERA5_FIXTURE
     hourly = load_hourly(path)
     ny = len(np.unique(hourly.lat))
     fields = torch.from_numpy(hourly.values.T.reshape(len(hourly.times), ny, -1).copy())  # (time, y, x)
-    cut = int(np.searchsorted(hourly.times, HOLDOUT_START))
+    cut = int(np.searchsorted(hourly.times, FIELD_HOLDOUT_START))
     train, held = fields[:cut], fields[cut::6]
 
     def draw(gen: torch.Generator, batch: int) -> torch.Tensor:
@@ -175,7 +178,7 @@ def t2m_field_task(path: Path | None) -> ImageTask:
 
     corners = [(0, 0), (0, 35), (19, 0), (19, 35)]  # four 14 x 14-cell crops covering the 33 x 49 grid
     test = torch.cat([_upsample(held[:, y : y + 14, x : x + 14]) for y, x in corners])
-    data = (f"{Path(path).name}: 14 x 14-cell crops, bilinear to 224 px; train hours before {HOLDOUT_START}, "
+    data = (f"{Path(path).name}: 14 x 14-cell crops, bilinear to 224 px; train hours before {FIELD_HOLDOUT_START}, "
             f"test every 6th hour from it ({len(held)} hours x 4 crops)")
     return ImageTask("t2m_field", draw, test, data)
 

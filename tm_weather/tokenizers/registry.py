@@ -22,11 +22,14 @@ from tm_weather.checkpoint_io import save_safetensors
 from tm_weather.errors import InputError
 from tm_weather.tokenizers.image import ImageTokenizer, ImageTokenizerConfig
 from tm_weather.tokenizers.image_data import t2m_field_task, world_task
+from tm_weather.tokenizers.pattern import pattern_task
+from tm_weather.tokenizers.residual import residual_task
 from tm_weather.tokenizers.series import SeriesTokenizer, SeriesTokenizerConfig
 from tm_weather.tokenizers.series_data import daily_task, hourly_task
 from tm_weather.tokenizers.train import TrainConfig
 
-#: Where trained checkpoints and their model cards live (top-level `tokenizers/`, not a Python package).
+#: The one folder of shipped tokenizers: every checkpoint and its model card (top-level `tokenizers/`, not a
+#: Python package). The transformer's tokens come from these files and no others.
 CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "tokenizers"
 
 
@@ -54,29 +57,21 @@ class Modality:
         return self.tokenizer(config)
 
 
+#: Training draws of the hourly tokenizers scale half the windows' diurnal anomalies by x0.4..x2.5 (`HourlyTask`).
+HOURLY_AMPLITUDE = 2.5
+
+
 def _hourly_task(config: SeriesTokenizerConfig, path: Path | None):
-    return hourly_task(config.length, path)
+    return hourly_task(config.length, path, HOURLY_AMPLITUDE)
 
 
-def _residual_task(config: SeriesTokenizerConfig, path: Path | None):
-    from tm_weather.model.residual import residual_task  # the model's own data path (imports tokenizers)
-
-    return residual_task(config, path)
-
-
-def _pattern_task(config: ImageTokenizerConfig, path: Path | None):
-    from tm_weather.model.pattern import pattern_task  # the model's own data path (imports tokenizers)
-
-    return pattern_task(path)
-
-
-def _hourly(tokens: int, hidden: int, steps: int) -> dict[str, Preset]:
-    """Presets of a 24 h, `tokens`-token hourly tokenizer (the 1- and 4-token ones are the benchmark's curve)."""
+def _hourly(tokens: int, level_digits: int, hidden: int, steps: int) -> dict[str, Preset]:
+    """Presets of a 24 h, `tokens`-token hourly tokenizer whose first `level_digits` digits are the daily mean on a
+    fixed grid over 200..330 K (`SeriesTokenizerConfig`); the 1- and 4-token ones are the benchmark's curve."""
+    model = SeriesTokenizerConfig(tokens=tokens, hidden=hidden, search_passes=2, level_digits=level_digits, scale_k=5.0)
     return {
-        "demo": Preset(SeriesTokenizerConfig(tokens=tokens, hidden=hidden, search_passes=2),
-                       TrainConfig(steps=steps, batch=512, lr=3e-3)),
-        "full": Preset(SeriesTokenizerConfig(tokens=tokens, hidden=2 * hidden, search_passes=2),
-                       TrainConfig(steps=8 * steps, batch=1024, lr=2e-3)),
+        "demo": Preset(model, TrainConfig(steps=steps, batch=512, lr=3e-3)),
+        "full": Preset(replace(model, hidden=2 * hidden), TrainConfig(steps=8 * steps, batch=1024, lr=2e-3)),
     }
 
 
@@ -120,12 +115,15 @@ def _image(name: str) -> Modality:
 MODALITIES: dict[str, Modality] = {
     m.name: m
     for m in (
-        Modality("t2m_hourly", "hourly 2 m temperature, 24 h windows, 2 tokens", SeriesTokenizer,
-                 SeriesTokenizerConfig, _hourly(2, 256, 8000), _hourly_task),
-        Modality("t2m_hourly_1tok", "hourly 2 m temperature, 24 h windows, 1 token (benchmark curve)", SeriesTokenizer,
-                 SeriesTokenizerConfig, _hourly(1, 128, 4000), _hourly_task),
-        Modality("t2m_hourly_4tok", "hourly 2 m temperature, 24 h windows, 4 tokens (benchmark curve)", SeriesTokenizer,
-                 SeriesTokenizerConfig, _hourly(4, 128, 4000), _hourly_task),
+        Modality("t2m_hourly", "hourly 2 m temperature, 24 h windows, 2 tokens: the daily mean on a 0.25 K grid over "
+                 "200..330 K (3 digits of token 0), the shape about it (the other 7 digits)", SeriesTokenizer,
+                 SeriesTokenizerConfig, _hourly(2, 3, 256, 8000), _hourly_task),
+        Modality("t2m_hourly_1tok", "hourly 2 m temperature, 24 h windows, 1 token: the daily mean on a 2 K grid "
+                 "(2 digits), the shape (3 digits) (benchmark curve)", SeriesTokenizer,
+                 SeriesTokenizerConfig, _hourly(1, 2, 128, 4000), _hourly_task),
+        Modality("t2m_hourly_4tok", "hourly 2 m temperature, 24 h windows, 4 tokens: the daily mean on a 0.25 K grid "
+                 "(3 digits), the shape (17 digits) (benchmark curve)", SeriesTokenizer,
+                 SeriesTokenizerConfig, _hourly(4, 3, 128, 4000), _hourly_task),
         Modality(
             "t2m_daily", "daily mean/min/max 2 m temperature, 16-day windows (32 in `full`), 4 tokens (8)",
             SeriesTokenizer, SeriesTokenizerConfig,
@@ -138,18 +136,18 @@ MODALITIES: dict[str, Modality] = {
             lambda config, path: daily_task(config.length, path),
         ),
         Modality(
-            "t2m_residual", "tile 2 m temperature minus GFS at the tile, 24 h windows, 4 tokens (tm_weather.model.residual)",
+            "t2m_residual", "tile 2 m temperature minus GFS at the tile, 24 h windows, 4 tokens (tm_weather.tokenizers.residual)",
             SeriesTokenizer, SeriesTokenizerConfig,
             {"demo": Preset(SeriesTokenizerConfig(tokens=4, hidden=128, offset_k=0.0, scale_k=2.0),
                             TrainConfig(steps=3000, batch=256, lr=2e-3, weight_decay=0.01))},
-            _residual_task,
+            residual_task,
         ),
         Modality(
-            "t2m_pattern", "2 m temperature field minus its tile mean, K, at the tile's scale (tm_weather.model.pattern): "
+            "t2m_pattern", "2 m temperature field minus its tile mean, K, at the tile's scale (tm_weather.tokenizers.pattern): "
             "224 px, 14 x 14 tokens", ImageTokenizer, ImageTokenizerConfig,
             {"demo": Preset(ImageTokenizerConfig(mean=(0.0,), std=(0.5,), width=32, blocks=1),
                             TrainConfig(steps=2000, batch=8, lr=2e-3))},
-            _pattern_task,
+            lambda config, path: pattern_task(path),
         ),
         *(_image(name) for name in IMAGE_CONFIGS),
     )

@@ -3,7 +3,7 @@
 The real fixture `tests/data/era5/era5_t2m_uk_2019-03-01_21.grib` holds 1,617 grid points x 504 hours
 (2019-03-01 00Z .. 03-21 23Z).
 
-- Hourly: its last days (from `HOLDOUT_START`, 2019-03-18) are held out in time: training windows (any start
+- Hourly: its last 6 days (from `HOLDOUT_START`, 2019-03-16) are held out in time: training windows (any start
   hour) never touch them, evaluation windows tile the held-out days from 00Z.
 - Daily: 21 days cannot hold out days in time and still leave whole multi-week windows, so the daily tokenizer
   is held out in space instead: grid points south of `DAILY_HOLDOUT_LAT` (51.0 N, a 196-point band over the
@@ -12,6 +12,7 @@ The real fixture `tests/data/era5/era5_t2m_uk_2019-03-01_21.grib` holds 1,617 gr
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +25,14 @@ from tm_weather.tokenizers.fsq import codebook_usage, perplexity
 
 #: The real ERA5 fixture shipped with the repository.
 ERA5_FIXTURE = Path(__file__).resolve().parents[2] / "tests" / "data" / "era5" / "era5_t2m_uk_2019-03-01_21.grib"
-HOLDOUT_START = np.datetime64("2019-03-18")
+HOLDOUT_START = np.datetime64("2019-03-16")
 DAILY_HOLDOUT_LAT = 51.0
+#: A tokenizer with a level grid is also evaluated on `SWEEP_WINDOWS` held-out windows (drawn at random, seeded)
+#: moved to other climates: their daily means drawn uniformly within each of these bands (K; together 200..330 K,
+#: so at every offset from the grid), and their anomalies scaled by these factors.
+SWEEP_WINDOWS = 2500
+SWEEP_BANDS_K = ((200.0, 226.0), (226.0, 252.0), (252.0, 278.0), (278.0, 304.0), (304.0, 330.0))
+SWEEP_AMPLITUDES = (0.5, 2.0)
 
 
 @dataclass(frozen=True)
@@ -104,7 +111,7 @@ class SeriesTask:
         err = model.decode(indices) - self.test
         size = model.fsq.codebook_size
         rmse = round(float(err.pow(2).mean().sqrt()), 4)
-        return {
+        metrics = {
             "headline": ["RMSE K", rmse],
             "rmse_k": rmse,
             "rmse_k_per_channel": [round(float(v), 4) for v in err.pow(2).mean(dim=(0, 2)).sqrt()],
@@ -113,17 +120,60 @@ class SeriesTask:
             "perplexity": round(perplexity(indices, size), 1),
             "test_windows": int(self.test.shape[0]),
         }
+        return metrics | (level_sweep(model, self.test) if model.config.level_digits else {})
 
 
-def hourly_task(length: int, path: str | Path | None = None) -> SeriesTask:
-    """Hourly windows `(b, 1, length)`: trained before `HOLDOUT_START`, evaluated on the held-out days."""
+@torch.no_grad()
+def level_sweep(model, test: torch.Tensor) -> dict:
+    """RMSE (K) of `model` on `SWEEP_WINDOWS` of the held-out windows `test (n, 1, t)` K (at random, seeded) moved
+    to other climates: with their daily means drawn uniformly within each of `SWEEP_BANDS_K`, and with their
+    anomalies about the mean scaled by each of `SWEEP_AMPLITUDES` at daily means drawn uniformly over 200..330 K."""
+    gen = torch.Generator().manual_seed(0)
+    test = test[torch.randperm(len(test), generator=gen)[:SWEEP_WINDOWS]]
+    anomaly = test - test.mean(dim=(1, 2), keepdim=True)
+
+    def rmse(x: torch.Tensor) -> float:
+        return round(float((model.decode(model.encode(x)) - x).pow(2).mean().sqrt()), 4)
+
+    def levels(lo: float, hi: float) -> torch.Tensor:
+        return torch.empty(len(test), 1, 1).uniform_(lo, hi, generator=gen)
+
+    return {
+        "rmse_k_in_band": {f"{lo:g}-{hi:g}": rmse(anomaly + levels(lo, hi)) for lo, hi in SWEEP_BANDS_K},
+        "rmse_k_at_amplitude": {f"x{a:g}": rmse(levels(200.0, 330.0) + a * anomaly) for a in SWEEP_AMPLITUDES},
+    }
+
+
+class HourlyTask(SeriesTask):
+    """Hourly windows of the training days; half of each batch has its anomalies about the window's mean scaled
+    by a factor drawn log-uniformly in `1 / amplitude .. amplitude`, so a tokenizer trained on one region and
+    season also codes diurnal ranges unlike its own (`amplitude = 1`: none)."""
+
+    def __init__(self, train: np.ndarray, test: np.ndarray, length: int, data: str, amplitude: float):
+        super().__init__(train, test, length, data)
+        self.amplitude = amplitude
+
+    def draw(self, gen: torch.Generator, batch: int) -> torch.Tensor:
+        x = super().draw(gen, batch)
+        mean = x.mean(dim=(1, 2), keepdim=True)
+        spread = math.log(self.amplitude)
+        factor = torch.empty(batch, 1, 1).uniform_(-spread, spread, generator=gen).exp()
+        scaled = torch.rand(batch, 1, 1, generator=gen) < 0.5
+        return torch.where(scaled, mean + (x - mean) * factor, x)
+
+
+def hourly_task(length: int, path: str | Path | None = None, amplitude: float = 1.0) -> HourlyTask:
+    """Hourly windows `(b, 1, length)`: trained before `HOLDOUT_START` (anomalies scaled up to `amplitude`,
+    see `HourlyTask`), evaluated on the held-out days as they are."""
     path = path or ERA5_FIXTURE
     train, test = load_hourly(path).split()
     if test.values.shape[1] % length:
         raise InputError(path, "held-out hours", f"a multiple of the window length {length}", str(test.values.shape[1]))
     windows = test.values.reshape(-1, 1, length)
     data = f"{Path(path).name}: train {train.times[0]} .. {train.times[-1]}, test {test.times[0]} .. {test.times[-1]}"
-    return SeriesTask(train.values[:, None, :], windows, length, data)
+    if amplitude != 1:
+        data += f"; half of the training windows' anomalies scaled by x{1 / amplitude:.1f}..x{amplitude:g}"
+    return HourlyTask(train.values[:, None, :], windows, length, data, amplitude)
 
 
 def daily_task(length: int, path: str | Path | None = None) -> SeriesTask:

@@ -11,11 +11,11 @@ the transformer only learns the correction (land cover, relief the lapse rate mi
 Without GFS the absolute `t2m_hourly` profile is generated instead.
 
 This module makes the residual tokenizer's data: windows `(n, 1, 24)` K, one per tile and whole UTC day of a
-catalog split, of the truth at the tile centre (bilinear) minus the model's GFS input there (`data.gfs_series`:
+catalog split, of the truth at the tile centre (bilinear) minus the model's GFS input there (`tm_weather.tiles.gfs_series`:
 lapse-rate corrected to the tile's DEM). Training draws are stretched by 0.5..2 and shifted by -2..2 K so the
 tokenizer also covers corrections larger than the training world's. The tokenizer is `tm-weather tokenizers
-train --modality t2m_residual --data CATALOG --out checkpoints/tokenizers` (default data: the `full` benchmark
-world; held out: its val split).
+train --modality t2m_residual [--data CATALOG]` (default data: the `full` benchmark world; held out: its val
+split).
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ import torch
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
+from tm_weather.tiles import gfs_series, read_tile, split_window, truth_source, whole_days
+from tm_weather.tokenizers.image_data import world_dir
 from tm_weather.tokenizers.series_data import SeriesTask
 
 STRETCH = (0.5, 2.0)
@@ -35,7 +37,6 @@ SHIFT_K = 2.0
 
 def residual_windows(catalog, split: str) -> np.ndarray:
     """`(n, 1, 24)` float32 K: truth minus GFS at each of `split`'s tile centres, per whole UTC day of truth."""
-    from tm_weather.model.data import gfs_series, read_tile, split_window, truth_source, whole_days
     from tm_weather.series import extract_points
     from tm_weather.sources import open_source
 
@@ -71,9 +72,8 @@ class ResidualTask(SeriesTask):
 def residual_task(config, path: Path | None = None) -> ResidualTask:
     """The tokenizer task on catalog `path` (default: the `full` benchmark world, built once into the cache)."""
     from tm_weather.catalog import load_catalog
-    from tm_weather.train import default_world
 
-    path = Path(path) if path else default_world("full")
+    path = Path(path) if path else world_dir(None) / "catalog.yaml"
     catalog = load_catalog(path)
     train, val = residual_windows(catalog, "train"), residual_windows(catalog, "val")
     data = (f"{path}: truth minus lapse-corrected GFS at the tile centres, train split {len(train)} tile-days (stretched "

@@ -11,7 +11,7 @@ a flat field beat it. This one is the same image tokenizer (`tm_weather.tokenize
 Data: every train-split tile of a catalog at hours 0, 6, 12 and 18 of each whole UTC day of truth (random
 quarter turns, flips and an amplitude stretch of 0.5..2 in training); held out: the val split's tiles.
 
-    tm-weather tokenizers train --modality t2m_pattern --data CATALOG --out checkpoints/tokenizers
+    tm-weather tokenizers train --modality t2m_pattern [--data CATALOG]
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import torch
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
+from tm_weather.tiles import split_window, truth_source, whole_days
+from tm_weather.tokenizers.image_data import ImageTask, augment, world_dir
 
 HOURS = (0, 6, 12, 18)
 STRETCH = (0.5, 2.0)
@@ -35,7 +37,6 @@ def pattern(field: torch.Tensor) -> torch.Tensor:
 
 def pattern_fields(catalog, split: str) -> torch.Tensor:
     """`(n, 1, 224, 224)` float32 K: truth patterns on each of `split`'s tiles at `HOURS` of every whole day."""
-    from tm_weather.model.data import split_window, truth_source, whole_days
     from tm_weather.series import regrid_to_tile
     from tm_weather.sources.sentinel2 import read_s2l2a
 
@@ -56,10 +57,8 @@ def pattern_fields(catalog, split: str) -> torch.Tensor:
 def pattern_task(path: Path | None = None):
     """The tokenizer task on catalog `path` (default: the `full` benchmark world, built once into the cache)."""
     from tm_weather.catalog import load_catalog
-    from tm_weather.tokenizers.image_data import ImageTask, augment
-    from tm_weather.train import default_world
 
-    path = Path(path) if path else default_world("full")
+    path = Path(path) if path else world_dir(None) / "catalog.yaml"
     catalog = load_catalog(path)
     train, test = pattern_fields(catalog, "train"), pattern_fields(catalog, "val")
 
