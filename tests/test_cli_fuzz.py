@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from conftest import DATA
 from model_support import one_thread, write_small_checkpoint  # noqa: F401  (fixture)
 from test_store import tree_hash
-from tm_weather.cli import main
+from test_hostile import cli
 from tm_weather.errors import EXIT_INPUT, EXIT_LOCKED, EXIT_OK, EXIT_PARTIAL
 from tm_weather.model import MAX_MEMBERS
 
@@ -32,14 +32,6 @@ FEW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChec
 TILES = DATA / "sentinel2" / "terramind-examples"
 GFS_FILE = DATA / "gfs" / "gfs.t12z.pgrbf120.2p5deg.grib2"
 ISD_FILE = DATA / "isd" / "726430-14920-2015"
-
-
-def status(argv: list[str]) -> int:
-    """The command's exit status, argparse's usage errors (SystemExit) included."""
-    try:
-        return main(argv)
-    except SystemExit as e:
-        return e.code
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +54,7 @@ def run_in_scratch(inputs: Path, argv_of) -> None:
         (scratch / "dir.nc").mkdir()
         argv = argv_of(scratch)
         before = tree_hash(scratch)
-        code = status(argv)
+        code = cli(argv)
         assert code in PROMISED, (argv, code)
         if code != EXIT_OK:
             assert tree_hash(scratch) == before, argv

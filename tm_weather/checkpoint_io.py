@@ -1,4 +1,5 @@
-"""Safetensors files that are the same bytes for the same tensors and metadata, written atomically.
+"""Safetensors files that are the same bytes for the same tensors and metadata, written atomically; and the one
+reader of them, which turns a file safetensors cannot read into an `InputError`.
 
 Why by hand: safetensors (0.8.0) writes the `__metadata__` entries in a random per-process order
 (safetensors/safetensors#584, open), so saving the same weights twice gives different files and different
@@ -14,6 +15,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save
 
+from tm_weather.errors import InputError
 from tm_weather.outputs import write_bytes
 
 
@@ -27,3 +29,17 @@ def save_safetensors(tensors: dict[str, torch.Tensor], path: str | Path, metadat
     canonical = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     data[8 : 8 + size] = canonical.ljust(size, b" ")  # same length: the same entries, reordered
     write_bytes(Path(path), bytes(data))
+
+
+def read_safetensors(path: str | Path, what: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """`path` -> (tensors as float32, metadata); `InputError` naming the file when it is not a safetensors
+    file (`what` says which checkpoint was expected, e.g. "a safetensors transformer checkpoint")."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k).to(torch.float32) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own error types for bad files
+        raise InputError(path, "file", what, str(e)[:120]) from e
+    return tensors, meta

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 from torch import nn
 
+from tm_weather.checkpoint_io import read_safetensors, save_safetensors
 from tm_weather.errors import InputError
 
 #: Tile pixels per network cell side: 4 x 10 m = 40 m, the benchmark truth's cell (and finer than most analyses).
@@ -211,8 +212,6 @@ class AnomalyModel:
     def save(self, path: Path, card: dict[str, str] | None = None) -> None:
         """Weights as float16 safetensors (`checkpoint_io.save_safetensors`) with the config and noise model in
         the metadata (and `card`'s entries)."""
-        from tm_weather.checkpoint_io import save_safetensors
-
         tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in self.net.state_dict().items()}
         meta = {"config": json.dumps(asdict(self.net.config)), "noise": json.dumps(asdict(self.noise)), **(card or {})}
         save_safetensors(tensors, path, meta)
@@ -220,14 +219,7 @@ class AnomalyModel:
 
 def load_anomaly(path: Path) -> AnomalyModel:
     """A checkpoint written by `AnomalyModel.save` -> the model (float32, eval mode)."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), "pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k).to(torch.float32) for k in f.keys()}
-    except Exception as e:  # safetensors raises its own error types for bad files
-        raise InputError(path, "file", "a safetensors anomaly checkpoint (tm-weather train)", str(e)[:120]) from e
+    tensors, meta = read_safetensors(path, "a safetensors anomaly checkpoint (tm-weather train)")
     if "config" not in meta or "noise" not in meta:
         raise InputError(path, "metadata", "'config' and 'noise'", str(sorted(meta)))
     net = AnomalyNet(AnomalyConfig(**json.loads(meta["config"])))

@@ -329,16 +329,10 @@ def save_model(model: MultiModalTransformer, path, metadata: dict[str, str]) -> 
 
 def load_model(path) -> tuple[MultiModalTransformer, dict[str, str]]:
     """A checkpoint written by `save_model` -> (model in eval mode, float32; its metadata)."""
-    from safetensors import safe_open
-
+    from tm_weather.checkpoint_io import read_safetensors
     from tm_weather.errors import InputError
 
-    try:
-        with safe_open(str(path), "pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k).to(torch.float32) for k in f.keys()}
-    except Exception as e:  # safetensors raises its own error types for bad files
-        raise InputError(path, "file", "a safetensors transformer checkpoint", str(e)[:120]) from e
+    tensors, meta = read_safetensors(path, "a safetensors transformer checkpoint")
     if "modality" in meta:  # tokenizer checkpoints name their modality
         raise InputError(path, "checkpoint", "a transformer checkpoint", f"a {meta['modality']!r} tokenizer checkpoint")
     if "config" not in meta:

@@ -15,10 +15,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
-from tm_weather.checkpoint_io import save_safetensors
+from tm_weather.checkpoint_io import read_safetensors, save_safetensors
 from tm_weather.errors import InputError
 from tm_weather.tokenizers.image import ImageTokenizer, ImageTokenizerConfig
 from tm_weather.tokenizers.image_data import t2m_field_task, world_task
@@ -171,14 +170,7 @@ def save_tokenizer(model: nn.Module, modality: str, path: Path) -> str:
 def load_tokenizer(path: str | Path) -> tuple[nn.Module, str]:
     """Checkpoint -> (tokenizer in eval mode, float32, modality name)."""
     path = Path(path)
-    try:
-        from safetensors import safe_open
-
-        with safe_open(str(path), "pt") as f:
-            meta = f.metadata() or {}
-        tensors = load_file(str(path))
-    except Exception as e:  # safetensors raises its own error types for bad files
-        raise InputError(path, "file", "a safetensors tokenizer checkpoint", str(e)[:120]) from e
+    tensors, meta = read_safetensors(path, "a safetensors tokenizer checkpoint")
     if "modality" not in meta or "config" not in meta:
         raise InputError(path, "metadata", "'modality' and 'config'", str(sorted(meta)))
     modality = get_modality(meta["modality"])
@@ -187,7 +179,7 @@ def load_tokenizer(path: str | Path) -> tuple[nn.Module, str]:
     except (ValueError, TypeError) as e:  # broken JSON, unknown keys, impossible sizes
         raise InputError(path, "metadata config", f"a {modality.name} tokenizer's config as JSON", str(e)[:160]) from e
     try:
-        model.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()})
+        model.load_state_dict(tensors)
     except RuntimeError as e:  # missing, unexpected or mis-shaped tensors
         raise InputError(path, "tensors", f"the weights of a {modality.name} tokenizer of its config", str(e)[:160]) from e
     return model.eval(), modality.name
