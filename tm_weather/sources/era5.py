@@ -172,25 +172,36 @@ def times_in(times: np.ndarray, start: np.datetime64, end: np.datetime64) -> np.
     return times[(times >= np.datetime64(start, "ns")) & (times <= np.datetime64(end, "ns"))]
 
 
-class ERA5Files:
-    """ERA5 t2m from the local GRIB/netCDF files in the catalog (`kind: era5_file`), read once on first use."""
+class AnalysisFiles:
+    """t2m analyses from the catalog's local files (`config.paths`), each read by `read` (path -> t2m `(time, y,
+    x)` K), all read once on first use and merged along time (`merge_times`). Subclasses name the reader."""
 
     kind = "analysis"
 
     def __init__(self, config: ERA5FileConfig, catalog: Catalog):
-        self.name = "era5_file"
+        self.name = config.kind
         self.paths = [catalog.path(p) for p in config.paths]
+
+    @staticmethod
+    def read(path: Path) -> xr.DataArray:
+        raise NotImplementedError
 
     @functools.cached_property
     def data(self) -> xr.DataArray:
         """Every file merged: t2m `(time, y, x)` in K (see `merge_times`)."""
-        return merge_times([read_era5_file(p) for p in self.paths], self.paths)
+        return merge_times([self.read(p) for p in self.paths], self.paths)
 
     def times(self, start: np.datetime64, end: np.datetime64) -> np.ndarray:
         return times_in(self.data["time"].values, start, end)
 
     def __call__(self, times: Sequence[np.datetime64]) -> xr.DataArray:
         return select_times(self.data, times, ", ".join(map(str, self.paths)))
+
+
+class ERA5Files(AnalysisFiles):
+    """ERA5 t2m from the local GRIB/netCDF files in the catalog (`kind: era5_file`)."""
+
+    read = staticmethod(read_era5_file)
 
 
 # ----------------------------------------------------------------------------------------------------------

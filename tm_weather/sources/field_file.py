@@ -10,8 +10,6 @@ the contract of `tm_weather.sources.base`: float32 K `(time, y, x)`, the file's 
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
 
@@ -20,11 +18,10 @@ import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
 from pyproj import Transformer
 
-from tm_weather.catalog import Catalog, FieldFileConfig
 from tm_weather.errors import InputError
 from tm_weather.lexicon import T2M, T2M_ATTRS, to_kelvin
 from tm_weather.sources.base import check_t2m
-from tm_weather.sources.era5 import times_in, merge_times, select_times
+from tm_weather.sources.era5 import AnalysisFiles
 
 #: Names a file may give 2 m temperature.
 NAMES = ("t2m", "2t", "air_temperature_2m")
@@ -61,22 +58,7 @@ def read_field_file(path: str | PathLike) -> xr.DataArray:
     return check_t2m(out, path)
 
 
-class FieldFiles:
-    """t2m from the catalog's netCDF field files (`kind: field_file`), read once on first use."""
+class FieldFiles(AnalysisFiles):
+    """t2m from the catalog's projected netCDF field files (`kind: field_file`)."""
 
-    kind = "analysis"
-
-    def __init__(self, config: FieldFileConfig, catalog: Catalog):
-        self.name = "field_file"
-        self.paths = [catalog.path(p) for p in config.paths]
-
-    @functools.cached_property
-    def data(self) -> xr.DataArray:
-        """Every file merged along time: t2m `(time, y, x)` in K."""
-        return merge_times([read_field_file(p) for p in self.paths], self.paths)
-
-    def times(self, start: np.datetime64, end: np.datetime64) -> np.ndarray:
-        return times_in(self.data["time"].values, start, end)
-
-    def __call__(self, times: Sequence[np.datetime64]) -> xr.DataArray:
-        return select_times(self.data, times, ", ".join(map(str, self.paths)))
+    read = staticmethod(read_field_file)
