@@ -227,3 +227,21 @@ def test_fields_on_a_tiles_grid_equal_the_fields_at_its_points():
     grid = S2.TileGrid.centred(-45.9, 170.5)
     field = WaveField.draw(np.random.default_rng(0), 1.0, C.TERRAIN_SMALL_KM, hurst=1.0)
     np.testing.assert_allclose(field.on_grid(grid.lat, grid.lon), field(grid.lat, grid.lon), atol=0.01)
+
+
+def test_ingest_acquisition_days_stores_every_tiles_truth_field(world, tmp_path, capsys):
+    from tm_weather.cli import main
+    from tm_weather.errors import EXIT_INPUT
+    from tm_weather.ingest import CatalogTiles
+    from tm_weather.store import Store
+
+    out, _ = world
+    shutil.copytree(out, tmp_path / "w")
+    path = tmp_path / "w" / "catalog.yaml"
+    assert main(["ingest", "--catalog", str(path), "--acquisition-days", "--start", "2023-02-10"]) == EXIT_INPUT
+    assert "--acquisition-days" in capsys.readouterr().err
+    assert main(["ingest", "--catalog", str(path), "--acquisition-days", "--quiet"]) == 0
+    catalog = load_catalog(path)
+    keys = set(Store(catalog.path(catalog.store)).keys("fields"))
+    for name, (_, day) in CatalogTiles(catalog).grids.items():  # each tile's truth on its own acquisition day
+        assert f"fields/truth_{name}/{name}/{day}" in keys, name

@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 from tm_weather.catalog import load_catalog
-from tm_weather.errors import EXIT_LOCKED, EXIT_OK
+from tm_weather.errors import EXIT_LOCKED, EXIT_OK, InputError
 from tm_weather.store import Store, StoreLocked
 
 
@@ -23,24 +23,43 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable; default: all)")
     p.add_argument("--start", type=dt.date.fromisoformat, metavar="YYYY-MM-DD", help="first UTC day")
     p.add_argument("--end", type=dt.date.fromisoformat, metavar="YYYY-MM-DD", help="last UTC day (inclusive)")
+    p.add_argument("--acquisition-days", action="store_true",
+                   help="instead of --start/--end: each UTC day on which one of the catalog's tiles was acquired, "
+                   "one window a day (a benchmark world's GFS files exist only around its visits)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tm_weather.ingest import ingest  # heavy imports only when the command runs
+    import numpy as np
+
+    from tm_weather.ingest import CatalogTiles, ingest  # heavy imports only when the command runs
 
     catalog = load_catalog(args.catalog)
+    if args.acquisition_days and (args.start or args.end):
+        raise InputError("--acquisition-days", "with --start/--end", "one or the other", "both")
+    windows = [(args.start, args.end)]
+    if args.acquisition_days:
+        days = sorted({np.datetime64(day, "D").item() for _, day in CatalogTiles(catalog).grids.values()})
+        if not days:
+            raise InputError(args.catalog, "tiles", "at least one tile for --acquisition-days", "none")
+        windows = [(day, day) for day in days]
+    written, unchanged, empty = 0, 0, {}
     try:
-        report = ingest(catalog, args.source, args.start, args.end, progress=not args.quiet)
+        for start, end in windows:
+            report = ingest(catalog, args.source, start, end, progress=not args.quiet)
+            written, unchanged = written + len(report.written), unchanged + len(report.unchanged)
+            for name in report.empty:
+                empty[name] = empty.get(name, 0) + 1
     except StoreLocked as e:
         print(f"tm-weather ingest: {e}")
         return EXIT_LOCKED
     store = Store(catalog.path(catalog.store))
     print(f"store: {store.path}")
-    print(f"partitions written: {len(report.written)}, already up to date: {len(report.unchanged)}")
-    for name in report.empty:
-        print(f"source {name}: no data in the window")
+    print(f"partitions written: {written}, already up to date: {unchanged}")
+    for name, count in empty.items():
+        if count == len(windows):  # with --acquisition-days, a source holding only some of the days is no news
+            print(f"source {name}: no data in the window")
     print(format_summary(store))
     return EXIT_OK
 
