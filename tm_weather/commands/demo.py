@@ -3,7 +3,7 @@
 It runs, in order, what a user would run by hand, through the same commands:
 1. `tm-weather ingest` of the embedded catalog (`data_catalog.yaml`: the real ERA5, GFS and ISD fixtures);
 2. `tm-weather world --preset demo` (the benchmark world, grounded in those fixtures; issue 3);
-3. `tm-weather ingest` of the world's catalog, one run per day that its tiles were acquired on;
+3. `tm-weather ingest --acquisition-days` of the world's catalog (one window per day its tiles were acquired on);
 4. `tm-weather generate` on each of the world's test tiles with the shipped checkpoints (an ensemble);
 5. `tm-weather verify` of those generations against the world's truth and the baselines: `report.html`.
 """
@@ -11,7 +11,6 @@ It runs, in order, what a user would run by hand, through the same commands:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import time
 from pathlib import Path
 
@@ -53,11 +52,9 @@ def run(args: argparse.Namespace) -> int:
 
     catalog_path = world / "catalog.yaml"
     catalog = load_catalog(catalog_path)
-    days = sorted({_acquired(t.time) for t in catalog.tiles})
-    for day in days:
-        argv = ["ingest", "--catalog", str(catalog_path), "--start", str(day), "--end", str(day), "--quiet"]
-        if (code := _step(3, f"ingest the world, {day}", argv, main)) != EXIT_OK:
-            return code
+    argv = ["ingest", "--catalog", str(catalog_path), "--acquisition-days", "--quiet"]
+    if (code := _step(3, "ingest the world, each day its tiles were acquired on", argv, main)) != EXIT_OK:
+        return code
 
     generated = []
     for name in catalog.splits["test"].tiles:
@@ -88,8 +85,3 @@ def _step(n: int, what: str, argv: list[str], main) -> int:
     print(f"\n[{n}/5] {what}: tm-weather {' '.join(argv)}", flush=True)
     return main(argv)
 
-
-def _acquired(when: dt.datetime | None) -> dt.date:
-    if when is None:
-        raise ValueError("the world's catalog gives every tile's acquisition time")
-    return when.date()
