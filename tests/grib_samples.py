@@ -306,3 +306,28 @@ def bilinear_from_triplets(crs, lat, lon, value, site_lat, site_lon):
     corners = table[j : j + 2, i : i + 2]
     return (corners[0, 0] * (1 - wx) * (1 - wy) + corners[0, 1] * wx * (1 - wy) + corners[1, 0] * (1 - wx) * wy
             + corners[1, 1] * wx * wy), corners
+
+
+def recoded(message: bytes, **keys) -> bytes:
+    """`message` with ecCodes keys set (e.g. `scanningMode=64`, `forecastTime=3`), values unchanged."""
+    h = eccodes.codes_new_from_message(message)
+    try:
+        for key, value in keys.items():
+            eccodes.codes_set(h, key, value)
+        return eccodes.codes_get_message(h)
+    finally:
+        eccodes.codes_release(h)
+
+
+def assert_sites_within_four_values_and_bilinear(da, h: int, sites: dict[str, tuple[float, float]]) -> None:
+    """Each site's value extracted from `da` (tm-weather's reading of the message `h`) lies within its four
+    surrounding grid values and equals a bilinear interpolation of ecCodes' own lat/lon/value triplets of `h`."""
+    from tm_weather.series import extract_points
+
+    lat, lon, value = geo_iterator(h).T
+    names = list(sites)
+    got = extract_points(da, [sites[n][0] for n in names], [sites[n][1] for n in names], names)
+    for name, v in zip(names, got.values):
+        expected, corners = bilinear_from_triplets(da.rio.crs, lat, lon, value, *sites[name])
+        assert corners.min() - 1e-4 <= v <= corners.max() + 1e-4, name
+        assert abs(v - expected) <= 1e-4, (name, v, expected)

@@ -8,8 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-import tm_weather  # noqa: F401  (pyproj before eccodes)
-import eccodes  # isort: skip
+from grib_samples import recoded
 from tm_weather import grib
 from tm_weather.catalog import load_catalog
 from tm_weather.errors import InputError
@@ -33,12 +32,7 @@ def _source(tmp_path, paths, role):
 def _gfs_t2m_at_lead(data_dir, hours: int) -> bytes:
     """The fixture's TMP 2 m message recoded as lead `hours` (same run, same values), with ecCodes."""
     message = (data_dir / GFS).read_bytes()[GFS_T2M_OFFSET : GFS_T2M_OFFSET + GFS_T2M_LENGTH]
-    h = eccodes.codes_new_from_message(message)
-    try:
-        eccodes.codes_set(h, "forecastTime", hours)
-        return eccodes.codes_get_message(h)
-    finally:
-        eccodes.codes_release(h)
+    return recoded(message, forecastTime=hours)
 
 
 def test_analysis_role_times_and_selection(data_dir, tmp_path):

@@ -12,7 +12,9 @@ from affine import Affine
 
 import tm_weather  # noqa: F401  (pyproj before eccodes)
 import eccodes  # isort: skip
-from grib_samples import GRIDS, SCANNING_MODES, bilinear_from_triplets, geo_iterator, layout_message, reference_points
+from grib_samples import (
+    GRIDS, SCANNING_MODES, bilinear_from_triplets, geo_iterator, layout_message, recoded, reference_points,
+)
 from tm_weather import grib
 from tm_weather.errors import InputError
 from tm_weather.series import extract_points, regrid_to_tile
@@ -94,16 +96,7 @@ def test_reduced_gaussian_rows_interpolated_from_the_geo_iterator(grid):
 @pytest.mark.parametrize("mode", [m for m in SCANNING_MODES if m])
 def test_reduced_gaussian_other_scanning_modes_are_refused(grid, mode):
     with pytest.raises(InputError, match="scanning mode"):
-        grib.read_t2m(_with_mode(layout_message(grid, 0), mode))
-
-
-def _with_mode(message: bytes, mode: int) -> bytes:
-    h = eccodes.codes_new_from_message(message)
-    try:
-        eccodes.codes_set(h, "scanningMode", mode)
-        return eccodes.codes_get_message(h)
-    finally:
-        eccodes.codes_release(h)
+        grib.read_t2m(recoded(layout_message(grid, 0), scanningMode=mode))
 
 
 # --------------------------------------------------------------------------- extraction and regridding per grid

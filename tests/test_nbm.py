@@ -14,11 +14,10 @@ import pytest
 
 import tm_weather  # noqa: F401  (pyproj before eccodes)
 import eccodes  # isort: skip
-from grib_samples import bilinear_from_triplets, geo_iterator, write_lambert_analysis
+from grib_samples import assert_sites_within_four_values_and_bilinear, bilinear_from_triplets, geo_iterator, write_lambert_analysis
 from tm_weather import grib
 from tm_weather.catalog import Catalog, load_catalog
 from tm_weather.errors import InputError
-from tm_weather.series import extract_points
 from tm_weather.sources import open_source
 from tm_weather.sources.base import check_t2m
 
@@ -91,15 +90,11 @@ def test_nbm_sites_lie_within_their_four_grid_values_and_equal_bilinear_of_eccod
     subset = next(nbm_cached.parent.glob("subset_*"))
     with open(subset, "rb") as f:
         h = eccodes.codes_grib_new_from_file(f)
-    assert eccodes.codes_get(h, "alternativeRowScanning") == 1 and eccodes.codes_get(h, "scanningMode") == 80
-    lat, lon, value = geo_iterator(h).T
-    eccodes.codes_release(h)
-    names = list(SITES)
-    got = extract_points(da, [SITES[n][0] for n in names], [SITES[n][1] for n in names], names)
-    for name, v in zip(names, got.values):
-        expected, corners = bilinear_from_triplets(da.rio.crs, lat, lon, value, *SITES[name])
-        assert corners.min() - 1e-4 <= v <= corners.max() + 1e-4, name
-        assert v == pytest.approx(expected, abs=1e-4), name
+    try:
+        assert eccodes.codes_get(h, "alternativeRowScanning") == 1 and eccodes.codes_get(h, "scanningMode") == 80
+        assert_sites_within_four_values_and_bilinear(da, h, SITES)
+    finally:
+        eccodes.codes_release(h)
 
 
 @pytest.mark.parametrize("fixture, sites", [
@@ -112,14 +107,10 @@ def test_real_noaa_and_ecmwf_sites_within_four_values_and_bilinear_of_triplets(d
     with open(data_dir / fixture, "rb") as f:
         while eccodes.codes_get(h := eccodes.codes_grib_new_from_file(f), "shortName") != "2t":
             eccodes.codes_release(h)
-    lat, lon, value = geo_iterator(h).T
-    eccodes.codes_release(h)
-    names = list(sites)
-    got = extract_points(da, [sites[n][0] for n in names], [sites[n][1] for n in names], names)
-    for name, v in zip(names, got.values):
-        expected, corners = bilinear_from_triplets(da.rio.crs, lat, lon, value, *sites[name])
-        assert corners.min() - 1e-4 <= v <= corners.max() + 1e-4, name
-        assert v == pytest.approx(expected, abs=1e-4), name
+    try:
+        assert_sites_within_four_values_and_bilinear(da, h, sites)
+    finally:
+        eccodes.codes_release(h)
 
 
 def test_nbm_in_a_catalog_file(tmp_path):
