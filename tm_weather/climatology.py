@@ -67,18 +67,21 @@ class Climatology:
     def __call__(self, lat, lon, time) -> np.ndarray:
         """Monthly mean T2M (K, float64) at `lat`, `lon` (degrees) and UTC `time` (datetime64), broadcast together."""
         lat, lon, time = np.broadcast_arrays(np.asarray(lat, np.float64), np.asarray(lon, np.float64), np.asarray(time))
-        weights = month_weights(time)  # (*shape, 12)
+        return np.einsum("m...,...m->...", self.months(lat, lon), month_weights(time))
+
+    def months(self, lat, lon) -> np.ndarray:
+        """The twelve monthly means `(12, *shape)` K (January first), bilinear at `lat`, `lon` (degrees, broadcast)."""
+        lat, lon = np.broadcast_arrays(np.asarray(lat, np.float64), np.asarray(lon, np.float64))
         step = self.step
         fi = np.clip((self.lat[0] - lat) / step, 0, self.lat.size - 1.000001)
         fj = ((lon - self.lon[0]) / step) % self.lon.size
         i0, j0 = np.floor(fi).astype(int), np.floor(fj).astype(int)
         wi, wj = fi - i0, fj - j0
         j1 = (j0 + 1) % self.lon.size
-        corners = (
+        return (
             (1 - wi) * (1 - wj) * self.t2m[:, i0, j0] + (1 - wi) * wj * self.t2m[:, i0, j1]
             + wi * (1 - wj) * self.t2m[:, i0 + 1, j0] + wi * wj * self.t2m[:, i0 + 1, j1]
-        )  # (12, *shape)
-        return np.einsum("m...,...m->...", corners, weights)
+        )
 
 
 def day_of_year(time) -> np.ndarray:

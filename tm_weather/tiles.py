@@ -21,8 +21,8 @@ from tm_weather.errors import InputError
 log = logging.getLogger(__name__)
 
 SIZE = 224  # tile side, px
-#: (cycle hour, leads) giving the valid day's 24 hours: each hour from the latest run at or before it.
-GFS_RUNS = ((0, range(0, 12)), (12, range(0, 12)))
+#: The GFS input's longest lead (h): each valid hour takes the latest run at most this far ahead of it.
+GFS_MAX_LEAD_H = 12
 
 
 #: The least share of valid pixels a tile's S-2 image or DEM must have (S-2: not nodata in any band; DEM: finite,
@@ -90,41 +90,92 @@ def _filled(values: np.ndarray, valid: np.ndarray, path: Path, what: str) -> tup
     return out, 1 - share
 
 
-def gfs_runs(day: np.datetime64) -> np.ndarray:
-    """Init times `(2,)` datetime64[ns] of the runs whose hours make up UTC `day` (`GFS_RUNS`)."""
-    return np.array([np.datetime64(day, "h") + np.timedelta64(cycle, "h") for cycle, _ in GFS_RUNS], dtype="datetime64[ns]")
+@dataclass(frozen=True)
+class GFSInput:
+    """The model's GFS input over a valid UTC day at a tile: `values (24,)` K at hours 00..23 UTC and `lead (24,)`
+    h, the lead time of the run each hour comes from."""
+
+    values: np.ndarray
+    lead: np.ndarray
+
+    def __post_init__(self):
+        if self.values.shape != (24,) or self.lead.shape != (24,):
+            raise ValueError(f"GFSInput needs 24 values and 24 leads, got {self.values.shape} and {self.lead.shape}")
 
 
-def gfs_day(runs, lat: list[float], lon: list[float], names: list[str]) -> np.ndarray:
-    """The fields of `gfs_runs(day)` (t2m `(init_time, lead_time, y, x)`) -> T2M `(site, 24)` K over the day at
-    the sites: the 00Z run's leads 0-11 then the 12Z run's leads 0-11."""
-    from tm_weather.series import extract_points
+def gfs_plan(source, day: np.datetime64, max_lead: int = GFS_MAX_LEAD_H) -> list[tuple[np.datetime64, int]]:
+    """For each hour of UTC `day`, (run, lead h): the latest of `source`'s runs (its cycles, `source.times`) whose
+    lead to that hour is among its lead times (`source.fxx`) and at most `max_lead`, among the runs whose file for
+    that lead can be had (`source.fetch`; a missing run falls back to the one before). `InputError` when an hour
+    has none, naming the hour and the runs tried."""
+    plan = []
+    for h in np.datetime64(day, "h") + np.arange(24) * np.timedelta64(1, "h"):
+        tried = []
+        for run in source.times(h - np.timedelta64(max_lead, "h"), h)[::-1]:
+            lead = int((h - run) // np.timedelta64(1, "h"))
+            if lead not in source.fxx:
+                continue
+            try:
+                source.fetch(run, lead)
+            except InputError as e:
+                tried.append(f"{str(run)[:13]}Z +{lead} h ({e})")
+                continue
+            plan.append((np.datetime64(run, "ns"), lead))
+            break
+        else:
+            raise InputError(source.save_dir, f"GFS for {str(h)[:13]}Z", f"a run at most {max_lead} h before it, "
+                             f"at one of the cycles {sorted(source.hours)} with a lead in {source.fxx}",
+                             "; ".join(tried)[:300] or "no such run in the catalog's cycles and leads")
+    return plan
 
-    data = extract_points(runs, lat, lon, names).transpose("site", "init_time", "lead_time")
-    hours = data["lead_time"].values / np.timedelta64(1, "h")
-    parts = [data.values[:, i, np.isin(hours, list(leads))] for i, (_, leads) in enumerate(GFS_RUNS)]
-    return np.concatenate(parts, axis=1).astype(np.float32)
+
+def gfs_fields(source, day: np.datetime64, max_lead: int = GFS_MAX_LEAD_H):
+    """The fields of `gfs_plan(source, day)` -> (T2M `(time, y, x)` K at the day's 24 hours with each hour's
+    `init_time`, leads `(24,)` h)."""
+    import xarray as xr
+
+    from tm_weather.grib import read_t2m_files
+
+    plan = gfs_plan(source, day, max_lead)
+    cube = read_t2m_files([source.fetch(run, lead) for run, lead in plan], "forecast")
+    runs = xr.DataArray([run for run, _ in plan], dims="time")
+    leads = np.array([lead for _, lead in plan])
+    return cube.sel(init_time=runs, lead_time=xr.DataArray(leads * np.timedelta64(1, "h"), dims="time")), leads
 
 
-def gfs_series(source, cache: dict, day: np.datetime64, tile: Tile) -> np.ndarray:
-    """The model's GFS input `(24,)` K over UTC `day` at the tile centre (`gfs_day`), brought from GFS's model
-    orography to the tile's mean DEM height by the standard lapse rate when the tile has a DEM, as model output
-    statistics and the GFS + lapse baseline do (-6.5 K/km; on the full world's test split this takes GFS at the
-    valid hours from 1.13 to 1.06 K RMSE). `cache`: day -> the runs' T2M, (day, "orography") -> the 00Z run's
-    orography (read only for a tile with a DEM), shared by the tiles of a split so each file is read once."""
+def gfs_series(source, cache: dict, day: np.datetime64, tile: Tile, max_lead: int = GFS_MAX_LEAD_H) -> GFSInput:
+    """The model's GFS input over UTC `day` at the tile centre: every hour from the latest run at most `max_lead`
+    h ahead (`gfs_plan`, bilinear at the centre), brought from GFS's model orography to the tile's mean DEM height
+    by the standard lapse rate when the tile has a DEM, as model output statistics and the GFS + lapse baseline do
+    (-6.5 K/km). `cache`: day -> `gfs_fields`, (run, "orography") -> a run's orography (read only for a tile with a
+    DEM), shared by the tiles of a split so each file is read once."""
     from tm_weather.series import extract_points
     from tm_weather.sources.gfs import LAPSE_RATE_K_PER_M
 
-    runs = gfs_runs(day)
     if day not in cache:
-        cache[day] = source(runs)
-    series = gfs_day(cache[day], [tile.lat], [tile.lon], [tile.name])[0]
-    if tile.dem is None:
-        return series
-    if (day, "orography") not in cache:
-        cache[day, "orography"] = source.orography(runs[0])
-    height = float(extract_points(cache[day, "orography"], [tile.lat], [tile.lon], [tile.name]).values[0])
-    return (series + LAPSE_RATE_K_PER_M * (float(tile.dem.mean()) - height)).astype(np.float32)
+        cache[day] = gfs_fields(source, day, max_lead)
+    fields, leads = cache[day]
+    series = extract_points(fields, [tile.lat], [tile.lon], [tile.name]).transpose("site", "time").values[0]
+    series = series.astype(np.float32)
+    if tile.dem is not None:
+        first = fields["init_time"].values[0]
+        key = (first, "orography")
+        if key not in cache:
+            cache[key] = source.orography(first)
+        height = float(extract_points(cache[key], [tile.lat], [tile.lon], [tile.name]).values[0])
+        series = (series + LAPSE_RATE_K_PER_M * (float(tile.dem.mean()) - height)).astype(np.float32)
+    return GFSInput(series, leads.astype(np.int64))
+
+
+def gfs_or_none(source, cache: dict, day: np.datetime64, tile: Tile) -> GFSInput | None:
+    """`gfs_series` at the tile, or None (logged) when there is no GFS `source` or it lacks the day's runs."""
+    if source is None:
+        return None
+    try:
+        return gfs_series(source, cache, day, tile)
+    except InputError as e:
+        log.warning("no GFS for %s on %s: %s", tile.name, day, e)
+        return None
 
 
 def split_window(catalog, split: str) -> tuple[list, np.datetime64, np.datetime64]:

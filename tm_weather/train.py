@@ -6,10 +6,12 @@ skill on its val split, resumable, and the shipped checkpoint with its model car
       -> `CorrelationModule`: `masking.sample` budgets, a loss per modality, AdamW + cosine schedule
       -> `<run>/last.ckpt` (resume) and `checkpoints/transformer-<preset>.safetensors` + `.yaml` (the card)
 
-Validation logs each modality's loss under the generation task's masking and the field's *skill*: RMSE (K)
-of a one-pass greedy decoding (every field and profile token predicted at once from the conditions, decoded to
-kelvin by `generate.profiles_kelvin` and `generate.to_kelvin`: GFS + residual where the sample has GFS) against
-the truth's 16-px block means.
+The profile targets are residuals from the regression network (`tm_weather.model.anomaly`, fitted first by
+`anomaly_train`), whose checkpoint the samples are made with and the card names.
+
+Validation logs each modality's loss under the generation task's masking and the profile's *skill*: RMSE (K)
+at the valid hour of a one-pass greedy decoding of the residual tokens (`generate.profiles_kelvin`: the
+regression's profile, with GFS where the sample has it, + the decoded residual) against the truth's tile mean.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
 from tm_weather.outputs import write_text
 from tm_weather.model import CHECKPOINT_DIR, masking
-from tm_weather.model.data import Samples, Tokenizers, block_means, catalog_samples
-from tm_weather.model.generate import as_tokens, profiles_kelvin, to_kelvin
+from tm_weather.model.data import Samples, Tokenizers, catalog_samples
+from tm_weather.model.generate import as_tokens, profiles_kelvin
 from tm_weather.model.masking import Batch, MaskingConfig, TASK_ALWAYS, TASK_OPTIONAL, TASK_TARGETS
 from tm_weather.model.transformer import MODALITIES, MODALITY_ID, SIZES, MultiModalTransformer, save_model
 from tm_weather.tokenizers.registry import sha256
@@ -125,27 +127,29 @@ class CorrelationModule(L.LightningModule):
         return loss
 
     def validation_step(self, batch: dict, _) -> None:
+        """Per modality, the loss of predicting the generation task's targets from all conditions at once (no
+        target revealed); and the profile's RMSE (K) at the valid hour, with GFS (where the batch has it) and
+        without: greedy residual tokens decoded onto the regression's profile."""
         tokens, present = batch["tokens"], batch["present"]
-        conditions = {k: tokens[k] for k in TASK_ALWAYS + TASK_OPTIONAL if bool(present[k].all())}
-        inputs = as_tokens(conditions)
-        names = [k for k in TASK_TARGETS if bool(present[k].all())]
-        targets = as_tokens({k: tokens[k] for k in names})
-        nothing = torch.zeros_like(targets.pad)
-        memory = self.model.encode(inputs)
-        out = self.model.decode(memory, inputs.pad, targets, nothing)
-        losses = self.model.losses(inputs, targets, nothing)
-        for name, value in losses.items():
-            self.log(f"val/{name}", value, batch_size=len(batch["index"]))
-        greedy = {}
-        for name in names:
-            m = MODALITIES[MODALITY_ID[name]]
-            digits = torch.stack([p.argmax(-1) for p in out[name][0].split(m.levels, dim=-1)], -1)
-            greedy[name] = self.model.tokens_from_digits(m, digits).view(len(batch["index"]), -1).cpu()
         index = batch["index"].cpu()
-        profiles = profiles_kelvin(self.tokenizers, greedy, self.val.gfs[index] if "gfs" in conditions else None)
-        fields = to_kelvin(self.tokenizers, greedy["t2m_field"], profiles, self.val.hour[index])
-        decoded, truth = block_means(fields), self.val.truth[index]
-        self.log("val/field_rmse_k", (decoded - truth).pow(2).mean().sqrt(), batch_size=len(batch["index"]), prog_bar=True)
+        rows, hour = torch.arange(len(index)), self.val.hour[index]
+        variants = [("gfs", "t2m_residual", self.val.base)] if bool(present["gfs"].all()) else []
+        for tag, residual, base in variants + [("clim", "t2m_residual_clim", self.val.base_clim)]:
+            conditions = {k: tokens[k] for k in TASK_ALWAYS + TASK_OPTIONAL
+                          if bool(present[k].all()) and (k != "gfs" or tag == "gfs")}
+            inputs = as_tokens(conditions)
+            names = [k for k in TASK_TARGETS if bool(present[k].all()) and k.startswith("t2m_residual") <= (k == residual)]
+            targets = as_tokens({k: tokens[k] for k in names})
+            nothing = torch.zeros_like(targets.pad)
+            out = self.model.decode(self.model.encode(inputs), inputs.pad, targets, nothing)
+            for name, value in self.model.losses(inputs, targets, nothing).items():
+                self.log(f"val/{name}", value, batch_size=len(index))
+            m = MODALITIES[MODALITY_ID[residual]]
+            digits = torch.stack([p.argmax(-1) for p in out[residual][0].split(m.levels, dim=-1)], -1)
+            greedy = self.model.tokens_from_digits(m, digits).view(len(index), -1).cpu()
+            profiles = profiles_kelvin(self.tokenizers, {residual: greedy}, base[index])
+            error = profiles[rows, hour] - self.val.profile[index][rows, hour]
+            self.log(f"val/profile_rmse_{tag}_k", error.pow(2).mean().sqrt(), batch_size=len(index), prog_bar=True)
 
     def configure_optimizers(self):
         p = self.preset
@@ -162,25 +166,32 @@ class CorrelationModule(L.LightningModule):
         self.gen.set_state(checkpoint["masking_generator"])
 
 
-def split_samples(catalog_path: Path, split: str, tokenizers: Tokenizers, run_dir: Path, progress=None) -> Samples:
-    """A split's samples, from `run_dir`'s cache when its tokenizers and catalog are the same."""
+def split_samples(catalog_path: Path, split: str, tokenizers: Tokenizers, regression, run_dir: Path,
+                  progress=None) -> Samples:
+    """A split's samples (`regression`: an `anomaly.AnomalyModel`), from `run_dir`'s cache when its tokenizers,
+    regression checkpoint and catalog are the same."""
     from tm_weather.catalog import load_catalog
 
-    key = hashlib.sha256((str(Path(catalog_path).resolve()) + "".join(sorted(tokenizers.hashes.values()))).encode())
+    key = hashlib.sha256((str(Path(catalog_path).resolve()) + "".join(sorted(tokenizers.hashes.values()))
+                          + regression.sha256).encode())
     cached = run_dir / f"samples-{split}-{key.hexdigest()[:12]}.safetensors"
     if cached.exists():
         return Samples.load(cached)
-    samples = catalog_samples(load_catalog(catalog_path), split, tokenizers, progress)
+    samples = catalog_samples(load_catalog(catalog_path), split, tokenizers, regression, progress)
     samples.save(cached)
     return samples
 
 
 def train(preset_name: str = "demo", catalog: Path | None = None, out: Path = CHECKPOINT_DIR,
           run_dir: Path | None = None, tokenizers: Tokenizers | None = None, progress=print,
-          steps: int | None = None) -> Path:
+          steps: int | None = None, regression: Path | None = None) -> Path:
     """Train the transformer with preset `preset_name` on `catalog` (default: the preset's benchmark world),
-    resuming from `run_dir/last.ckpt` if there is one; write `out/transformer-<preset>.safetensors` and its model
-    card; return the checkpoint's path. `steps` overrides the preset's (short runs, tests)."""
+    its profile targets the residuals of the regression checkpoint `regression` (default:
+    `out/anomaly-<preset>.safetensors`), resuming from `run_dir/last.ckpt` if there is one; write
+    `out/transformer-<preset>.safetensors` and its model card; return the checkpoint's path. `steps` overrides
+    the preset's (short runs, tests)."""
+    from tm_weather.model.anomaly import load_anomaly
+
     if preset_name not in PRESETS:
         raise InputError("--preset", "name", f"one of {sorted(PRESETS)}", repr(preset_name))
     preset = PRESETS[preset_name] if steps is None else replace(PRESETS[preset_name], steps=steps,
@@ -191,8 +202,13 @@ def train(preset_name: str = "demo", catalog: Path | None = None, out: Path = CH
     run_dir = Path(run_dir or Path("runs") / f"transformer-{preset_name}")
     run_dir.mkdir(parents=True, exist_ok=True)
     tokenizers = tokenizers or Tokenizers.load()
-    train_set = split_samples(catalog, "train", tokenizers, run_dir, progress)
-    val_set = split_samples(catalog, "val", tokenizers, run_dir, progress)
+    regression_path = Path(regression or Path(out) / f"anomaly-{preset_name}.safetensors")
+    if not regression_path.exists():
+        raise InputError(regression_path, "regression checkpoint", "the regression network the transformer's "
+                         f"residuals are taken from (tm-weather train --preset {preset_name} --part anomaly)", "no such file")
+    reg = load_anomaly(regression_path)
+    train_set = split_samples(catalog, "train", tokenizers, reg, run_dir, progress)
+    val_set = split_samples(catalog, "val", tokenizers, reg, run_dir, progress)
     progress(f"train: {len(train_set)} samples, val: {len(val_set)} samples; {preset.steps} steps of {preset.batch}")
 
     module = CorrelationModule(preset, tokenizers, val_set)
@@ -208,7 +224,7 @@ def train(preset_name: str = "demo", catalog: Path | None = None, out: Path = CH
     trainer.fit(module, data, ckpt_path=last if last.exists() else None, weights_only=True)
     seconds = time.perf_counter() - start
     metrics = trainer.validate(module, data, verbose=False)[0]
-    return ship(module, preset_name, preset, catalog, data, metrics, seconds, out)
+    return ship(module, preset_name, preset, catalog, data, metrics, seconds, out, regression_path)
 
 
 def fine_tune(model: MultiModalTransformer, samples: Samples, tokenizers: Tokenizers, steps: int, lr: float = 3e-4,
@@ -226,12 +242,15 @@ def fine_tune(model: MultiModalTransformer, samples: Samples, tokenizers: Tokeni
 
 
 def ship(module: CorrelationModule, preset_name: str, preset: TrainPreset, catalog: Path, data: TokenData,
-         metrics: dict, seconds: float, out: Path) -> Path:
-    """Write the trained weights and the model card `transformer-<preset>.yaml` (data, command, metrics, sha256)."""
+         metrics: dict, seconds: float, out: Path, regression: Path) -> Path:
+    """Write the trained weights and the model card `transformer-<preset>.yaml` (data, command, metrics, sha256s
+    of the tokenizers and of the regression checkpoint its residuals come from)."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"transformer-{preset_name}.safetensors"
     tokenizer_hashes = {k: v for k, v in module.tokenizers.hashes.items()}
-    save_model(module.model, path, {"preset": preset_name, "tokenizers": yaml.safe_dump(tokenizer_hashes)})
+    regression_card = {"checkpoint": regression.name, "sha256": sha256(regression)}
+    save_model(module.model, path, {"preset": preset_name, "tokenizers": yaml.safe_dump(tokenizer_hashes),
+                                    "regression": yaml.safe_dump(regression_card)})
     card = {
         "model": "tm-weather shared multimodal transformer (tm_weather/model/transformer.py)",
         "checkpoint": path.name,
@@ -246,6 +265,8 @@ def ship(module: CorrelationModule, preset_name: str, preset: TrainPreset, catal
                   "samples_per_s": round(preset.steps * preset.batch / max(seconds, 1e-9), 1)},
         "metrics": {k: round(float(v), 4) for k, v in metrics.items()},
         "tokenizers": tokenizer_hashes,
+        "regression": regression_card,
+        "climate_input": "ERA5 2016-2025 monthly-mean 2 m temperature (tm_weather.climatology), through the regression",
         "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "torch": str(torch.__version__),
     }

@@ -6,11 +6,10 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from tm_weather.commands import bounded_int
 from tm_weather.errors import EXIT_OK, InputError
-from tm_weather.model import DEFAULT_ANOMALY, DEFAULT_CHECKPOINT, MAX_MEMBERS, MAX_STEPS
+from tm_weather.model import DEFAULT_CHECKPOINT, MAX_MEMBERS, MAX_STEPS
 from tm_weather.outputs import atomic_file, check_output
 from tm_weather.times import utc_time
 
@@ -31,8 +30,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dem", type=Path, help="elevation GeoTIFF on the tile's grid (m)")
     p.add_argument("--lulc", type=Path, help="land-cover GeoTIFF on the tile's grid (TerraMind classes 1-9)")
     p.add_argument("--gfs", metavar="CATALOG[:SOURCE]", help="catalog whose GFS forecast source (default name: gfs) "
-                   "gives the valid day's 00Z and 12Z runs (leads 0-11) at the tile centre; with --dem, brought "
-                   "from GFS's orography to the DEM's mean height at -6.5 K/km, as the model was trained (give both)")
+                   "gives the valid day's hours at the tile centre, each from the latest run at most 12 h ahead; with "
+                   "--dem, brought from GFS's orography to the DEM's mean height at -6.5 K/km, as the model was "
+                   "trained (give both)")
     p.add_argument("--members", type=bounded_int(1, MAX_MEMBERS), default=8,
                    help=f"ensemble members, 1 to {MAX_MEMBERS} (one batch; default: 8)")
     p.add_argument("--tim", action="store_true", help="Thinking-in-Modalities: generate LULC and NDVI first, feed them back")
@@ -43,47 +43,34 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--boa-add-offset", type=int, choices=(0, -1000), help="S-2 BOA_ADD_OFFSET in DN, if the file's tags lack it")
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
                    help="transformer checkpoint (default: %(default)s)")
-    p.add_argument("--anomaly", type=Path, default=DEFAULT_ANOMALY,
-                   help="within-tile anomaly network (tm_weather/model/anomaly.py; default: %(default)s)")
+    p.add_argument("--regression", type=Path, help="regression network (tm_weather/model/anomaly.py; default: the one "
+                   "the checkpoint was trained with, beside it; its sha256 must match)")
     p.add_argument("--tokenizers", type=Path, help="folder of tokenizer checkpoints (default: the shipped tokenizers/)")
     p.add_argument("--out", type=Path, required=True, help="output file: .nc (CF netCDF) or .tif (GeoTIFF)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tm_weather.model.generate import GenerationConfig, generate_tile
-    from tm_weather.model.anomaly import load_anomaly
-    from tm_weather.model.data import Tokenizers
+    from tm_weather.model.generate import GenerationConfig
+    from tm_weather.model.generator import Generator
     from tm_weather.tiles import read_tile
-    from tm_weather.model.transformer import load_model
-    from tm_weather.tokenizers.registry import sha256
 
     if args.out.suffix not in (".nc", ".tif", ".tiff"):
         raise InputError("--out", "suffix", ".nc or .tif", args.out.suffix)
     check_output(args.out, "--out")
     time = utc_time(args.time, "--time", "value")
     acquired = utc_time(args.acquired, "--acquired", "value") if args.acquired is not None else None
-    if not args.checkpoint.is_file():
-        raise InputError(args.checkpoint, "checkpoint", "a trained transformer (tm-weather train)", "no such file")
-    model, meta = load_model(args.checkpoint)
-    tokenizers = Tokenizers.load(*[args.tokenizers] if args.tokenizers else [])
-    for name, digest in _trained_with(args.checkpoint, meta).items():
-        if tokenizers.hashes.get(name) != digest:
-            raise InputError(f"tokenizer {name}", "sha256",
-                             f"{digest} (the tokenizer {args.checkpoint.name} was trained with)", str(tokenizers.hashes.get(name)))
-    anomaly = load_anomaly(args.anomaly)
+    generator = Generator.load(args.checkpoint, args.tokenizers, args.regression)
     tile = read_tile(args.s2, args.dem, args.lulc, time=acquired, boa_add_offset=args.boa_add_offset)
     gfs = _gfs_series(args.gfs, time, tile) if args.gfs else None
     config = GenerationConfig(members=args.members, steps=args.steps, seed=args.seed)
     provenance = {
-        "checkpoint": str(args.checkpoint), "checkpoint_sha256": sha256(args.checkpoint),
-        "tokenizers_sha256": " ".join(f"{k}:{v}" for k, v in sorted(tokenizers.hashes.items())),
         "input_s2": str(args.s2), "input_s2_acquired": str(tile.acquired) + "Z",
-        "anomaly": str(args.anomaly), "anomaly_sha256": sha256(args.anomaly),
         "input_dem": str(args.dem or ""), "input_lulc": str(args.lulc or ""), "input_gfs": args.gfs or "",
+        "input_gfs_leads_h": "" if gfs is None else " ".join(str(int(x)) for x in gfs.lead),
         **tile.filled,
     }
-    ds = generate_tile(model, tokenizers, tile, time, gfs, config, args.tim, provenance, anomaly)
+    ds = generator.tile(tile, time, gfs, config, args.tim, provenance)
     with atomic_file(args.out) as tmp:
         if args.out.suffix == ".nc":
             ds.to_netcdf(tmp)
@@ -94,20 +81,9 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _trained_with(checkpoint: Path, meta: dict[str, str]) -> dict[str, str]:
-    """The checkpoint's `tokenizers` metadata (YAML: tokenizer name -> sha256), checked."""
-    try:
-        trained_on = yaml.safe_load(meta.get("tokenizers", "{}")) or {}
-    except yaml.YAMLError as e:
-        raise InputError(checkpoint, "tokenizers metadata", "YAML: tokenizer name -> sha256", str(e)[:120]) from e
-    if not isinstance(trained_on, dict) or not all(isinstance(v, str) for v in trained_on.values()):
-        raise InputError(checkpoint, "tokenizers metadata", "YAML: tokenizer name -> sha256", repr(trained_on)[:120])
-    return trained_on
-
-
-def _gfs_series(spec: str, time: np.datetime64, tile) -> np.ndarray:
-    """GFS `(24,)` K over `time`'s UTC day at the tile centre (lapse-rate corrected to the tile's DEM when it has
-    one: `model.data.gfs_series`), from the catalog source `spec` = CATALOG[:SOURCE]."""
+def _gfs_series(spec: str, time: np.datetime64, tile):
+    """The `tiles.GFSInput` over `time`'s UTC day at the tile centre (lapse-rate corrected to the tile's DEM when
+    it has one: `tiles.gfs_series`), from the catalog source `spec` = CATALOG[:SOURCE]."""
     from tm_weather.catalog import load_catalog
     from tm_weather.tiles import gfs_series
     from tm_weather.sources import open_source

@@ -1,5 +1,5 @@
-"""`tm-weather train`: fit the within-tile anomaly network (`tm_weather.model.anomaly_train`) and train the shared
-transformer (correlation learning), and ship their checkpoints and model cards."""
+"""`tm-weather train`: fit the regression network (`tm_weather.model.anomaly_train`), then train the shared
+transformer (correlation learning) on its residuals, and ship their checkpoints and model cards."""
 
 from __future__ import annotations
 
@@ -13,22 +13,23 @@ from tm_weather.errors import EXIT_OK
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train",
-        help="train the anomaly network and the shared transformer on a catalog (default: the benchmark world)",
-        description="Fit the within-tile anomaly network (S-2, DEM and time -> the field minus its tile mean, on "
-        "the tiles' 40 m cells) and its residual noise on the catalog's train and val splits (resuming from the run "
-        "folder's anomaly-last.pt); then tokenize the splits (Sentinel-2, DEM, LULC, NDVI, truth T2M fields and "
-        "hourly profiles, GFS series), train the transformer by correlation learning with Lightning (resuming from "
-        "the run folder's last.ckpt), and write the checkpoint and its model card.",
+        help="train the regression network and the shared transformer on a catalog (default: the benchmark world)",
+        description="Fit the regression network (S-2, DEM, place, time and the GFS input or, without it, ERA5's "
+        "monthly climate -> the field's mean: its tile level and within-tile anomaly on the tiles' 40 m cells) and "
+        "its residual noise on the catalog's train and val splits (resuming from the run folder's anomaly-last.pt); "
+        "then tokenize the splits (Sentinel-2, DEM, LULC, NDVI, truth T2M fields, hourly profiles and their "
+        "residuals from the regression, GFS series), train the transformer by correlation learning with Lightning "
+        "(resuming from the run folder's last.ckpt), and write the checkpoints and their model cards.",
     )
     p.add_argument("--preset", choices=("demo", "full", "base"), default="demo", help="size and length of the run (default: demo)")
     p.add_argument("--catalog", type=Path, help="catalog with tiles, a 'gfs' source, 'truth_<tile>' or 'truth' "
                    "analyses and train/val splits (default: the preset's benchmark world, built on first use)")
     p.add_argument("--out", type=Path, default=CHECKPOINT_DIR, help="folder for the checkpoint and card (default: %(default)s)")
-    p.add_argument("--run-dir", type=Path, help="folder for resumable state and logs (default: runs/anomaly-PRESET "
-                   "and runs/transformer-PRESET)")
+    p.add_argument("--run-dir", type=Path, help="folder for resumable state and logs, one subfolder per part "
+                   "(default: runs/anomaly-PRESET and runs/transformer-PRESET)")
     p.add_argument("--steps", type=int, help="override the preset's number of steps (of each part trained)")
     p.add_argument("--part", choices=("all", "anomaly", "transformer"), default="all",
-                   help="what to train (default: all, the anomaly network first)")
+                   help="what to train (default: all, the regression network first)")
     p.set_defaults(func=run)
 
 
@@ -38,9 +39,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.part in ("all", "anomaly"):
         catalog = args.catalog or default_world(PRESETS[args.preset].world)
-        path = train_anomaly(catalog, args.preset, args.out, args.run_dir, steps=args.steps)
+        path = train_anomaly(catalog, args.preset, args.out, args.run_dir and args.run_dir / "regression", steps=args.steps)
         print(f"wrote {path} and {path.with_suffix('.yaml')}")
     if args.part in ("all", "transformer"):
-        path = train(args.preset, args.catalog, args.out, args.run_dir, steps=args.steps)
+        path = train(args.preset, args.catalog, args.out, args.run_dir and args.run_dir / "transformer", steps=args.steps)
         print(f"wrote {path} and {path.with_suffix('.yaml')}")
     return EXIT_OK

@@ -8,9 +8,6 @@ CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "checkpoints"
 #: The shipped checkpoint `tm-weather generate` uses by default (`tm-weather train --preset full`).
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "transformer-full.safetensors"
 
-#: The shipped within-tile anomaly network (`tm_weather.model.anomaly`, `tm-weather train --part anomaly`).
-DEFAULT_ANOMALY = CHECKPOINT_DIR / "anomaly-demo.safetensors"
-
 #: The most ensemble members one `generate` call makes (they are one batch: memory grows with them, about 1 MB
 #: each beside the model; 10,000 took 8.8 GB), and the most decoding steps (one field token per step at most).
 MAX_MEMBERS = 256

@@ -1,30 +1,32 @@
-"""The within-tile T2M anomaly: a regression network for the mean and a calibrated noise model for the residual.
+"""The regression part of a generated field: a network for the mean (tile level and within-tile anomaly) and a
+calibrated noise model for the within-tile residual.
 
 A generated field is a sum a reader can follow (CorrDiff's split, Mardani et al. 2023, arXiv:2309.15214: a
 regression network predicts the mean, a generative part samples the residual):
 
-    field(t, y, x) = tile_mean(t)            the transformer's hourly profile (FSQ tokens, `model.generate`)
-                   + anomaly_mean(t, y, x)   this module's `AnomalyNet`: zero tile mean, at the 40 m cells
-                   + residual(t, y, x)       this module's `ResidualNoise`: a Gaussian random field
+    field(t, y, x) = base(t)                  the GFS input at the tile (`tiles.GFSInput`), or without GFS
+                                              ERA5's monthly-mean climate at the place (`tm_weather.climatology`)
+                   + level(t)                 this module's `AnomalyNet`: the correction of the tile mean
+                   + anomaly_mean(t, y, x)    this module's `AnomalyNet`: zero tile mean, at the 40 m cells
+                   + profile_residual(t)      the transformer's sampled `t2m_residual` tokens (`model.generate`)
+                   + residual(t, y, x)        this module's `ResidualNoise`: a Gaussian random field
 
 `AnomalyNet` runs a small U-Net once per tile over its static inputs (`static_inputs`: 12 Sentinel-2 bands,
 NDVI, the DEM minus its tile mean, a DEM-present flag; each at `CELL_PX`-pixel cells, i.e. 40 m on a 10 m tile)
-to `basis` maps `B_k(y, x)` and a tile context vector, and a small MLP turns each hour's `time_features` (local
-solar hour, day of year, latitude) and the context into weights `w_k(t)`:
+to `basis` maps `B_k(y, x)` and a tile context vector. Two small MLPs take each hour's `time_features` (local
+solar hour, day of year, latitude) and the context: one gives weights `w_k(t)`,
 
     anomaly_mean(t) = sum_k w_k(t) B_k - its tile mean        (K)
 
-so one pass serves every hour of the day. Nothing in it is specific to the benchmark world: inputs are physical
-(reflectance, metres, hours, degrees) and everything else is learned from a catalog's train split
-(`tm_weather.model.anomaly_train`).
+the other, also given the hour's `level_features` (the GFS input's diurnal shape, its departure from the
+climate and its lead; the climate itself, its annual range and the tile's mean height), gives level(t) (K).
+So one pass serves every hour of the day, with or without GFS. Nothing in it is specific to the benchmark world:
+inputs are physical (reflectance, metres, hours, degrees, kelvin) and everything else is learned from a
+catalog's train split (`tm_weather.model.anomaly_train`); GFS is withheld from a share of the training days so
+the same network serves a user without a forecast.
 
-The residual (truth minus tile mean minus anomaly_mean) is sampled from `ResidualNoise`: white noise smoothed
-by a Gaussian of `length_m` and scaled to `sd_k`, both fitted on the val split's residuals. Why not yet the
-transformer's `t2m_field` tokens: the shipped transformer learned them on a world without sub-tile truth (its
-fields' within-tile spread is a few hundredths of a kelvin), so today they cannot sample this residual. The
-pattern tokenizer could carry it (on the demo world's test split it reconstructs the residual, sd 0.37 K, to
-0.15 K: BENCHMARKS.md, Field structure), so once the transformer is retrained with the residual as its
-`t2m_field` target, its sampled tokens can replace this noise model.
+The within-tile residual (truth minus the mean) is sampled from `ResidualNoise`: white noise smoothed by a
+Gaussian of `length_m` and scaled to `sd_k`, both fitted on the val split's residuals.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ STATIC_CHANNELS = 15
 TIME_FEATURES = 9
 #: DEM anomaly unit (m): heights enter in hectometres.
 DEM_SCALE_M = 100.0
+#: Level features per hour (`level_features`).
+LEVEL_FEATURES = 7
 
 
 @dataclass(frozen=True)
@@ -93,8 +97,9 @@ def _block(a: int, b: int) -> nn.Sequential:
 
 
 class AnomalyNet(nn.Module):
-    """Static inputs `(b, STATIC_CHANNELS, h, w)` and time features `(b, t, TIME_FEATURES)` -> the anomaly mean
-    `(b, t, h, w)` K (zero mean over each map), `h = w = 224 / cell_px` (56 cells of 40 m)."""
+    """Static inputs `(b, STATIC_CHANNELS, h, w)`, time features `(b, t, TIME_FEATURES)` and level features `(b,
+    t, LEVEL_FEATURES)` -> the field minus its base `(b, t, h, w)` K: level(t) + the anomaly mean (zero mean over
+    each map), `h = w = 224 / cell_px` (56 cells of 40 m)."""
 
     def __init__(self, config: AnomalyConfig = AnomalyConfig()):
         super().__init__()
@@ -105,6 +110,8 @@ class AnomalyNet(nn.Module):
         self.weights = nn.Sequential(nn.Linear(TIME_FEATURES + config.context, config.hidden), nn.GELU(),
                                      nn.Linear(config.hidden, config.hidden), nn.GELU(),
                                      nn.Linear(config.hidden, config.basis))
+        self.level = nn.Sequential(nn.Linear(TIME_FEATURES + config.context + LEVEL_FEATURES, config.hidden), nn.GELU(),
+                                   nn.Linear(config.hidden, config.hidden), nn.GELU(), nn.Linear(config.hidden, 1))
 
     def standardise(self, static: torch.Tensor) -> None:
         """Set the input standardisation from training inputs `(n, C, h, w)`: each channel's mean and sd."""
@@ -118,10 +125,12 @@ class AnomalyNet(nn.Module):
         maps = out[:, : self.config.basis]
         return maps - maps.mean((2, 3), keepdim=True), out[:, self.config.basis :].mean((2, 3))
 
-    def forward(self, static: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+    def forward(self, static: torch.Tensor, times: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
         maps, context = self.basis(static)
-        w = self.weights(torch.cat([times, context[:, None].expand(-1, times.shape[1], -1)], -1))  # (b, t, K)
-        return torch.einsum("btk,bkyx->btyx", w, maps)
+        hourly = torch.cat([times, context[:, None].expand(-1, times.shape[1], -1)], -1)
+        w = self.weights(hourly)  # (b, t, K)
+        level = self.level(torch.cat([hourly, levels], -1))  # (b, t, 1)
+        return torch.einsum("btk,bkyx->btyx", w, maps) + level[..., None]
 
 
 @dataclass(frozen=True)
@@ -181,31 +190,81 @@ def time_features(times: np.ndarray, lat: float, lon: float) -> torch.Tensor:
     return torch.from_numpy(np.stack(cols, -1).astype(np.float32))
 
 
+@dataclass(frozen=True)
+class Place:
+    """What the level needs to know of a tile besides its pixels: ERA5's monthly-mean climate at its centre over
+    the hours `clim (t,)` K, the climate's annual range there (K: warmest minus coldest month) and the tile's
+    mean height (m; None without a DEM)."""
+
+    clim: np.ndarray
+    annual_range_k: float
+    height_m: float | None
+
+    @classmethod
+    def at(cls, lat: float, lon: float, times: np.ndarray, dem: np.ndarray | None) -> Place:
+        from tm_weather.climatology import packaged
+
+        clim = packaged()
+        year = clim.months(lat, lon)
+        return cls(clim(lat, lon, np.asarray(times)).astype(np.float32), float(year.max() - year.min()),
+                   None if dem is None else float(np.mean(dem)))
+
+
+def level_features(place: Place, gfs_values: np.ndarray | None, gfs_lead: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per hour `(t, LEVEL_FEATURES)` and the base `(t,)` K the network's output is added to: with GFS values `(t,)`
+    K (leads `(t,)` h) the base is GFS and the features say GFS is there, its departure from its own mean over the
+    hours (its diurnal shape), its mean's departure from the climate and its lead; without, the base is the
+    climate and those are 0. Always: the climate (K above 273.15), its annual range and the mean height (km)."""
+    clim = torch.from_numpy(np.asarray(place.clim, np.float32))
+    zero = torch.zeros_like(clim)
+    if gfs_values is None:
+        base, has, shape, anomaly, lead = clim, zero, zero, zero, zero
+    else:
+        base = torch.from_numpy(np.asarray(gfs_values, np.float32))
+        has, shape = torch.ones_like(clim), (base - base.mean()) / 5.0
+        anomaly = (base.mean() - clim.mean()).expand_as(clim) / 5.0
+        lead = torch.from_numpy(np.asarray(gfs_lead, np.float32)) / 12.0
+    height = 0.0 if place.height_m is None else place.height_m / 1000.0
+    cols = [has, shape, anomaly, lead, (clim - 273.15) / 20.0, torch.full_like(clim, place.annual_range_k / 20.0),
+            torch.full_like(clim, height)]
+    return torch.stack(cols, -1), base
+
+
 @dataclass
 class AnomalyModel:
     """A trained `AnomalyNet` and its `ResidualNoise`: what generation adds to the tile mean."""
 
     net: AnomalyNet
     noise: ResidualNoise
+    sha256: str = ""  # of the checkpoint it was loaded from
 
     @torch.no_grad()
-    def mean(self, reflectance: np.ndarray, dem: np.ndarray | None, times: np.ndarray, lat: float,
-             lon: float) -> torch.Tensor:
-        """The anomaly mean `(t, h, w)` K at the cells for a tile's inputs (`static_inputs`) at UTC `times`."""
+    def mean(self, reflectance: np.ndarray, dem: np.ndarray | None, times: np.ndarray, lat: float, lon: float,
+             gfs_values: np.ndarray | None = None, gfs_lead: np.ndarray | None = None) -> torch.Tensor:
+        """The field's mean `(t, h, w)` K at the cells (base + level + anomaly mean) for a tile's inputs
+        (`static_inputs`) at UTC `times` `(t,)`, with the GFS input at those hours (values K, leads h) or
+        without (the climate as base)."""
         self.net.eval()
         static = static_inputs(reflectance, dem, self.net.config.cell_px)
-        return self.net(static[None], time_features(times, lat, lon)[None])[0]
+        levels, base = level_features(Place.at(lat, lon, times, dem), gfs_values, gfs_lead)
+        out = self.net(static[None], time_features(times, lat, lon)[None], levels[None])[0]
+        return out + base[:, None, None]
 
-    def fields(self, reflectance: np.ndarray, dem: np.ndarray | None, time: np.datetime64, lat: float,
-               lon: float, pixel_m: float, members: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """At UTC `time` on the tile's pixels (`pixel_m` m): the anomaly mean `(H, W)` K and `members` draws
-        `(members, H, W)` K of mean + residual (seeded by `seed`), made on the cells, bilinear onto the pixels,
-        zero tile mean each."""
-        mean = self.mean(reflectance, dem, np.array([time]), lat, lon)  # (1, h, w)
+    def profile(self, tile, hours: np.ndarray, gfs=None) -> torch.Tensor:
+        """The mean's tile-mean profile `(t,)` K on a `tiles.Tile` at UTC `hours`, given its `tiles.GFSInput` at
+        those hours or None (the climate as base)."""
+        values, lead = (None, None) if gfs is None else (gfs.values, gfs.lead)
+        return self.mean(tile.reflectance, tile.dem, hours, tile.lat, tile.lon, values, lead).mean((1, 2))
+
+    def draws(self, mean: torch.Tensor, shape: tuple[int, int], pixel_m: float, members: int,
+              seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """One hour's mean `(h, w)` K at the cells -> on the tile's pixels `shape` (`pixel_m` m): the mean's
+        within-tile anomaly `(H, W)` K and `members` draws `(members, H, W)` K of that anomaly + the residual
+        noise (seeded by `seed`), bilinear from the cells, zero tile mean each."""
         cell_m = pixel_m * self.net.config.cell_px
-        noise = torch.from_numpy(self.noise.sample(np.random.default_rng(seed), members, tuple(mean.shape[1:]), cell_m))
-        pixels = F.interpolate(torch.cat([mean, mean + noise])[:, None], size=tuple(reflectance.shape[1:]),
-                               mode="bilinear")[:, 0]
+        anomaly = (mean - mean.mean())[None]
+        noise = torch.from_numpy(self.noise.sample(np.random.default_rng(seed), members, tuple(mean.shape), cell_m))
+        pixels = F.interpolate(torch.cat([anomaly, anomaly + noise])[:, None], size=shape, mode="bilinear")[:, 0]
         pixels = pixels - pixels.mean((1, 2), keepdim=True)
         return pixels[0], pixels[1:]
 
@@ -224,4 +283,6 @@ def load_anomaly(path: Path) -> AnomalyModel:
         raise InputError(path, "metadata", "'config' and 'noise'", str(sorted(meta)))
     net = AnomalyNet(AnomalyConfig(**json.loads(meta["config"])))
     net.load_state_dict(tensors)
-    return AnomalyModel(net.eval(), ResidualNoise(**json.loads(meta["noise"])))
+    from tm_weather.tokenizers.registry import sha256
+
+    return AnomalyModel(net.eval(), ResidualNoise(**json.loads(meta["noise"])), sha256(path))

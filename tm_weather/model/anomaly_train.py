@@ -4,7 +4,8 @@ noise model, resumable, with a progress bar and a model card.
     catalog (the benchmark world's or a user's own) -> `anomaly_data` per split: every tile and whole UTC day of
       truth, regridded onto the tile's 40 m cells (bilinear: exact for the world's 40 m truth)
     -> `fit`: AdamW + cosine schedule on random tile-days (the 8 flips and quarter turns, the DEM dropped from
-       `dem_dropout` of them), state saved every `save_every` steps to `<run>/anomaly-last.pt` (resume)
+       `dem_dropout` of them, GFS withheld from `gfs_dropout` of them), state saved every `save_every` steps to
+       `<run>/anomaly-last.pt` (resume)
     -> `ResidualNoise.fit` on the val split's residuals -> `anomaly-<preset>.safetensors` + `.yaml` (the card)
 """
 
@@ -24,7 +25,8 @@ from tqdm import tqdm
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
-from tm_weather.model.anomaly import AnomalyConfig, AnomalyModel, AnomalyNet, ResidualNoise, static_inputs, time_features
+from tm_weather.model.anomaly import (AnomalyConfig, AnomalyModel, AnomalyNet, Place, ResidualNoise, level_features,
+                                      static_inputs, time_features)
 
 
 #: The one-cycle schedule's shortest run: a warm-up and a decay of at least two steps each.
@@ -34,13 +36,15 @@ MIN_STEPS = 4
 @dataclass(frozen=True)
 class FitConfig:
     """One fit: `steps` of `batch` tile-days, learning rate, weight decay, the share of samples with the DEM
-    removed (so tiles without one still get the land-cover terms), checkpoint interval, seed, torch threads."""
+    removed (so tiles without one still get the land-cover terms), the share with GFS withheld (so the network
+    also serves a user without a forecast: the climate is then its base), checkpoint interval, seed, threads."""
 
     steps: int
     batch: int = 8
     lr: float = 2e-3
     weight_decay: float = 1e-4
     dem_dropout: float = 0.2
+    gfs_dropout: float = 0.3
     save_every: int = 200
     seed: int = 0
     threads: int = 1
@@ -59,16 +63,28 @@ PRESETS = {"tiny": FitConfig(steps=30, save_every=10), "demo": FitConfig(steps=1
 @dataclass
 class AnomalyData:
     """`n` tile-days: `static` `(n, STATIC_CHANNELS, h, w)` (`static_inputs`), `times` `(n, 24, TIME_FEATURES)`,
-    `target` `(n, 24, h, w)` K the truth minus its tile mean at each hour (NaN where the truth is missing),
+    `truth` `(n, 24, h, w)` K the truth at the cells (NaN where missing), `places` the tiles' `Place`s over the
+    day, `gfs` `(n, 24)` K the GFS input (`tiles.gfs_series`; NaN where the catalog has none), `lead` `(n, 24)` h,
     `tile` `(n,)` names, `day` `(n,)` datetime64[D], `cell_m` the cells' size (m); `valid_hours` `(n, 24)`
     datetime64[h]."""
 
     static: torch.Tensor
     times: torch.Tensor
-    target: torch.Tensor
+    truth: torch.Tensor
+    places: list[Place]
+    gfs: torch.Tensor
+    lead: torch.Tensor
     tile: list[str]
     day: np.ndarray
     cell_m: float
+
+    def levels(self, index, with_gfs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Level features `(b, 24, LEVEL_FEATURES)` and bases `(b, 24)` K of the tile-days `index` `(b,)`, with GFS
+        where `with_gfs` `(b,)` bool and the day has it."""
+        out = [level_features(self.places[i], self.gfs[i].numpy(), self.lead[i].numpy())
+               if bool(w) and bool(torch.isfinite(self.gfs[i]).all()) else level_features(self.places[i], None, None)
+               for i, w in zip(index.tolist(), with_gfs.tolist())]
+        return torch.stack([f for f, _ in out]), torch.stack([b for _, b in out])
 
     def __len__(self) -> int:
         return len(self.tile)
@@ -80,11 +96,14 @@ class AnomalyData:
 
 def anomaly_data(catalog, split: str, cell_px: int = AnomalyConfig.cell_px, progress=None) -> AnomalyData:
     """Every tile of `split` and whole UTC day of truth in its dates (`model.data.split_window`, `whole_days`)."""
-    from tm_weather.tiles import read_tile, split_window, truth_source, whole_days
     from tm_weather.series import regrid_to_tile
+    from tm_weather.sources import open_source
+    from tm_weather.tiles import gfs_or_none, read_tile, split_window, truth_source, whole_days
 
     tiles, lo, hi = split_window(catalog, split)
-    static, times, target, names, days, sizes = [], [], [], [], [], []
+    source = open_source("gfs", catalog.sources["gfs"], catalog) if "gfs" in catalog.sources else None
+    runs: dict = {}
+    static, times, truths, places, gfs, leads, names, days, sizes = [], [], [], [], [], [], [], [], []
     for entry in tqdm(tiles, desc=f"anomaly data: {split}", disable=progress is None, leave=False):
         tile = read_tile(catalog.path(entry.s2), entry.dem and catalog.path(entry.dem), None,
                          entry.time and np.datetime64(entry.time.replace(tzinfo=None), "ns"), entry.boa_add_offset,
@@ -96,8 +115,11 @@ def anomaly_data(catalog, split: str, cell_px: int = AnomalyConfig.cell_px, prog
         for day in whole_days(truth, lo, hi):
             hours = np.datetime64(day, "ns") + np.arange(24) * np.timedelta64(1, "h")
             field = regrid_to_tile(truth(hours), tile.grid.crs, cells, (ny // cell_px, nx // cell_px))
-            values = torch.from_numpy(np.asarray(field.transpose("time", "y", "x").values, np.float32))
-            target.append(values - values.nanmean((1, 2), keepdim=True))
+            truths.append(torch.from_numpy(np.asarray(field.transpose("time", "y", "x").values, np.float32)))
+            places.append(Place.at(tile.lat, tile.lon, hours, tile.dem))
+            series = gfs_or_none(source, runs, day, tile)
+            gfs.append(torch.full((24,), torch.nan) if series is None else torch.from_numpy(series.values))
+            leads.append(torch.zeros(24) if series is None else torch.from_numpy(series.lead.astype(np.float32)))
             static.append(inputs)
             times.append(time_features(hours, tile.lat, tile.lon))
             names.append(entry.name)
@@ -105,8 +127,8 @@ def anomaly_data(catalog, split: str, cell_px: int = AnomalyConfig.cell_px, prog
             sizes.append(abs(cells.a))
     if not names:
         raise InputError(catalog.root / "catalog.yaml", f"splits.{split}", "whole UTC days of truth on its tiles", "none")
-    return AnomalyData(torch.stack(static), torch.stack(times), torch.stack(target), names, np.array(days),
-                        float(np.mean(sizes)))
+    return AnomalyData(torch.stack(static), torch.stack(times), torch.stack(truths), places, torch.stack(gfs),
+                       torch.stack(leads), names, np.array(days), float(np.mean(sizes)))
 
 
 def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -144,10 +166,11 @@ def fit(train: AnomalyData, config: FitConfig, state_path: Path | None = None, p
     for step in bar:
         idx = torch.randint(0, len(train), (config.batch,), generator=gen)
         k = int(torch.randint(0, 8, (1,), generator=gen))
-        static, target = dihedral(train.static[idx], k), dihedral(train.target[idx], k)
+        static, truth = dihedral(train.static[idx], k), dihedral(train.truth[idx], k)
         drop = torch.rand(config.batch, generator=gen) < config.dem_dropout
         static[drop, -2:] = 0.0  # the DEM anomaly and its flag
-        loss = masked_mse(net(static, train.times[idx]), target)
+        levels, base = train.levels(idx, torch.rand(config.batch, generator=gen) >= config.gfs_dropout)
+        loss = masked_mse(net(static, train.times[idx], levels), truth - base[..., None, None])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -162,10 +185,23 @@ def fit(train: AnomalyData, config: FitConfig, state_path: Path | None = None, p
 
 
 @torch.no_grad()
-def predict(net: AnomalyNet, data: AnomalyData, batch: int = 8) -> torch.Tensor:
-    """The anomaly mean `(n, 24, h, w)` K of every tile-day of `data`."""
+def predict(net: AnomalyNet, data: AnomalyData, with_gfs: bool, batch: int = 8) -> torch.Tensor:
+    """The field's mean `(n, 24, h, w)` K (base + level + anomaly mean) of every tile-day of `data`, given GFS
+    (where the day has it) or not."""
     net.eval()
-    return torch.cat([net(data.static[i : i + batch], data.times[i : i + batch]) for i in range(0, len(data), batch)])
+    out = []
+    for i in range(0, len(data), batch):
+        index = torch.arange(i, min(i + batch, len(data)))
+        levels, base = data.levels(index, torch.full((len(index),), with_gfs))
+        out.append(net(data.static[index], data.times[index], levels) + base[..., None, None])
+    return torch.cat(out)
+
+
+def level_rmse(pred: torch.Tensor, truth: torch.Tensor) -> float:
+    """RMSE (K) of the tile means `(..., h, w)` -> `(...)` over the finite truth cells."""
+    ok = torch.isfinite(truth)
+    mean = lambda x: torch.where(ok, x, 0.0).sum((-2, -1)) / ok.sum((-2, -1))  # noqa: E731
+    return float(((mean(pred) - mean(truth)) ** 2).mean().sqrt())
 
 
 def spatial_rmse(pred: torch.Tensor, target: torch.Tensor) -> float:
@@ -198,17 +234,27 @@ def train_anomaly(catalog_path: Path, preset: str = "demo", out: Path = Path("ch
     val = anomaly_data(catalog, "val", config.model.cell_px, progress)
     cpu_data = time.process_time() - cpu0
     net = fit(train, config, run_dir / "anomaly-last.pt", progress)
-    mean = predict(net, val)
-    residual = torch.where(torch.isfinite(val.target), val.target - mean, torch.nan).flatten(0, 1).numpy()
+    mean, climate = predict(net, val, with_gfs=True), predict(net, val, with_gfs=False)
+    residual = (val.truth - mean).flatten(0, 1).numpy()
     model = AnomalyModel(net, ResidualNoise.fit(residual, val.cell_m))
     cpu = time.process_time() - cpu0
-    metrics = {"val_spatial_rmse_k": spatial_rmse(mean, val.target),
-               "val_flat_spatial_rmse_k": spatial_rmse(torch.zeros_like(val.target), val.target)}
+    anomaly = val.truth - val.truth.nanmean((-2, -1), keepdim=True)
+    has = torch.isfinite(val.gfs).all(1)
+    metrics = {"val_spatial_rmse_k": spatial_rmse(mean, anomaly),
+               "val_flat_spatial_rmse_k": spatial_rmse(torch.zeros_like(anomaly), anomaly),
+               "val_level_rmse_with_gfs_k": level_rmse(mean[has], val.truth[has]),
+               "val_level_rmse_gfs_input_k": level_rmse(val.gfs[has][..., None, None].expand_as(val.truth[has]), val.truth[has]),
+               "val_level_rmse_without_gfs_k": level_rmse(climate, val.truth),
+               "val_level_rmse_climatology_k": level_rmse(torch.from_numpy(np.stack([p.clim for p in val.places]))[..., None, None]
+                                                          .expand_as(val.truth), val.truth)}
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"anomaly-{preset}.safetensors"
     model.save(path, {"preset": preset})
     card = {
-        "model": "tm-weather within-tile anomaly: regression U-Net + residual noise (tm_weather/model/anomaly.py)",
+        "model": "tm-weather regression: tile level and within-tile anomaly (U-Net + MLPs) + residual noise "
+                 "(tm_weather/model/anomaly.py)",
+        "inputs": "Sentinel-2 L2A (12 bands, NDVI), DEM, place and time; the GFS input (tiles.gfs_series) when given; "
+                  "ERA5's 2016-2025 monthly-mean 2 m temperature (tm_weather.climatology) as the climate",
         "checkpoint": path.name, "sha256": sha256(path), "bytes": path.stat().st_size, "dtype": "float16",
         "parameters": sum(p.numel() for p in net.parameters()),
         "command": f"tm-weather train --preset {preset} --part anomaly --catalog {catalog_path}"

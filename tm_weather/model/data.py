@@ -9,11 +9,12 @@ A sample is one tile at one valid hour `t`:
 - s2l2a, dem, lulc, ndvi: the tile's images (NDVI from the S-2 reflectance), 196 tokens each;
 - t2m_field: the truth at `t` on the tile minus its tile mean (`tm_weather.tokenizers.pattern`), 196 tokens;
 - t2m_hourly: the tile-mean truth over the 24 hours of `t`'s UTC day, 2 tokens;
-- t2m_residual: t2m_hourly's profile minus gfs's series (`tm_weather.tokenizers.residual`), 4 tokens, when there
-  is GFS;
-- gfs: GFS at the tile centre over the same 24 hours, from that day's 00Z run (leads 0-11) and 12Z run
-  (leads 0-11): every hour the freshest run's analysis or forecast, at most 11 h ahead, lapse-rate corrected
-  from GFS's orography to the tile's mean DEM height (`gfs_series`), 2 tokens;
+- t2m_residual: t2m_hourly's profile minus the regression network's profile given GFS
+  (`tm_weather.model.anomaly`: GFS + the learned level correction), 4 tokens, when there is GFS;
+- t2m_residual_clim: the same minus the regression's profile without GFS (the climate + its learned level),
+  4 tokens, always (the same `t2m_residual` tokenizer);
+- gfs: GFS at the tile centre over the same 24 hours, every hour from the latest run at most 12 h ahead
+  (`tiles.gfs_series`), lapse-rate corrected from GFS's orography to the tile's mean DEM height, 2 tokens;
 - coords: the tile centre on the 0.25 deg grid; time: hour of day and day of year of `t`.
 """
 
@@ -29,7 +30,7 @@ import torch
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
 from tm_weather.model.transformer import GRID, HOURS, MODALITIES
-from tm_weather.tiles import SIZE, Tile, gfs_series, read_tile, split_window, truth_source, whole_days
+from tm_weather.tiles import SIZE, Tile, gfs_or_none, read_tile, split_window, truth_source, whole_days
 from tm_weather.tokenizers import coords as coord_tokens
 from tm_weather.tokenizers.image_data import ndvi
 from tm_weather.tokenizers.pattern import pattern
@@ -40,7 +41,8 @@ log = logging.getLogger(__name__)
 #: Model modality -> the tokenizer checkpoint (`tokenizers/<name>.safetensors`) that makes its tokens.
 TOKENIZER_OF = {
     "s2l2a": "s2l2a", "dem": "dem", "lulc": "lulc", "ndvi": "ndvi",
-    "t2m_field": "t2m_pattern", "t2m_hourly": "t2m_hourly", "t2m_residual": "t2m_residual", "gfs": "t2m_hourly",
+    "t2m_field": "t2m_pattern", "t2m_hourly": "t2m_hourly", "t2m_residual": "t2m_residual",
+    "t2m_residual_clim": "t2m_residual", "gfs": "t2m_hourly",
 }
 
 
@@ -105,18 +107,27 @@ def time_tokens(t: np.datetime64) -> torch.Tensor:
 # a catalog split as samples
 
 
+#: `Samples`' per-sample arrays besides the tokens, in field order.
+ARRAYS = ("truth", "profile", "gfs", "lead", "base", "base_clim", "hour", "tile", "valid")
+
+
 @dataclass
 class Samples:
     """`n` samples: `tokens[name]` `(n, length)` int64 and `present[name]` `(n,)` bool for every modality;
     `truth` `(n, 14, 14)` K (16-px block means of the truth field), `profile` `(n, 24)` K (tile-mean truth over
-    the valid day), `gfs` `(n, 24)` K (NaN where missing), `hour` `(n,)` int (valid hour of day), `tile`
-    `(n,)` int (index into `tiles`), `valid` `(n,)` int64 (hours since 1970)."""
+    the valid day), `gfs` `(n, 24)` K (the GFS input; NaN where missing), `lead` `(n, 24)` h (its runs' leads),
+    `base` and `base_clim` `(n, 24)` K (the regression's profile with GFS, NaN where missing, and without),
+    `hour` `(n,)` int (valid hour of day), `tile` `(n,)` int (index into `tiles`), `valid` `(n,)` int64 (hours
+    since 1970)."""
 
     tokens: dict[str, torch.Tensor]
     present: dict[str, torch.Tensor]
     truth: torch.Tensor
     profile: torch.Tensor
     gfs: torch.Tensor
+    lead: torch.Tensor
+    base: torch.Tensor
+    base_clim: torch.Tensor
     hour: torch.Tensor
     tile: torch.Tensor
     valid: torch.Tensor
@@ -127,15 +138,14 @@ class Samples:
 
     def select(self, index: torch.Tensor) -> Samples:
         pick = lambda d: {k: v[index] for k, v in d.items()}  # noqa: E731
-        return Samples(pick(self.tokens), pick(self.present), self.truth[index], self.profile[index],
-                       self.gfs[index], self.hour[index], self.tile[index], self.valid[index], self.tiles)
+        return Samples(pick(self.tokens), pick(self.present), *(getattr(self, k)[index] for k in ARRAYS), self.tiles)
 
     def save(self, path: Path) -> None:
         from tm_weather.checkpoint_io import save_safetensors
 
         tensors = {f"tokens.{k}": v.contiguous() for k, v in self.tokens.items()}
         tensors |= {f"present.{k}": v.contiguous() for k, v in self.present.items()}
-        tensors |= {k: getattr(self, k).contiguous() for k in ("truth", "profile", "gfs", "hour", "tile", "valid")}
+        tensors |= {k: getattr(self, k).contiguous() for k in ARRAYS}
         save_safetensors(tensors, path, {"tiles": ",".join(self.tiles)})
 
     @classmethod
@@ -147,7 +157,7 @@ class Samples:
             tiles = f.metadata()["tiles"].split(",")
         tokens = {m.name: t[f"tokens.{m.name}"] for m in MODALITIES}
         present = {m.name: t[f"present.{m.name}"] for m in MODALITIES}
-        return cls(tokens, present, *(t[k] for k in ("truth", "profile", "gfs", "hour", "tile", "valid")), tiles)
+        return cls(tokens, present, *(t[k] for k in ARRAYS), tiles)
 
 
 def block_means(field: torch.Tensor) -> torch.Tensor:
@@ -155,17 +165,19 @@ def block_means(field: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.avg_pool2d(field[:, None], SIZE // GRID)[:, 0]
 
 
-def catalog_samples(catalog, split: str, tokenizers: Tokenizers, progress=None) -> Samples:
-    """Every (tile, valid hour) of `split`: the split's tiles at every whole UTC day of truth in its dates."""
+def catalog_samples(catalog, split: str, tokenizers: Tokenizers, regression, progress=None) -> Samples:
+    """Every (tile, valid hour) of `split`: the split's tiles at every whole UTC day of truth in its dates, with the
+    residuals of `regression` (`anomaly.AnomalyModel`) as the profile targets."""
     from tm_weather.series import regrid_to_tile
     from tm_weather.sources import open_source
 
     tiles, lo, hi = split_window(catalog, split)
     gfs = open_source("gfs", catalog.sources["gfs"], catalog) if "gfs" in catalog.sources else None
-    gfs_days: dict = {}  # day -> the GFS fields of its two runs, read once for all tiles
+    gfs_days: dict = {}  # day -> the GFS fields of its runs, read once for all tiles
 
-    rows: dict[str, list] = {k: [] for k in ("truth", "profile", "gfs", "hour", "tile", "valid")}
+    rows: dict[str, list] = {k: [] for k in ARRAYS}
     tokens: dict[str, list] = {m.name: [] for m in MODALITIES}
+    encode = lambda name, series: tokenizers.encode(name, series.reshape(1, 1, 24))[0]  # noqa: E731
     for number, entry in enumerate(tiles):
         tile = read_tile(catalog.path(entry.s2), entry.dem and catalog.path(entry.dem),
                          entry.lulc and catalog.path(entry.lulc), entry.time and np.datetime64(entry.time.replace(tzinfo=None), "ns"),
@@ -178,23 +190,25 @@ def catalog_samples(catalog, split: str, tokenizers: Tokenizers, progress=None) 
             field = torch.from_numpy(np.ascontiguousarray(field.transpose("time", "y", "x").values, dtype=np.float32))
             field_tokens = tokenizers.encode("t2m_field", pattern(field)[:, None])
             profile = field.mean(dim=(1, 2))
-            profile_tokens = tokenizers.encode("t2m_hourly", profile[None, None])[0]
-            series = _gfs_or_nan(gfs, gfs_days, day, tile)
-            with_gfs = {}
-            if np.isfinite(series).all():
-                with_gfs = {"gfs": tokenizers.encode("gfs", torch.from_numpy(series)[None, None])[0],
-                            "t2m_residual": tokenizers.encode("t2m_residual", (profile - torch.from_numpy(series))[None, None])[0]}
+            series = gfs_or_none(gfs, gfs_days, day, tile)
+            base_clim = regression.profile(tile, hours, None)
+            day_tokens = {"t2m_hourly": encode("t2m_hourly", profile),
+                          "t2m_residual_clim": encode("t2m_residual", profile - base_clim)}
+            nan = torch.full((24,), torch.nan)
+            values, lead, base = nan, torch.zeros(24), nan
+            if series is not None:
+                values, lead = torch.from_numpy(series.values), torch.from_numpy(series.lead.astype(np.float32))
+                base = regression.profile(tile, hours, series)
+                day_tokens |= {"gfs": encode("gfs", values), "t2m_residual": encode("t2m_residual", profile - base)}
             for h in range(24):
-                sample = {**static, "t2m_field": field_tokens[h], "t2m_hourly": profile_tokens, "time": time_tokens(hours[h]),
-                          **with_gfs}
+                sample = {**static, **day_tokens, "t2m_field": field_tokens[h], "time": time_tokens(hours[h])}
                 for m in MODALITIES:
                     tokens[m.name].append(sample.get(m.name))
-                rows["truth"].append(block_means(field[h : h + 1])[0])
-                rows["profile"].append(profile)
-                rows["gfs"].append(torch.from_numpy(series))
-                rows["hour"].append(h)
-                rows["tile"].append(number)
-                rows["valid"].append(int(hours[h].astype("datetime64[h]").astype(np.int64)))
+                row = {"truth": block_means(field[h : h + 1])[0], "profile": profile, "gfs": values, "lead": lead,
+                       "base": base, "base_clim": base_clim, "hour": h, "tile": number,
+                       "valid": int(hours[h].astype("datetime64[h]").astype(np.int64))}
+                for k in ARRAYS:
+                    rows[k].append(row[k])
         if progress:
             progress(f"{split}: tile {entry.name} ({number + 1}/{len(tiles)}), {len(rows['hour'])} samples")
     if not rows["hour"]:
@@ -202,16 +216,5 @@ def catalog_samples(catalog, split: str, tokenizers: Tokenizers, progress=None) 
     present = {m.name: torch.tensor([t is not None for t in tokens[m.name]]) for m in MODALITIES}
     stacked = {m.name: torch.stack([t if t is not None else torch.zeros(m.length, dtype=torch.int64) for t in tokens[m.name]])
                for m in MODALITIES}
-    return Samples(stacked, present, torch.stack(rows["truth"]), torch.stack(rows["profile"]), torch.stack(rows["gfs"]),
-                   torch.tensor(rows["hour"]), torch.tensor(rows["tile"]), torch.tensor(rows["valid"]), [t.name for t in tiles])
-
-
-def _gfs_or_nan(source, cache: dict, day: np.datetime64, tile: Tile) -> np.ndarray:
-    """`gfs_series` `(24,)` K, NaN when there is no GFS source or its runs are missing."""
-    if source is None:
-        return np.full(24, np.nan, np.float32)
-    try:
-        return gfs_series(source, cache, day, tile)
-    except InputError as e:
-        log.warning("no GFS for %s on %s: %s", tile.name, day, e)
-        return np.full(24, np.nan, np.float32)
+    arrays = [torch.tensor(rows[k]) if k in ("hour", "tile", "valid") else torch.stack(rows[k]) for k in ARRAYS]
+    return Samples(stacked, present, *arrays, [t.name for t in tiles])

@@ -162,91 +162,70 @@ def _top_per_row(score: torch.Tensor, k: int, rows: int) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------------------
 # a tile in, kelvin out
 
-def t2m_targets(with_gfs: bool) -> tuple[str, str]:
-    """Generation order: the profile first (it sets the level), then the field given it. With GFS the profile
-    is GFS plus the generated residual (`tm_weather.tokenizers.residual`), without it the absolute hourly profile."""
-    return ("t2m_residual" if with_gfs else "t2m_hourly", "t2m_field")
+def t2m_targets(with_gfs: bool) -> tuple[str]:
+    """What the transformer samples for a T2M field: the profile's residual from the regression's profile, the one
+    given GFS (`t2m_residual`) or the one without (`t2m_residual_clim`). The rest of the field is the regression
+    network's (`model.anomaly`)."""
+    return ("t2m_residual" if with_gfs else "t2m_residual_clim",)
 
 
-def profiles_kelvin(tokenizers, tokens: dict[str, torch.Tensor], gfs: torch.Tensor | None) -> torch.Tensor:
-    """Generated profile tokens -> profiles `(b, 24)` K: `gfs (24,)` or `(b, 24)` K plus the decoded
-    `t2m_residual` tokens `(b, 4)` when GFS is given, else the decoded `t2m_hourly` tokens `(b, 2)`."""
-    if gfs is None:
-        return tokenizers.decode("t2m_hourly", tokens["t2m_hourly"])[:, 0]
-    return torch.as_tensor(gfs, dtype=torch.float32) + tokenizers.decode("t2m_residual", tokens["t2m_residual"])[:, 0]
+def profiles_kelvin(tokenizers, tokens: dict[str, torch.Tensor], base: torch.Tensor) -> torch.Tensor:
+    """Generated residual tokens `(b, 4)` (`t2m_residual` or `t2m_residual_clim`) + the regression's profile
+    `base` `(24,)` or `(b, 24)` K -> profiles `(b, 24)` K."""
+    name = "t2m_residual" if "t2m_residual" in tokens else "t2m_residual_clim"
+    return torch.as_tensor(base, dtype=torch.float32) + tokenizers.decode(name, tokens[name])[:, 0]
 
 
-def to_kelvin(tokenizers, field_tokens: torch.Tensor, profiles: torch.Tensor, hour: int | torch.Tensor) -> torch.Tensor:
-    """Field tokens `(b, 196)` and profiles `(b, 24)` K -> fields `(b, 224, 224)` K.
-
-    A field is the decoded spatial pattern (`tm_weather.tokenizers.pattern`; its mean removed again, so the level is
-    the profile's exactly) on the level of the profile at the valid `hour` (int, or `(b,)`)."""
-    fields = tokenizers.decode("t2m_field", field_tokens)[:, 0]
-    level = profiles[torch.arange(len(profiles)), torch.as_tensor(hour).expand(len(profiles))]
-    return fields - fields.mean(dim=(1, 2), keepdim=True) + level[:, None, None]
-
-
-def generate_t2m(model, tokenizers, conditions: dict[str, torch.Tensor], hour: int, config: GenerationConfig,
-                 gfs: torch.Tensor | None = None, tim: bool = False) -> tuple[torch.Tensor, torch.Tensor, dict]:
-    """Generate T2M at valid `hour` (of day) from `conditions` (`{name: (length,)}`; its "gfs" tokens, if any,
-    must be those of `gfs (24,)` K, the GFS series at the tile over the valid day) -> fields `(members, 224,
-    224)` K, profiles `(members, 24)` K and every generated modality's tokens."""
+def generate_t2m(model, tokenizers, regression, tile, conditions: dict[str, torch.Tensor], time: np.datetime64,
+                 config: GenerationConfig, gfs=None, tim: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
+    """T2M on a `tiles.Tile` at UTC `time` as the sum of its parts (`tm_weather.model.anomaly`): the regression
+    network's mean over the valid day (given `gfs`, the tile's `tiles.GFSInput`, or the climate) + the
+    transformer's sampled profile residual (from `conditions`, `{name: (length,)}`, whose "gfs" tokens, if any,
+    are those of `gfs`) + a residual noise draw per member -> fields `(members, 224, 224)` K, profiles `(members,
+    24)` K over the valid UTC day, the regression mean at `time` `(224, 224)` K and the generated tokens."""
     if ("gfs" in conditions) != (gfs is not None):
-        raise ValueError("give the GFS series `gfs` exactly when the conditions hold its tokens")
+        raise ValueError("give the GFS input `gfs` exactly when the conditions hold its tokens")
+    time = np.datetime64(time, "s")
+    day = time.astype("datetime64[D]")
+    hour = int((time - day) // np.timedelta64(1, "h"))
+    hours = day.astype("datetime64[ns]") + np.arange(24) * np.timedelta64(1, "h")
+    values, lead = (None, None) if gfs is None else (gfs.values, gfs.lead)
+    cells = regression.mean(tile.reflectance, tile.dem, hours, tile.lat, tile.lon, values, lead)  # (24, h, w)
+    base = cells.mean((1, 2))
     tokens = generate(model, conditions, t2m_targets(gfs is not None), config, tim=tim)
-    profiles = profiles_kelvin(tokenizers, tokens, gfs)
-    return to_kelvin(tokenizers, tokens["t2m_field"], profiles, hour), profiles, tokens
+    profiles = profiles_kelvin(tokenizers, tokens, base)
+    anomaly, draws = regression.draws(cells[hour], tuple(tile.reflectance.shape[1:]), abs(tile.grid.transform.a),
+                                      config.members, config.seed)
+    return profiles[:, hour, None, None] + draws, profiles, base[hour] + anomaly, tokens
 
 
-def structured_t2m(model, tokenizers, anomaly, tile, conditions: dict[str, torch.Tensor], time: np.datetime64,
-                   config: GenerationConfig, gfs: torch.Tensor | None = None,
-                   tim: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
-    """T2M on a `data.Tile` at UTC `time` as the sum of its parts (`tm_weather.model.anomaly`): the
-    transformer's tile-mean profile at the valid hour (profile tokens only, as `generate_t2m`) + the anomaly
-    network's mean + a residual draw per member -> fields `(members, 224, 224)` K, profiles `(members, 24)` K,
-    the anomaly mean `(224, 224)` K and the generated tokens."""
-    if ("gfs" in conditions) != (gfs is not None):
-        raise ValueError("give the GFS series `gfs` exactly when the conditions hold its tokens")
-    tokens = generate(model, conditions, t2m_targets(gfs is not None)[:1], config, tim=tim)
-    profiles = profiles_kelvin(tokenizers, tokens, gfs)
-    hour = int((time - time.astype("datetime64[D]")) // np.timedelta64(1, "h"))
-    mean, draws = anomaly.fields(tile.reflectance, tile.dem, time, tile.lat, tile.lon, abs(tile.grid.transform.a),
-                                 config.members, config.seed)
-    return profiles[:, hour, None, None] + draws, profiles, mean, tokens
-
-
-def tile_conditions(tile, tokenizers, time, gfs_series=None) -> dict[str, torch.Tensor]:
-    """A `data.Tile` at valid `time` (+ GFS `(24,)` K over its UTC day) -> conditioning tokens `{name: (length,)}`:
-    S-2, NDVI, coordinates and time always; DEM and LULC when the tile has them; GFS when given."""
+def tile_conditions(tile, tokenizers, time, gfs=None) -> dict[str, torch.Tensor]:
+    """A `data.Tile` at valid `time` (+ its `tiles.GFSInput` over the UTC day) -> conditioning tokens `{name:
+    (length,)}`: S-2, NDVI, coordinates and time always; DEM and LULC when the tile has them; GFS when given."""
     from tm_weather.model.data import tile_tokens, time_tokens
 
     conditions = {**tile_tokens(tile, tokenizers), "time": time_tokens(time)}
-    if gfs_series is not None:
-        series = torch.as_tensor(gfs_series, dtype=torch.float32).reshape(1, 1, 24)
+    if gfs is not None:
+        series = torch.as_tensor(gfs.values, dtype=torch.float32).reshape(1, 1, 24)
         conditions["gfs"] = tokenizers.encode("gfs", series)[0]
     return conditions
 
 
-def generate_tile(model, tokenizers, tile, time, gfs_series=None, config: GenerationConfig = GenerationConfig(),
-                  tim: bool = False, provenance: dict | None = None, anomaly=None):
-    """Generate T2M on a tile at valid `time` -> CF `xr.Dataset`: `t2m (member, y, x)` K, `t2m_mean` and
-    `t2m_spread (y, x)` K, `t2m_hourly (member, hour)` K over the valid UTC day and its mean, with the tile's
-    CRS and provenance attributes (`provenance` added to them); with `tim`, `lulc_generated (member, y, x)`.
-    With an `anomaly.AnomalyModel` the field is `structured_t2m`'s sum and `t2m_anomaly_mean (y, x)` K its
-    regression part; without, the decoded `t2m_field` pattern on the profile's level (`generate_t2m`)."""
+def generate_tile(model, tokenizers, regression, tile, time, gfs=None, config: GenerationConfig = GenerationConfig(),
+                  tim: bool = False, provenance: dict | None = None):
+    """Generate T2M on a tile at valid `time` (given its `tiles.GFSInput` `gfs`, or without) -> CF
+    `xr.Dataset`: `t2m (member, y, x)` K, `t2m_mean` and `t2m_spread (y, x)` K, `t2m_regression_mean (y, x)` K
+    (the regression part of the sum, `generate_t2m`), `t2m_hourly (member, hour)` K over the valid UTC day and
+    its mean, with the tile's CRS and provenance attributes (`provenance` added to them); with `tim`,
+    `lulc_generated (member, y, x)`."""
     import datetime as dt
 
     import xarray as xr
 
     time = np.datetime64(time, "s")
-    conditions = tile_conditions(tile, tokenizers, time, gfs_series)
+    conditions = tile_conditions(tile, tokenizers, time, gfs)
     start = dt.datetime.now(dt.timezone.utc)
-    hour = int((time - time.astype("datetime64[D]")) // np.timedelta64(1, "h"))
-    gfs = None if gfs_series is None else torch.as_tensor(gfs_series, dtype=torch.float32)
-    if anomaly is None:
-        field, hourly, tokens = generate_t2m(model, tokenizers, conditions, hour, config, gfs, tim)
-    else:
-        field, hourly, within, tokens = structured_t2m(model, tokenizers, anomaly, tile, conditions, time, config, gfs, tim)
+    field, hourly, regression_mean, tokens = generate_t2m(model, tokenizers, regression, tile, conditions, time, config, gfs, tim)
     field, hourly = field.numpy().astype(np.float32), hourly.numpy().astype(np.float32)
     x, y = tile.grid.centres()
     day = time.astype("datetime64[D]").astype("datetime64[ns]")
@@ -256,6 +235,8 @@ def generate_tile(model, tokenizers, tile, time, gfs_series=None, config: Genera
             "t2m": (("member", "y", "x"), field, {**k, "long_name": "2 m temperature, ensemble member"}),
             "t2m_mean": (("y", "x"), field.mean(0), {**k, "long_name": "2 m temperature, ensemble mean"}),
             "t2m_spread": (("y", "x"), field.std(0), {"units": "K", "long_name": "2 m temperature, ensemble standard deviation", "grid_mapping": "spatial_ref"}),
+            "t2m_regression_mean": (("y", "x"), regression_mean.numpy().astype(np.float32), {
+                **k, "long_name": "2 m temperature, the regression network's mean (t2m = this + sampled residuals)"}),
             "t2m_hourly": (("member", "hour"), hourly, {"units": "K", "standard_name": "air_temperature",
                                                          "long_name": "tile-mean hourly 2 m temperature over the valid UTC day"}),
             "t2m_hourly_mean": (("hour",), hourly.mean(0), {"units": "K", "long_name": "tile-mean hourly 2 m temperature, ensemble mean"}),
@@ -265,10 +246,6 @@ def generate_tile(model, tokenizers, tile, time, gfs_series=None, config: Genera
                 "hour": ("hour", day + np.arange(24) * np.timedelta64(1, "h")),
                 "time": time.astype("datetime64[ns]")},
     )
-    if anomaly is not None:
-        ds["t2m_anomaly_mean"] = (("y", "x"), within.numpy().astype(np.float32), {
-            "units": "K", "grid_mapping": "spatial_ref",
-            "long_name": "within-tile 2 m temperature anomaly, regression mean (t2m = tile mean + this + residual)"})
     if tim and "lulc" in tokens:
         ds["lulc_generated"] = (("member", "y", "x"), tokenizers.decode("lulc", tokens["lulc"]).numpy().astype(np.uint8) + 1,
                                 {"long_name": "land cover generated by Thinking-in-Modalities (TerraMind classes 1-9)", "grid_mapping": "spatial_ref"})

@@ -10,7 +10,8 @@ input. One model so learns S-2 -> T2M, series -> field, field -> series, S-2 -> 
 
 A `task_fraction` of the samples instead take the generation task itself: all their conditioning tokens as
 input (each optional conditioning modality dropped with probability 1/2, so any subset is seen) and the T2M
-field, hourly profile and (when GFS is among the inputs) GFS residual as targets, each modality an equal share of the budgets (budgets keep the cost per step
+field, hourly profile and the profile's residual from the regression (`t2m_residual` when GFS is among the inputs,
+`t2m_residual_clim` when not) as targets, each modality an equal share of the budgets (budgets keep the cost per step
 fixed; equal shares keep the 2-token series in).
 
 Decoder targets are partly *revealed* (given with their token, no loss) at a MaskGIT ratio `1 - cos(pi u / 2)`,
@@ -30,7 +31,7 @@ import torch
 from tm_weather.model.transformer import MODALITIES, MODALITY_ID, Tokens
 
 #: What generation predicts, and what it may condition on (always: S-2, coordinates, time).
-TASK_TARGETS = ("t2m_field", "t2m_hourly", "t2m_residual")
+TASK_TARGETS = ("t2m_field", "t2m_hourly", "t2m_residual", "t2m_residual_clim")
 TASK_ALWAYS = ("s2l2a", "coords", "time")
 TASK_OPTIONAL = ("dem", "lulc", "ndvi", "gfs")
 
@@ -111,9 +112,11 @@ def _task_rows(modality: torch.Tensor, available: torch.Tensor, b: int, gen: tor
     is_cond[[MODALITY_ID[n] for n in TASK_ALWAYS + TASK_OPTIONAL]] = True
     inputs = available & is_cond[modality] & keep.gather(1, modality)
     targets = available & is_target[modality]
-    # the GFS residual is generation's target only with GFS among the inputs (`generate.t2m_targets`)
-    without_gfs = ~(inputs & (modality == MODALITY_ID["gfs"])).any(1, keepdim=True)
-    return inputs, targets & ~((modality == MODALITY_ID["t2m_residual"]) & without_gfs)
+    # the residual from the regression given GFS is generation's target only with GFS among the inputs, the one
+    # without GFS only without it (`generate.t2m_targets`)
+    with_gfs = (inputs & (modality == MODALITY_ID["gfs"])).any(1, keepdim=True)
+    return inputs, targets & ~((modality == MODALITY_ID["t2m_residual"]) & ~with_gfs) \
+        & ~((modality == MODALITY_ID["t2m_residual_clim"]) & with_gfs)
 
 
 def sample(batch: Batch, config: MaskingConfig, gen: torch.Generator) -> tuple[Tokens, Tokens, torch.Tensor]:

@@ -1,8 +1,8 @@
 """The transformer's ensembles on a split's samples, and their scores: what `benchmarks/generation.py` and the
 experiments (`experiments/`) measure.
 
-A sample is one tile at one valid hour (`data.Samples`); an ensemble is `members` generated fields reduced to
-the truth's 16-px block means, `(members, 14, 14)` K. Scores go through `tm_weather.verify.metrics` (the
+A sample is one tile at one valid hour (`data.Samples`); an ensemble is `members` generated fields (the product's
+sum: regression mean + sampled residuals) reduced to the truth's 16-px block means, `(members, 14, 14)` K. Scores go through `tm_weather.verify.metrics` (the
 `scores` package): RMSE, MAE and bias of the ensemble mean, fair CRPS and the spread-skill ratio.
 """
 
@@ -14,31 +14,43 @@ import numpy as np
 import torch
 import xarray as xr
 
-from tm_weather.model.data import Samples, Tokenizers, block_means
+from tm_weather.model.data import Samples, block_means
 from tm_weather.model.generate import GenerationConfig, generate_t2m
+from tm_weather.tiles import GFSInput, Tile, read_tile
 from tm_weather.verify import metrics
 
 #: What a forecaster conditions on: S-2 (with its NDVI), a DEM, the GFS series, place and time.
 STANDARD = ("s2l2a", "ndvi", "dem", "gfs", "coords", "time")
 
 
-def ensembles(model, tokenizers: Tokenizers, samples: Samples, rows: Sequence[int], conditions_of: Sequence[str],
+def ensembles(generator, catalog, samples: Samples, rows: Sequence[int], conditions_of: Sequence[str],
               config: GenerationConfig, tim: bool = False, tokens: dict[str, torch.Tensor] | None = None,
-              gfs: torch.Tensor | None = None, progress=None) -> np.ndarray:
-    """Ensembles `(len(rows), members, 14, 14)` K of the samples `rows`, conditioned on the modalities
-    `conditions_of` each sample has. `tokens` (`{name: (n_samples, length)}`) and `gfs` (`(n_samples, 24)` K)
-    replace the samples' own (ablations); every sample uses the same seed (common random numbers)."""
+              gfs: torch.Tensor | None = None, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """Ensembles `(len(rows), members, 14, 14)` K of the samples `rows` through the product's path
+    (`generate.generate_t2m` with `generator`, a `generator.Generator`, on the tiles read from `catalog`),
+    conditioned on the modalities `conditions_of` each sample has, and the regression means `(len(rows), 14, 14)`
+    K. `tokens` (`{name: (n_samples, length)}`) and `gfs` (`(n_samples, 24)` K) replace the samples' own
+    (ablations); every sample uses the same seed (common random numbers)."""
     tokens = {**samples.tokens, **(tokens or {})}
     gfs = samples.gfs if gfs is None else gfs
-    out = []
+    tiles: dict[str, Tile] = {}
+    out, means = [], []
     for j, i in enumerate(rows):
+        name = samples.tiles[int(samples.tile[i])]
+        if name not in tiles:
+            entry = next(t for t in catalog.tiles if t.name == name)
+            tiles[name] = read_tile(catalog.path(entry.s2), entry.dem and catalog.path(entry.dem),
+                                    entry.lulc and catalog.path(entry.lulc), None, entry.boa_add_offset, name)
         cond = {k: tokens[k][i] for k in conditions_of if bool(samples.present[k][i])}
-        fields, _, _ = generate_t2m(model, tokenizers, cond, int(samples.hour[i]), config,
-                                    gfs[i] if "gfs" in cond else None, tim)
+        given = GFSInput(gfs[i].numpy(), samples.lead[i].numpy()) if "gfs" in cond else None
+        time = np.datetime64(int(samples.valid[i]), "h")
+        fields, _, mean, _ = generate_t2m(generator.model, generator.tokenizers, generator.regression, tiles[name], cond,
+                                          time, config, given, tim)
         out.append(block_means(fields).numpy())
-        if progress and (j + 1) % 20 == 0:
+        means.append(block_means(mean[None]).numpy()[0])
+        if progress and (j + 1) % 100 == 0:
             progress(f"  {j + 1}/{len(rows)} samples")
-    return np.stack(out)
+    return np.stack(out), np.stack(means)
 
 
 def score(ensemble: np.ndarray, truth: np.ndarray) -> dict[str, float]:

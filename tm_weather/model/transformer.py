@@ -69,8 +69,9 @@ MODALITIES = (
     Modality("ndvi", FSQ_LEVELS, GRID * GRID, GRID),
     Modality("t2m_field", FSQ_LEVELS, GRID * GRID, GRID),
     Modality("t2m_hourly", FSQ_LEVELS, 2),  # the tile's hourly T2M over the valid day, 2 tokens
-    Modality("t2m_residual", FSQ_LEVELS, 4),  # t2m_hourly minus gfs over the valid day (tokenizers/residual.py), 4 tokens
-    Modality("gfs", FSQ_LEVELS, 2),  # GFS T2M at the tile over the valid day (00Z and 12Z runs), 2 tokens
+    Modality("t2m_residual", FSQ_LEVELS, 4),  # t2m_hourly minus the regression's profile given GFS (model/anomaly.py), 4 tokens
+    Modality("t2m_residual_clim", FSQ_LEVELS, 4),  # t2m_hourly minus the regression's profile without GFS, 4 tokens
+    Modality("gfs", FSQ_LEVELS, 2),  # GFS T2M at the tile over the valid day (latest runs, tiles.gfs_series), 2 tokens
     Modality("coords", (coords.VOCABULARY,), 2, target=False),  # lat, lon on the 0.25 deg grid
     Modality("time", (HOURS + DAYS_OF_YEAR,), 2, target=False),  # hour of day, HOURS + day of year - 1
 )
