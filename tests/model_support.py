@@ -1,5 +1,7 @@
 """Shared helpers of the model and generation tests: untrained tokenizers (tokens need a tokenizer, not a good one),
-a small random `Batch`, and a small checkpoint on disk for `tm-weather generate`."""
+a small random `Batch`, a small untrained regression network, and a small checkpoint on disk (the transformer, its
+tokenizers and its regression beside it, with their sha256s in its metadata) for `Generator.load` and
+`tm-weather generate`."""
 
 from __future__ import annotations
 
@@ -9,12 +11,17 @@ import pytest
 import torch
 import yaml
 
+from tm_weather.model.anomaly import AnomalyConfig, AnomalyModel, AnomalyNet, ResidualNoise
 from tm_weather.model.data import TOKENIZER_OF, Tokenizers
 from tm_weather.model.masking import Batch
 from tm_weather.model.transformer import MODALITIES, ModelConfig, MultiModalTransformer, save_model
-from tm_weather.tokenizers.registry import get_modality, save_tokenizer
+from tm_weather.tokenizers.registry import get_modality, save_tokenizer, sha256
 
 SMALL = ModelConfig(width=32, heads=2, encoder_layers=1, decoder_layers=1)
+#: A small regression network (`model.anomaly`): a few thousand parameters, fast on one CPU thread.
+SMALL_REGRESSION = AnomalyConfig(width=8, basis=4, context=4, hidden=16)
+#: The name of the small regression checkpoint `write_small_checkpoint` writes beside the transformer.
+REGRESSION_NAME = "regression.safetensors"
 
 
 def untrained_tokenizers(seed: int = 0) -> Tokenizers:
@@ -27,13 +34,25 @@ def untrained_tokenizers(seed: int = 0) -> Tokenizers:
     return Tokenizers(models, {name: "untrained" for name in models})
 
 
-def write_small_checkpoint(folder: Path) -> Path:
-    """Write the untrained tokenizers into `folder` and a random `SMALL` transformer "trained" with them, `t.safetensors`
-    (its `tokenizers` metadata: their sha256); return the transformer's path."""
+def small_regression(seed: int = 0, sd_k: float = 0.3, length_m: float = 80.0) -> AnomalyModel:
+    """A random `SMALL_REGRESSION` network (seeded) with a residual noise of `sd_k` K and `length_m` m."""
+    torch.manual_seed(seed)
+    return AnomalyModel(AnomalyNet(SMALL_REGRESSION).eval(), ResidualNoise(sd_k=sd_k, length_m=length_m))
+
+
+def write_small_checkpoint(folder: Path, regression_seed: int = 0) -> Path:
+    """Write the untrained tokenizers into `folder`, a random small regression network `REGRESSION_NAME`, and a random
+    `SMALL` transformer "trained" with them, `t.safetensors` (its `tokenizers` metadata: their sha256; its
+    `regression` metadata: the regression's file name and sha256, as `train.ship` writes); return the transformer's
+    path."""
+    folder = Path(folder)
     tokenizers = untrained_tokenizers()
     hashes = {name: save_tokenizer(m, name, folder / f"{name}.safetensors") for name, m in tokenizers.models.items()}
+    small_regression(regression_seed).save(folder / REGRESSION_NAME, {"preset": "small"})
+    regression = {"checkpoint": REGRESSION_NAME, "sha256": sha256(folder / REGRESSION_NAME)}
     torch.manual_seed(0)
-    save_model(MultiModalTransformer(SMALL), folder / "t.safetensors", {"tokenizers": yaml.safe_dump(hashes)})
+    save_model(MultiModalTransformer(SMALL), folder / "t.safetensors",
+               {"tokenizers": yaml.safe_dump(hashes), "regression": yaml.safe_dump(regression)})
     return folder / "t.safetensors"
 
 
