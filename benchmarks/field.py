@@ -4,7 +4,7 @@ pick instead, on the benchmark world's test split, in one run.
 Every test tile and day of truth, scored on the truth's 40 m cells as spatial RMSE (each field minus its tile
 mean, K) at the tile's acquisition hour and at every 3rd hour (00, 03, .., 21 UTC):
 - a flat field (the anomaly is 0) and the lapse rate over the DEM (-6.5 K/km times the DEM minus its tile mean);
-- the regression network of `tm_weather.model.anomaly` (S-2, DEM, time features), fitted here on the train split
+- the regression network of `tm_weather.model.anomaly` (S-2, DEM, time and level features), fitted here on the train split
   for the preset's steps, once per seed (median and range);
 - a U-Net baseline with the same inputs (the time features as constant channels, one pass per hour), the same
   backbone, train split and CPU time as the network's fit;
@@ -53,6 +53,11 @@ def scored_hours(catalog, data: AnomalyData) -> tuple[np.ndarray, np.ndarray]:
     return at, every
 
 
+def anomaly(data: AnomalyData) -> torch.Tensor:
+    """The truth minus its tile mean `(n, 24, h, w)` K (NaN where the truth is)."""
+    return data.truth - data.truth.nanmean((-2, -1), keepdim=True)
+
+
 def rmse_at(pred: torch.Tensor, target: torch.Tensor, mask: np.ndarray) -> float:
     return spatial_rmse(pred[torch.from_numpy(mask)], target[torch.from_numpy(mask)])
 
@@ -74,11 +79,17 @@ class HourlyUNet(torch.nn.Module):
         out = torch.stack(out, 1)
         return out - out.mean((-2, -1), keepdim=True)
 
+    @torch.no_grad()
+    def predict(self, data: AnomalyData, batch: int = 8) -> torch.Tensor:
+        """The anomaly `(n, 24, h, w)` K of every tile-day of `data`."""
+        return torch.cat([self(data.static[i : i + batch], data.times[i : i + batch]) for i in range(0, len(data), batch)])
+
 
 def fit_unet(train: AnomalyData, cpu_seconds: float, width: int, batch: int, seed: int) -> tuple[HourlyUNet, int]:
     """Fit `HourlyUNet` on random (tile-day, hour) pairs, `batch` per step, for `cpu_seconds` of CPU time."""
     torch.manual_seed(seed)
     net = HourlyUNet(width)
+    target_all = anomaly(train)
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     gen = torch.Generator().manual_seed(seed)
     start, steps = time.process_time(), 0
@@ -87,7 +98,7 @@ def fit_unet(train: AnomalyData, cpu_seconds: float, width: int, batch: int, see
         hour = torch.randint(0, 24, (batch,), generator=gen)
         k = int(torch.randint(0, 8, (1,), generator=gen))
         static = dihedral(train.static[idx], k)
-        target = dihedral(train.target[idx, hour], k)[:, None]
+        target = dihedral(target_all[idx, hour], k)[:, None]
         loss = masked_mse(net(static, train.times[idx, hour][:, None]), target)
         opt.zero_grad()
         loss.backward()
@@ -137,15 +148,17 @@ def main() -> int:
     for other in args.more_train:
         more = anomaly_data(load_catalog(other), "train", config.model.cell_px)
         train = AnomalyData(torch.cat([train.static, more.static]), torch.cat([train.times, more.times]),
-                            torch.cat([train.target, more.target]), train.tile + more.tile,
+                            torch.cat([train.truth, more.truth]), train.places + more.places,
+                            torch.cat([train.gfs, more.gfs]), torch.cat([train.lead, more.lead]), train.tile + more.tile,
                             np.concatenate([train.day, more.day]), train.cell_m)
     at, every = scored_hours(catalog, test)
     print(f"{args.catalog}: train {len(train)} tile-days, test {len(test)} tile-days "
           f"({int(at.sum())} acquisition hours, {int(every.sum())} 3-hourly maps); fit {config.steps} steps of {config.batch}")
 
     rows: dict[str, list[tuple[float, float]]] = {}
-    row = lambda pred: (rmse_at(pred, test.target, at), rmse_at(pred, test.target, every))  # noqa: E731
-    rows["flat field"] = [row(torch.zeros_like(test.target))]
+    target = anomaly(test)
+    row = lambda pred: (rmse_at(pred, target, at), rmse_at(pred, target, every))  # noqa: E731
+    rows["flat field"] = [row(torch.zeros_like(target))]
     rows["lapse rate over the DEM"] = [row(lapse(test))]
     nets, cpu = [], []
     for seed in args.seeds:
@@ -153,13 +166,13 @@ def main() -> int:
         net = fit(train, replace(config, seed=seed), progress=False)
         cpu.append(time.process_time() - start)
         nets.append(net)
-        rows.setdefault("regression network (this fit)", []).append(row(predict(net, test)))
+        rows.setdefault("regression network (this fit)", []).append(row(predict(net, test, with_gfs=True)))
         unet, steps = fit_unet(train, cpu[-1], config.model.width, config.batch, seed)
-        rows.setdefault("U-Net, same inputs, data and CPU time", []).append(row(predict(unet, test)))
+        rows.setdefault("U-Net, same inputs, data and CPU time", []).append(row(unet.predict(test)))
         print(f"seed {seed}: network {config.steps} steps in {cpu[-1]:.0f} s CPU; U-Net {steps} steps in the same CPU time")
     shipped = CHECKPOINT_DIR / f"anomaly-{args.world}.safetensors"
     if shipped.exists():
-        rows[f"shipped {shipped.name}"] = [row(predict(load_anomaly(shipped).net, test))]
+        rows[f"shipped {shipped.name}"] = [row(predict(load_anomaly(shipped).net, test, with_gfs=True))]
 
     print(f"\n{'within-tile anomaly, test split: spatial RMSE (K)':<50}{'acq. hour':>22}{'every 3 h':>22}{'vs lapse':>10}")
     lapse_every = rows["lapse rate over the DEM"][0][1]
@@ -172,16 +185,19 @@ def main() -> int:
           f"({ours / lapse_every:.2f}x); within 10 % of the U-Net: {'met' if ours <= 1.1 * unet else 'NOT met'} "
           f"({ours / unet:.2f}x)")
 
-    mean = predict(nets[0], test)
+    mean = predict(nets[0], test, with_gfs=True)
+    mean = mean - mean.mean((-2, -1), keepdim=True)
     keep = torch.from_numpy(every)
-    truth, mean = test.target[keep], mean[keep]
+    truth, mean = target[keep], mean[keep]
     pred_sd, truth_sd = float(mean.std((-2, -1)).mean()), float(truth.std((-2, -1)).mean())
     corr = float(torch.corrcoef(torch.stack([mean.flatten(), truth.flatten()]))[0, 1])
     print(f"\nwithin-tile sd, every 3 h: truth {truth_sd:.3f} K, network {pred_sd:.3f} K; correlation {corr:.3f}")
     if shipped.exists():
         model = load_anomaly(shipped)
         noise = torch.from_numpy(model.noise.sample(np.random.default_rng(0), args.members * len(mean), tuple(mean.shape[1:]), test.cell_m))
-        members = predict(model.net, test)[keep][:, None] + noise.view(len(mean), args.members, *mean.shape[1:])
+        shipped_mean = predict(model.net, test, with_gfs=True)
+        shipped_mean = shipped_mean - shipped_mean.mean((-2, -1), keepdim=True)
+        members = shipped_mean[keep][:, None] + noise.view(len(mean), args.members, *mean.shape[1:])
         err = (members.mean(1) - truth).pow(2).mean().sqrt()
         spread = members.var(1, correction=1).mean().sqrt() * np.sqrt((args.members + 1) / args.members)
         print(f"residual noise ({model.noise.sd_k:.3f} K, {model.noise.length_m:.0f} m), {args.members} members: "

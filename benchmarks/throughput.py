@@ -63,16 +63,24 @@ def training_throughput(model: MultiModalTransformer, tokens: dict[str, torch.Te
 
 
 def generation_latency(model: MultiModalTransformer, members: int, repeat: int, autocast: bool = False) -> float:
-    """Median seconds of `generate_t2m` for one tile (random standard conditioning, a plausible GFS series)."""
+    """Median seconds of `generate_t2m` for one tile (a real S-2 tile from tests/data with an untrained regression
+    network: the same work as a trained one; random standard conditioning tokens, a plausible GFS series)."""
+    from tm_weather.model.anomaly import AnomalyModel, AnomalyNet, ResidualNoise
     from tm_weather.model.data import Tokenizers
     from tm_weather.model.generate import GenerationConfig, generate_t2m
     from tm_weather.model.skill import STANDARD
+    from tm_weather.tiles import GFSInput, read_tile
 
     tokenizers = Tokenizers.load()
     tokens, _ = random_tokens(1, torch.Generator().manual_seed(1))
     conditions = {k: tokens[k][0] for k in STANDARD}
     conditions["time"] = torch.tensor([12, HOURS + 180])  # hour 12, day of year 181 (`data.time_tokens`)
-    gfs = 285.0 + 5.0 * torch.sin(torch.arange(24) / 24 * 2 * np.pi)
+    gfs = GFSInput((285.0 + 5.0 * np.sin(np.arange(24) / 24 * 2 * np.pi)).astype(np.float32), np.arange(24) % 6)
+    examples = Path(__file__).resolve().parents[1] / "tests" / "data" / "sentinel2" / "terramind-examples"
+    s2 = sorted((examples / "S2L2A").glob("*.tif"))[0]
+    tile = read_tile(s2, examples / "DEM" / s2.name, boa_add_offset=0)
+    regression = AnomalyModel(AnomalyNet().eval(), ResidualNoise(0.3, 100.0))
+    valid = np.datetime64("2023-06-30T12:00")
     device = next(model.parameters()).device
     config = GenerationConfig(members=members)
     model.eval()
@@ -81,7 +89,7 @@ def generation_latency(model: MultiModalTransformer, members: int, repeat: int, 
         _sync(device)
         start = time.perf_counter()
         with _autocast(device, autocast):
-            generate_t2m(model, tokenizers, conditions, 12, config, gfs)
+            generate_t2m(model, tokenizers, regression, tile, conditions, valid, config, gfs)
         _sync(device)
         times.append(time.perf_counter() - start)
     return float(np.median(times[1:]))

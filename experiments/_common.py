@@ -19,9 +19,9 @@ import torch
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.catalog import load_catalog
 from tm_weather.model import DEFAULT_CHECKPOINT
-from tm_weather.model.data import Samples, Tokenizers
+from tm_weather.model.data import Samples
 from tm_weather.model.generate import GenerationConfig
-from tm_weather.model.transformer import load_model
+from tm_weather.model.generator import Generator
 from tm_weather.train import default_world, split_samples
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -30,7 +30,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def parser(doc: str) -> argparse.ArgumentParser:
     """The options every experiment takes."""
     p = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--world", default="demo", help="benchmark world preset, seed 0 (default: demo)")
+    p.add_argument("--world", default="full", help="benchmark world preset, seed 0 (default: full)")
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="transformer checkpoint (default: shipped)")
     p.add_argument("--every", type=int, default=3, help="score every N-th valid hour of the test split (default 3)")
     p.add_argument("--members", type=int, default=8, help="ensemble members (default 8)")
@@ -40,10 +40,10 @@ def parser(doc: str) -> argparse.ArgumentParser:
 
 @dataclass
 class Setup:
-    """The model, its tokenizers, the world's catalog and test samples, and the scored rows of the test split."""
+    """The generator (transformer, tokenizers, regression), the world's catalog and test samples, and the scored
+    rows of the test split."""
 
-    model: torch.nn.Module
-    tokenizers: Tokenizers
+    generator: Generator
     catalog: object
     catalog_path: Path
     test: Samples
@@ -52,7 +52,7 @@ class Setup:
     cache: Path
 
     def split(self, name: str) -> Samples:
-        return split_samples(self.catalog_path, name, self.tokenizers, self.cache, print)
+        return split_samples(self.catalog_path, name, self.generator.tokenizers, self.generator.regression, self.cache, print)
 
     def truth(self) -> np.ndarray:
         """Truth block means `(rows, 14, 14)` K."""
@@ -63,16 +63,15 @@ def setup(args: argparse.Namespace) -> Setup:
     """Load everything an experiment needs (one torch thread: the CPU is shared)."""
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
-    model, _ = load_model(args.checkpoint)
-    tokenizers = Tokenizers.load()
+    generator = Generator.load(args.checkpoint)
     catalog_path = default_world(args.world)
     cache = Path("runs") / f"transformer-{args.world}"
     cache.mkdir(parents=True, exist_ok=True)
-    test = split_samples(catalog_path, "test", tokenizers, cache, print)
+    test = split_samples(catalog_path, "test", generator.tokenizers, generator.regression, cache, print)
     rows = [i for i in range(len(test)) if int(test.hour[i]) % args.every == 0 and bool(test.present["gfs"][i])]
     print(f"{len(rows)} test samples of the {args.world} world ({len(set(int(test.tile[i]) for i in rows))} tiles)")
-    return Setup(model, tokenizers, load_catalog(catalog_path), catalog_path, test, rows,
-                 GenerationConfig(members=args.members), cache)
+    return Setup(generator, load_catalog(catalog_path), catalog_path, test, rows,
+                 GenerationConfig(members=args.members, top_p=1.0), cache)
 
 
 def cpu_model() -> str:

@@ -1,18 +1,21 @@
-"""Causality experiment (issue 6): which inputs the shared transformer relies on.
+"""Causality experiment (issues 6, 13): which inputs the generator (regression network + shared transformer)
+relies on, with GFS and without.
 
-1. Ablations on the test split: the full conditioning (S-2 + NDVI, DEM, GFS series, place, time) against the
-   same with one input removed or randomized: no S-2 (nor its NDVI), coordinates drawn at random over the
-   globe, GFS series shuffled between samples (tokens and the series the residual is added to), no time, no
-   DEM, no GFS (the absolute-profile path), and GFS + place + time alone. Every variant uses the same seed, so
-   differences come from the inputs (common random numbers); the full conditioning with another seed shows how
-   much the scores move by sampling alone. TerraMind's finding for its S2 -> T2M model: it
-   relies mostly on the S-2 image, and randomized coordinates barely change accuracy.
+1. Ablations on the test split, each input removed or randomized for both parts of the generator (the
+   transformer's tokens and the regression network's tile): the full conditioning (S-2 + NDVI, DEM, GFS series,
+   place, time) against no S-2 (nor its NDVI; the regression sees the split's mean spectrum everywhere),
+   coordinates drawn at random over the globe (tokens, and the regression's place: climate, local solar time),
+   GFS series shuffled between samples, no time (tokens only: the regression cannot run without the hour), no
+   DEM, no GFS (the climate path), and GFS + place + time alone (no S-2, no DEM). Every variant uses the same
+   seed (common random numbers); the full conditioning with another seed shows how much scores move by sampling
+   alone. The same ablations without GFS show what the climate path relies on. TerraMind's finding for its
+   S2 -> T2M model: it relies mostly on the S-2 image, and randomized coordinates barely change accuracy.
 2. Occlusion attribution over the S-2 image: for a few test samples, each 32 x 32 px block (7 x 7 blocks) of
-   the S-2 image is replaced by the tile's mean spectrum, S-2 and NDVI re-tokenized, and the model's loss on
-   the sample's true T2M tokens (GFS residual + field) computed again; the map is the increase (nats per
-   token) per occluded block: where the image tells the model something true about the temperature.
+   the S-2 image is replaced by the tile's mean spectrum: the change of the regression's mean field at the valid
+   hour (RMS over the tile, K), and, S-2 and NDVI re-tokenized, the transformer's loss on the sample's true
+   residual tokens (nats per token).
 
-    .venv/bin/python experiments/causality.py [--world demo] [--every 3] [--members 8] [--occlusion-samples 4]
+    .venv/bin/python experiments/causality.py [--world full] [--every 3] [--members 8] [--occlusion-samples 4]
 
 Writes `experiments/results/causality.md`, `.json` and `causality_occlusion.png`.
 """
@@ -38,74 +41,97 @@ from tm_weather.tokenizers import coords as coord_tokens  # noqa: E402
 
 BLOCK = 32  # occlusion block side, px (7 x 7 blocks on a 224 px tile)
 RGB = (3, 2, 1)  # B4, B3, B2 among the 12 L2A bands
-T2M = ("t2m_residual", "t2m_field")  # the generated T2M tokens the occlusion loss is measured on
+T2M = ("t2m_residual",)  # the generated T2M tokens the occlusion loss is measured on
 
 
 def ablations(s, truth: np.ndarray) -> tuple[list[list[str]], dict]:
-    """Score every variant -> (table rows, numbers)."""
+    """Score every variant, with GFS and without -> (table rows, numbers)."""
     gen = torch.Generator().manual_seed(1)
     n = len(s.test)
-    random_coords = coord_tokens.encode(torch.empty(n).uniform_(-60, 70, generator=gen),
-                                        torch.empty(n).uniform_(-180, 180, generator=gen))
+    lat, lon = torch.empty(n).uniform_(-60, 70, generator=gen), torch.empty(n).uniform_(-180, 180, generator=gen)
+    random_coords = coord_tokens.encode(lat, lon)
     perm = torch.randperm(n, generator=gen)
-    no = lambda *names: tuple(k for k in STANDARD if k not in names)  # noqa: E731
-    variants = {
-        "all inputs": dict(conditions_of=STANDARD),
-        "all inputs, another seed (sampling noise)": dict(conditions_of=STANDARD, config=dataclasses.replace(s.config, seed=1)),
-        "no S-2 (nor NDVI)": dict(conditions_of=no("s2l2a", "ndvi")),
-        "randomized coordinates": dict(conditions_of=STANDARD, tokens={"coords": random_coords}),
-        "shuffled GFS series": dict(conditions_of=STANDARD, tokens={"gfs": s.test.tokens["gfs"][perm]}, gfs=s.test.gfs[perm]),
-        "no time": dict(conditions_of=no("time")),
-        "no DEM": dict(conditions_of=no("dem")),
-        "no GFS": dict(conditions_of=no("gfs")),
-        "GFS + place + time only": dict(conditions_of=("gfs", "coords", "time")),
-    }
+    spectrum = {}
+
+    def flat_s2(tile, i):
+        """The tile with every pixel the split's mean spectrum (the first tile's mean stands in for it)."""
+        spectrum.setdefault("mean", tile.reflectance.mean(axis=(1, 2), keepdims=True))
+        return dataclasses.replace(tile, reflectance=np.broadcast_to(spectrum["mean"], tile.reflectance.shape).copy())
+
+    moved = lambda tile, i: dataclasses.replace(tile, lat=float(lat[i]), lon=float(lon[i]))  # noqa: E731
+    no_dem = lambda tile, i: dataclasses.replace(tile, dem=None)  # noqa: E731
     numbers, rows = {}, []
-    for label, kwargs in variants.items():
-        began = time.perf_counter()
-        print(f"{label} ...")
-        numbers[label] = score(ensembles(s.model, s.tokenizers, s.test, s.rows, **{"config": s.config, **kwargs}), truth)
-        numbers[label]["seconds"] = round(time.perf_counter() - began, 1)
-    ref = numbers["all inputs"]["rmse"]
-    for label, r in numbers.items():
-        rows.append([label, f"{r['rmse']:.3f}", f"{r['rmse'] - ref:+.3f} ({100 * (r['rmse'] / ref - 1):+.0f}%)",
-                     f"{r['crps']:.3f}", f"{r['bias']:+.3f}", f"{r['spread_skill']:.2f}"])
+    for gfs_label, standard in (("with GFS", STANDARD), ("without GFS", tuple(k for k in STANDARD if k != "gfs"))):
+        no = lambda *names: tuple(k for k in standard if k not in names)  # noqa: E731
+        variants = {
+            "all inputs": dict(conditions_of=standard),
+            "all inputs, another seed (sampling noise)": dict(conditions_of=standard, config=dataclasses.replace(s.config, seed=1)),
+            "no S-2 (nor NDVI)": dict(conditions_of=no("s2l2a", "ndvi"), edit=flat_s2),
+            "randomized coordinates": dict(conditions_of=standard, tokens={"coords": random_coords}, edit=moved),
+            "no time (tokens)": dict(conditions_of=no("time")),
+            "no DEM": dict(conditions_of=no("dem"), edit=no_dem),
+        }
+        if gfs_label == "with GFS":
+            variants |= {"shuffled GFS series": dict(conditions_of=standard, tokens={"gfs": s.test.tokens["gfs"][perm]},
+                                                     gfs=s.test.gfs[perm]),
+                         "GFS + place + time only": dict(conditions_of=("gfs", "coords", "time"),
+                                                         edit=lambda tile, i: no_dem(flat_s2(tile, i), i))}
+        for label, kwargs in variants.items():
+            began = time.perf_counter()
+            print(f"{gfs_label}: {label} ...")
+            key = f"{gfs_label}: {label}"
+            numbers[key] = score(ensembles(s.generator, s.catalog, s.test, s.rows, **{"config": s.config, **kwargs})[0], truth)
+            numbers[key]["seconds"] = round(time.perf_counter() - began, 1)
+        ref = numbers[f"{gfs_label}: all inputs"]["rmse"]
+        for label in variants:
+            r = numbers[f"{gfs_label}: {label}"]
+            rows.append([gfs_label, label, f"{r['rmse']:.3f}", f"{r['rmse'] - ref:+.3f} ({100 * (r['rmse'] / ref - 1):+.0f}%)",
+                         f"{r['crps']:.3f}", f"{r['bias']:+.3f}", f"{r['spread_skill']:.2f}"])
     return rows, numbers
 
 
-def occlusion(s, sample: int) -> tuple[np.ndarray, object]:
-    """Increase of the model's loss on the sample's true T2M tokens (residual + field, nats per token, teacher
-    forcing, nothing revealed) per occluded S-2 block `(7, 7)`, and the tile (for the figure). The loss is
-    deterministic: a sampled ensemble would hide small changes behind its sampling noise."""
+def occlusion(s, sample: int) -> tuple[np.ndarray, np.ndarray, object]:
+    """Per occluded S-2 block `(7, 7)`: the RMS change (K) of the regression's mean field at the valid hour, and the
+    increase of the transformer's loss on the sample's true residual tokens (nats per token, teacher forcing,
+    nothing revealed); and the tile (for the figure). Both are deterministic: a sampled ensemble would hide small
+    changes behind its sampling noise."""
     name = s.test.tiles[int(s.test.tile[sample])]
     entry = next(t for t in s.catalog.tiles if t.name == name)
     tile = read_tile(s.catalog.path(entry.s2), s.catalog.path(entry.dem), s.catalog.path(entry.lulc),
                      boa_add_offset=entry.boa_add_offset, name=name)
     cond = {k: s.test.tokens[k][sample][None] for k in STANDARD}
     targets = as_tokens({k: s.test.tokens[k][sample][None] for k in T2M})
+    valid = np.array([np.datetime64(int(s.test.valid[sample]), "h")])
+    gfs = s.test.gfs[sample, int(s.test.hour[sample])][None].numpy(), s.test.lead[sample, int(s.test.hour[sample])][None].numpy()
+    model, tokenizers, regression = s.generator.model, s.generator.tokenizers, s.generator.regression
 
     @torch.no_grad()
     def loss(conditions) -> float:
-        return float(sum(s.model.losses(as_tokens(conditions), targets, torch.zeros_like(targets.pad)).values()))
+        return float(sum(model.losses(as_tokens(conditions), targets, torch.zeros_like(targets.pad)).values()))
 
-    base = loss(cond)
+    def mean(refl) -> torch.Tensor:
+        return regression.mean(refl, tile.dem, valid, tile.lat, tile.lon, *gfs)[0]
+
+    base_loss, base_mean = loss(cond), mean(tile.reflectance)
     spectrum = tile.reflectance.mean(axis=(1, 2), keepdims=True)
     blocks = tile.reflectance.shape[1] // BLOCK
-    change = np.zeros((blocks, blocks))
+    kelvin, nats = np.zeros((blocks, blocks)), np.zeros((blocks, blocks))
     for by in range(blocks):
         for bx in range(blocks):
             refl = tile.reflectance.copy()
             refl[:, by * BLOCK:(by + 1) * BLOCK, bx * BLOCK:(bx + 1) * BLOCK] = spectrum
-            occluded = tile_tokens(dataclasses.replace(tile, reflectance=refl), s.tokenizers)
-            change[by, bx] = loss({**cond, "s2l2a": occluded["s2l2a"][None], "ndvi": occluded["ndvi"][None]}) - base
-    return change, tile
+            kelvin[by, bx] = float((mean(refl) - base_mean).pow(2).mean().sqrt())
+            occluded = tile_tokens(dataclasses.replace(tile, reflectance=refl), tokenizers)
+            nats[by, bx] = loss({**cond, "s2l2a": occluded["s2l2a"][None], "ndvi": occluded["ndvi"][None]}) - base_loss
+    return kelvin, nats, tile
 
 
-def figure(s, picks: list[int], maps: list[np.ndarray], tiles: list, path) -> None:
-    """One row per sample: S-2 RGB | land cover | DEM | occlusion change map."""
-    fig, axes = plt.subplots(len(picks), 4, figsize=(13, 3.2 * len(picks)), squeeze=False)
-    limit = max(float(np.abs(m).max()) for m in maps) or 1.0
-    for row, (i, change, tile) in enumerate(zip(picks, maps, tiles)):
+def figure(s, picks: list[int], maps: list[tuple[np.ndarray, np.ndarray]], tiles: list, path) -> None:
+    """One row per sample: S-2 RGB | land cover | DEM | regression change map (K) | transformer loss map (nats)."""
+    fig, axes = plt.subplots(len(picks), 5, figsize=(16, 3.2 * len(picks)), squeeze=False)
+    top_k = max(float(k.max()) for k, _ in maps) or 1.0
+    top_nats = max(float(np.abs(n).max()) for _, n in maps) or 1.0
+    for row, (i, (kelvin, nats), tile) in enumerate(zip(picks, maps, tiles)):
         rgb = np.clip(tile.reflectance[list(RGB)].transpose(1, 2, 0) / 0.3, 0, 1)
         when = str(np.datetime64(int(s.test.valid[i]), "h"))
         panels = [
@@ -116,9 +142,12 @@ def figure(s, picks: list[int], maps: list[np.ndarray], tiles: list, path) -> No
         for ax, (img, cmap, title) in zip(axes[row], panels):
             ax.imshow(img, cmap=cmap, interpolation="nearest")
             ax.set_title(title, fontsize=9)
-        im = axes[row, 3].imshow(np.kron(change, np.ones((BLOCK, BLOCK))), cmap="RdBu_r", vmin=-limit, vmax=limit)
-        axes[row, 3].set_title(f"occluded, {when}Z", fontsize=9)
-        fig.colorbar(im, ax=axes[row, 3], label="loss increase, nats per token")
+        im = axes[row, 3].imshow(np.kron(kelvin, np.ones((BLOCK, BLOCK))), cmap="magma", vmin=0, vmax=top_k)
+        axes[row, 3].set_title(f"regression mean change, {when}Z", fontsize=9)
+        fig.colorbar(im, ax=axes[row, 3], label="RMS change, K")
+        im = axes[row, 4].imshow(np.kron(nats, np.ones((BLOCK, BLOCK))), cmap="RdBu_r", vmin=-top_nats, vmax=top_nats)
+        axes[row, 4].set_title("transformer loss change", fontsize=9)
+        fig.colorbar(im, ax=axes[row, 4], label="nats per token")
         for ax in axes[row]:
             ax.set_xticks([])
             ax.set_yticks([])
@@ -143,24 +172,27 @@ def main() -> None:
     maps, tiles = [], []
     for i in picks:
         print(f"occlusion: sample {i}")
-        change, tile = occlusion(s, i)
-        maps.append(change)
+        kelvin, nats, tile = occlusion(s, i)
+        maps.append((kelvin, nats))
         tiles.append(tile)
     figure(s, picks, maps, tiles, args.out / "causality_occlusion.png")
     occl = [[s.test.tiles[int(s.test.tile[i])], str(np.datetime64(int(s.test.valid[i]), "h")) + "Z",
-             f"{m.max():+.4f}", f"{m.min():+.4f}", f"{np.abs(m).mean():.4f}"] for i, m in zip(picks, maps)]
-    numbers["occlusion"] = [{"sample": int(i), "max_nats": float(m.max()), "min_nats": float(m.min()),
-                             "mean_abs_nats": float(np.abs(m).mean()), "map_nats": m.round(5).tolist()}
-                            for i, m in zip(picks, maps)]
+             f"{k.max():.3f}", f"{k.mean():.3f}", f"{n.max():+.4f}", f"{np.abs(n).mean():.4f}"]
+            for i, (k, n) in zip(picks, maps)]
+    numbers["occlusion"] = [{"sample": int(i), "max_k": float(k.max()), "mean_k": float(k.mean()),
+                             "max_nats": float(n.max()), "mean_abs_nats": float(np.abs(n).mean()),
+                             "map_k": k.round(4).tolist(), "map_nats": n.round(5).tolist()}
+                            for i, (k, n) in zip(picks, maps)]
 
     md = "\n\n".join([
-        "# Causality: which inputs the shared transformer relies on",
+        "# Causality: which inputs the generator relies on",
         provenance(args, started),
         "## Ablations (ensemble-mean RMSE on the truth's 16-px blocks)",
-        table(["inputs", "RMSE K", "change vs all inputs", "CRPS K", "bias K", "spread-skill"], rows),
+        table(["GFS", "inputs", "RMSE K", "change vs all inputs", "CRPS K", "bias K", "spread-skill"], rows),
         "## Occlusion attribution over the S-2 image",
         "![occlusion maps](causality_occlusion.png)",
-        table(["tile", "valid time", "largest loss increase", "largest loss decrease", "mean abs change"], occl),
+        table(["tile", "valid time", "regression: largest change K", "mean change K", "transformer: largest loss "
+               "increase", "mean abs change"], occl),
     ])
     write(args.out, "causality", md, numbers)
 

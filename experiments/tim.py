@@ -12,7 +12,7 @@ feeds it back as an input, which TerraMind reports helps fine-tuned tasks. Two p
      an input, and evaluation generates it the same way (TiM) before T2M.
 The pixel accuracy of the generated LULC against the world's true LULC is reported too.
 
-    .venv/bin/python experiments/tim.py [--world demo] [--every 3] [--members 8] [--steps 300]
+    .venv/bin/python experiments/tim.py [--world full] [--every 3] [--members 8] [--steps 300]
 
 Writes `experiments/results/tim.md` and `.json`.
 """
@@ -65,20 +65,22 @@ def main() -> None:
 
     def run(model, label: str, part: str, **kwargs) -> None:
         print(f"{part}: {label} ...")
-        numbers[part][label] = score(ensembles(model, s.tokenizers, s.test, s.rows, config=s.config, **kwargs), truth)
+        generator = dataclasses.replace(s.generator, model=model)
+        numbers[part][label] = score(ensembles(generator, s.catalog, s.test, s.rows, config=s.config, **kwargs)[0], truth)
 
+    model, tokenizers = s.generator.model, s.generator.tokenizers
     for gfs_label, conditions in (("with GFS", STANDARD), ("without GFS", no_gfs)):
-        run(s.model, f"standard, {gfs_label}", "zero-shot", conditions_of=conditions)
-        run(s.model, f"TiM, {gfs_label}", "zero-shot", conditions_of=conditions, tim=True)
-        run(s.model, f"true LULC, {gfs_label}", "zero-shot", conditions_of=conditions + ("lulc",))
+        run(model, f"standard, {gfs_label}", "zero-shot", conditions_of=conditions)
+        run(model, f"TiM, {gfs_label}", "zero-shot", conditions_of=conditions, tim=True)
+        run(model, f"true LULC, {gfs_label}", "zero-shot", conditions_of=conditions + ("lulc",))
 
     train = s.split("train")
-    lulc, accuracy = generated_lulc(s.model, train, s.tokenizers)
+    lulc, accuracy = generated_lulc(model, train, tokenizers)
     numbers["generated_lulc_pixel_accuracy"] = accuracy
     print(f"generated LULC pixel accuracy on the train tiles: {accuracy:.3f}")
     tuned = {
-        "standard fine-tuning": fine_tune(s.model, with_lulc(train, None), s.tokenizers, args.steps),
-        "TiM fine-tuning": fine_tune(s.model, with_lulc(train, lulc), s.tokenizers, args.steps),
+        "standard fine-tuning": fine_tune(model, with_lulc(train, None), tokenizers, args.steps),
+        "TiM fine-tuning": fine_tune(model, with_lulc(train, lulc), tokenizers, args.steps),
     }
     run(tuned["standard fine-tuning"], "standard fine-tuning", "fine-tuned", conditions_of=STANDARD)
     run(tuned["TiM fine-tuning"], "TiM fine-tuning", "fine-tuned", conditions_of=STANDARD, tim=True)

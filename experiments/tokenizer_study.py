@@ -49,7 +49,7 @@ RESULTS = ROOT / "experiments" / "results"
 FSQ_CHECKPOINTS = ("t2m_hourly_1tok", "t2m_hourly", "t2m_hourly_4tok")
 TRAINED_TOKENS = 8  # the FSQ tokenizer trained here, from the 4-token one's demo preset
 CHRONOS_PER_DAY = (1, 2, 3, 4, 6, 8, 12, 24)
-RESIDUAL_CARD = ROOT / "checkpoints" / "tokenizers" / "t2m_residual.yaml"
+RESIDUAL_CARD = ROOT / "tokenizers" / "t2m_residual.yaml"
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,13 @@ STANDARD = ("s2l2a", "ndvi", "dem", "gfs", "coords", "time")
 
 def ensembles(generator, catalog, samples: Samples, rows: Sequence[int], conditions_of: Sequence[str],
               config: GenerationConfig, tim: bool = False, tokens: dict[str, torch.Tensor] | None = None,
-              gfs: torch.Tensor | None = None, progress=None) -> tuple[np.ndarray, np.ndarray]:
+              gfs: torch.Tensor | None = None, edit=None, progress=None) -> tuple[np.ndarray, np.ndarray]:
     """Ensembles `(len(rows), members, 14, 14)` K of the samples `rows` through the product's path
     (`generate.generate_t2m` with `generator`, a `generator.Generator`, on the tiles read from `catalog`),
     conditioned on the modalities `conditions_of` each sample has, and the regression means `(len(rows), 14, 14)`
-    K. `tokens` (`{name: (n_samples, length)}`) and `gfs` (`(n_samples, 24)` K) replace the samples' own
-    (ablations); every sample uses the same seed (common random numbers)."""
+    K. `tokens` (`{name: (n_samples, length)}`) and `gfs` (`(n_samples, 24)` K) replace the samples' own, and
+    `edit(tile, i) -> tile` changes sample `i`'s tile before the regression sees it (ablations); every sample uses
+    the same seed (common random numbers)."""
     tokens = {**samples.tokens, **(tokens or {})}
     gfs = samples.gfs if gfs is None else gfs
     tiles: dict[str, Tile] = {}
@@ -44,7 +45,8 @@ def ensembles(generator, catalog, samples: Samples, rows: Sequence[int], conditi
         cond = {k: tokens[k][i] for k in conditions_of if bool(samples.present[k][i])}
         given = GFSInput(gfs[i].numpy(), samples.lead[i].numpy()) if "gfs" in cond else None
         time = np.datetime64(int(samples.valid[i]), "h")
-        fields, _, mean, _ = generate_t2m(generator.model, generator.tokenizers, generator.regression, tiles[name], cond,
+        tile = tiles[name] if edit is None else edit(tiles[name], i)
+        fields, _, mean, _ = generate_t2m(generator.model, generator.tokenizers, generator.regression, tile, cond,
                                           time, config, given, tim)
         out.append(block_means(fields).numpy())
         means.append(block_means(mean[None]).numpy()[0])
