@@ -5,6 +5,7 @@ tokenizers and its regression beside it, with their sha256s in its metadata) for
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,36 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def _shipped_checkpoint() -> Path:
+    from tm_weather.model import DEFAULT_CHECKPOINT
+
+    return Path(os.environ.get("TM_WEATHER_SHIPPED_CHECKPOINT") or DEFAULT_CHECKPOINT)
+
+
+#: The shipped transformer checkpoint the golden tests check: `model.DEFAULT_CHECKPOINT`, or a candidate named by
+#: the environment variable TM_WEATHER_SHIPPED_CHECKPOINT (to try a new checkpoint before it ships). Its
+#: regression network and card lie beside it.
+SHIPPED_CHECKPOINT = _shipped_checkpoint()
+
+#: Why the shipped-checkpoint tests skip on a checkpoint from before the regression split.
+PREDATES_REGRESSION = "shipped checkpoint predates the regression split; retrain"
+
+
+def shipped_regression(checkpoint: Path | None = None) -> dict | None:
+    """The `regression` metadata ({checkpoint: name, sha256}) of the shipped transformer checkpoint (default:
+    `SHIPPED_CHECKPOINT`), or None when it has none (a checkpoint from before the regression split) or is
+    missing."""
+    from safetensors import safe_open
+
+    checkpoint = Path(checkpoint or SHIPPED_CHECKPOINT)
+    if not checkpoint.is_file():
+        return None
+    with safe_open(str(checkpoint), "pt") as f:
+        meta = f.metadata() or {}
+    return yaml.safe_load(meta["regression"]) if "regression" in meta else None
+
+
+#: Skip a test of the shipped checkpoints until the shipped transformer names the regression it was trained with.
+needs_shipped_regression = pytest.mark.skipif(shipped_regression() is None, reason=PREDATES_REGRESSION)

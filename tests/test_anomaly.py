@@ -1,6 +1,7 @@
-"""The within-tile anomaly (`tm_weather.model.anomaly`): shapes and units, determinism, a tiny fit on the tiny
-world (resumed after an interruption to the same weights), and generation's field: structure inside the tile
-that follows the DEM."""
+"""The regression network (`tm_weather.model.anomaly`): shapes and units, determinism, the tile level on its base
+(GFS, or ERA5's climate without it), a tiny fit on the tiny world (resumed after an interruption to the same
+weights), and the shipped regression (the one the shipped transformer names): structure inside the tile that
+follows the DEM."""
 
 from __future__ import annotations
 
@@ -11,15 +12,14 @@ import pytest
 import torch
 import yaml
 
-from model_support import one_thread, untrained_tokenizers  # noqa: F401  (fixture)
+from model_support import SHIPPED_CHECKPOINT, needs_shipped_regression, one_thread, shipped_regression  # noqa: F401  (fixture)
 from tm_weather.catalog import load_catalog
-from tm_weather.model import DEFAULT_ANOMALY
+from tm_weather.climatology import packaged
 from tm_weather.model import anomaly_train
-from tm_weather.model.anomaly import (STATIC_CHANNELS, TIME_FEATURES, AnomalyConfig, AnomalyModel, AnomalyNet,
-                                      ResidualNoise, load_anomaly, static_inputs, time_features)
+from tm_weather.model.anomaly import (LEVEL_FEATURES, STATIC_CHANNELS, TIME_FEATURES, AnomalyConfig, AnomalyModel,
+                                      AnomalyNet, Place, ResidualNoise, level_features, load_anomaly, static_inputs,
+                                      time_features)
 from tm_weather.tiles import read_tile
-from tm_weather.model.generate import GenerationConfig, generate_tile
-from tm_weather.model.transformer import ModelConfig, MultiModalTransformer
 from tm_weather.world.build import CATALOG, build_world
 from tm_weather.world.presets import PRESETS
 
@@ -47,15 +47,98 @@ def test_inputs_shapes_and_units():
     assert float(t[0, 0]) == pytest.approx(-1.0) and float(t[0, -1]) == pytest.approx(-0.5)
 
 
-def test_network_shapes_zero_tile_mean_and_deterministic():
+def test_network_shapes_level_plus_zero_mean_anomaly_and_deterministic():
+    """Output = level(t) + an anomaly of zero tile mean: the level features move the tile mean only."""
     torch.manual_seed(0)
     net = AnomalyNet(SMALL)
     static, times = torch.randn(2, STATIC_CHANNELS, 56, 56), torch.randn(2, 24, TIME_FEATURES)
-    out = net(static, times).detach()
+    levels = torch.randn(2, 24, LEVEL_FEATURES)
+    out = net(static, times, levels).detach()
     assert out.shape == (2, 24, 56, 56)
-    assert float(out.mean((-2, -1)).abs().max()) < 1e-5
+    other = net(static, times, levels + 1.0).detach()
+    anomaly = lambda x: x - x.mean((-2, -1), keepdim=True)  # noqa: E731
+    torch.testing.assert_close(anomaly(other), anomaly(out), atol=1e-5, rtol=0)  # the within-tile part: unchanged
+    assert float((other - out).mean((-2, -1)).abs().max()) > 1e-4  # the level: moved
     torch.manual_seed(0)
-    torch.testing.assert_close(AnomalyNet(SMALL)(static, times), out, rtol=0, atol=0)
+    torch.testing.assert_close(AnomalyNet(SMALL)(static, times, levels), out, rtol=0, atol=0)
+
+
+HOURS = np.datetime64("2023-07-01T00:00", "ns") + np.arange(24) * np.timedelta64(1, "h")
+
+
+def test_place_is_the_climate_at_the_tile():
+    clim = packaged()
+    place = Place.at(47.0, 11.0, HOURS, hill())
+    np.testing.assert_allclose(place.clim, clim(47.0, 11.0, HOURS), atol=1e-3)
+    months = clim.months(47.0, 11.0)
+    assert months.shape == (12,) and place.annual_range_k == pytest.approx(float(months.max() - months.min()))
+    assert 10 < place.annual_range_k < 30  # the Alps' foreland: cold winters, warm summers
+    assert float(months[6]) > float(months[0]) + 10  # July warmer than January in the north
+    assert place.height_m == pytest.approx(float(hill().mean())) and Place.at(47.0, 11.0, HOURS, None).height_m is None
+
+
+def test_level_features_with_and_without_gfs():
+    """Without GFS the base is the climate and the GFS features are 0; with GFS the base is GFS, its features set."""
+    place = Place.at(47.0, 11.0, HOURS, hill())
+    features, base = level_features(place, None, None)
+    assert features.shape == (24, LEVEL_FEATURES) and base.shape == (24,)
+    torch.testing.assert_close(base, torch.from_numpy(place.clim))
+    assert float(features[:, :4].abs().max()) == 0.0  # has-GFS, its shape, its departure, its lead
+    torch.testing.assert_close(features[:, 4], (base - 273.15) / 20.0)
+    torch.testing.assert_close(features[:, 5], torch.full((24,), place.annual_range_k / 20.0))
+    torch.testing.assert_close(features[:, 6], torch.full((24,), float(hill().mean()) / 1000.0))
+
+    gfs = (place.clim.mean() + 3.0 + 4.0 * np.sin(np.arange(24) / 24 * 2 * np.pi)).astype(np.float32)
+    lead = np.tile(np.arange(6), 4)
+    with_gfs, base = level_features(place, gfs, lead)
+    torch.testing.assert_close(base, torch.from_numpy(gfs))
+    assert bool((with_gfs[:, 0] == 1).all())
+    torch.testing.assert_close(with_gfs[:, 1], torch.from_numpy((gfs - gfs.mean()) / 5.0))
+    torch.testing.assert_close(with_gfs[:, 2], torch.full((24,), 3.0 / 5.0), atol=1e-4, rtol=0)
+    torch.testing.assert_close(with_gfs[:, 3], torch.from_numpy(lead / 12.0).float())
+    torch.testing.assert_close(with_gfs[:, 4:], features[:, 4:])  # the place's features: the same either way
+    no_dem, _ = level_features(Place.at(47.0, 11.0, HOURS, None), None, None)
+    assert float(no_dem[:, 6].abs().max()) == 0.0
+
+
+def test_mean_is_its_base_plus_the_network():
+    """`AnomalyModel.mean`: absolute kelvin, the network's output on the base (GFS or the climate); its profile
+    the tile mean of that."""
+    torch.manual_seed(0)
+    model = AnomalyModel(AnomalyNet(SMALL).eval(), ResidualNoise(0.3, 80.0))
+    refl = np.full((12, 224, 224), 0.15, np.float32)
+    refl[7] = 0.35
+    dem = hill()
+    place = Place.at(47.0, 11.0, HOURS, dem)
+    gfs = (place.clim + 6.0).astype(np.float32)
+    lead = np.tile(np.arange(6), 4)
+    clim = model.mean(refl, dem, HOURS, 47.0, 11.0)
+    given = model.mean(refl, dem, HOURS, 47.0, 11.0, gfs, lead)
+    assert clim.shape == given.shape == (24, 56, 56)
+    levels, base = level_features(place, None, None)
+    net = model.net(static_inputs(refl, dem)[None], time_features(HOURS, 47.0, 11.0)[None], levels[None])[0].detach()
+    torch.testing.assert_close(clim, net + base[:, None, None])
+    assert 250 < float(clim.mean()) < 320 and float((given - clim).mean()) > 3  # GFS 6 K above the climate
+    from types import SimpleNamespace
+
+    tile = SimpleNamespace(reflectance=refl, dem=dem, lat=47.0, lon=11.0)
+    torch.testing.assert_close(model.profile(tile, HOURS), clim.mean((1, 2)))
+    from tm_weather.tiles import GFSInput
+
+    torch.testing.assert_close(model.profile(tile, HOURS, GFSInput(gfs, lead)), given.mean((1, 2)))
+
+
+def test_draws_are_the_mean_anomaly_plus_noise_on_the_pixels():
+    torch.manual_seed(0)
+    model = AnomalyModel(AnomalyNet(SMALL).eval(), ResidualNoise(0.3, 80.0))
+    mean = 280.0 + torch.randn(56, 56)
+    anomaly, draws = model.draws(mean, (224, 224), 10.0, 3, seed=5)
+    assert anomaly.shape == (224, 224) and draws.shape == (3, 224, 224)
+    assert abs(float(anomaly.mean())) < 1e-4 and float(draws.mean((1, 2)).abs().max()) < 1e-4  # zero tile mean
+    noise = draws - anomaly
+    assert 0.6 * 0.3 < float(noise.std((1, 2)).min()) <= 1.05 * 0.3
+    _, again = model.draws(mean, (224, 224), 10.0, 3, seed=5)
+    torch.testing.assert_close(again, draws, rtol=0, atol=0)
 
 
 def test_residual_noise_fit_recovers_sd_and_length():
@@ -80,11 +163,24 @@ def test_tiny_fit_from_a_catalog_writes_a_card_and_resumes_to_the_same_weights(t
     model = load_anomaly(path)
     assert card["bytes"] == path.stat().st_size < 2e6 and card["data"]["train_tile_days"] > 0
     assert card["metrics"]["val_spatial_rmse_k"] > 0 and card["fit"]["cpu_seconds"] > 0
+    assert card["fit"]["gfs_dropout"] == pytest.approx(0.3) and card["sha256"] == model.sha256
+    levels = ("val_level_rmse_with_gfs_k", "val_level_rmse_gfs_input_k", "val_level_rmse_without_gfs_k",
+              "val_level_rmse_climatology_k")
+    assert all(0 < card["metrics"][k] < 30 for k in levels), card["metrics"]  # the tiny world's val has GFS
     assert model.noise.sd_k > 0 and model.noise.length_m > 0
 
     catalog = load_catalog(tiny)
     train = anomaly_train.anomaly_data(catalog, "train")
-    assert train.target.shape[1:] == (24, 56, 56) and train.cell_m == pytest.approx(40.0)
+    n = len(train)
+    assert train.truth.shape == (n, 24, 56, 56) and train.cell_m == pytest.approx(40.0)
+    assert 230 < float(train.truth.nanmean()) < 320  # absolute kelvin, not an anomaly
+    assert train.gfs.shape == train.lead.shape == (n, 24) and bool(torch.isfinite(train.gfs).all())
+    assert float((train.gfs.mean(1) - train.truth.nanmean((1, 2, 3))).abs().max()) < 5  # GFS: the same weather
+    assert train.lead.tolist()[0] == list(range(6)) * 4 and len(train.places) == n
+    levels, base = train.levels(torch.arange(n), torch.tensor([True] + [False] * (n - 1)))
+    torch.testing.assert_close(base[0], train.gfs[0])  # GFS where asked for and there
+    torch.testing.assert_close(base[1:], torch.from_numpy(np.stack([p.clim for p in train.places[1:]])))
+    assert bool((levels[0, :, 0] == 1).all()) and float(levels[1:, :, :4].abs().max()) == 0
     config = replace(anomaly_train.PRESETS["tiny"], steps=12, save_every=4, model=SMALL)
     whole = anomaly_train.fit(train, config, progress=False)
     calls = {"n": 0}
@@ -115,50 +211,55 @@ def test_train_command_fits_the_anomaly_network_on_a_catalog(tiny, tmp_path, cap
     card = yaml.safe_load((tmp_path / "anomaly-demo.yaml").read_text())
     assert card["fit"]["steps"] == 4 and card["data"]["catalog"] == str(tiny)
     assert load_anomaly(tmp_path / "anomaly-demo.safetensors").net.config == AnomalyConfig()
+    assert (tmp_path / "run" / "regression" / "anomaly-last.pt").is_file()  # --run-dir: one subfolder per part
+    assert not (tmp_path / "transformer-demo.safetensors").exists()  # --part anomaly only
 
 
 @pytest.fixture(scope="module")
 def shipped():
-    return load_anomaly(DEFAULT_ANOMALY)
+    """The regression network the shipped transformer (`checkpoints/transformer-full.safetensors`) names, beside it."""
+    trained = shipped_regression()
+    return trained, load_anomaly(SHIPPED_CHECKPOINT.parent / trained["checkpoint"])
 
 
+@needs_shipped_regression
 def test_shipped_card_matches(shipped):
     from tm_weather.tokenizers.registry import sha256
 
-    card = yaml.safe_load(DEFAULT_ANOMALY.with_suffix(".yaml").read_text())
-    assert card["sha256"] == sha256(DEFAULT_ANOMALY) and card["bytes"] == DEFAULT_ANOMALY.stat().st_size < 3e6
-    assert card["metrics"]["val_spatial_rmse_k"] < card["metrics"]["val_flat_spatial_rmse_k"]
+    trained, model = shipped
+    path = SHIPPED_CHECKPOINT.parent / trained["checkpoint"]
+    card = yaml.safe_load(path.with_suffix(".yaml").read_text())
+    assert card["sha256"] == sha256(path) == trained["sha256"] == model.sha256
+    assert card["bytes"] == path.stat().st_size < 3e6
+    metrics = card["metrics"]
+    assert metrics["val_spatial_rmse_k"] < metrics["val_flat_spatial_rmse_k"]
+    assert metrics["val_level_rmse_with_gfs_k"] < metrics["val_level_rmse_gfs_input_k"]  # it improves on GFS
+    assert metrics["val_level_rmse_without_gfs_k"] < metrics["val_level_rmse_climatology_k"]  # and on the climate
 
 
+@needs_shipped_regression
 def test_shipped_network_follows_the_dem_by_day(shipped):
     """A hill on a uniform plain at 13 h local time: colder where higher (the lapse rate's sign)."""
+    _, model = shipped
     refl = np.full((12, 224, 224), 0.15, np.float32)
     refl[7] = 0.35
     dem = hill()
-    mean = shipped.mean(refl, dem, np.array(["2023-07-01T13:00"], dtype="datetime64[m]"), 47.0, 0.0)[0]
+    mean = model.mean(refl, dem, np.array(["2023-07-01T13:00"], dtype="datetime64[m]"), 47.0, 0.0)[0]
+    anomaly = mean - mean.mean()
     height = static_inputs(refl, dem)[13]
-    assert float(mean.std()) > 0.02
-    assert float(torch.corrcoef(torch.stack([mean.flatten(), -height.flatten()]))[0, 1]) > 0.5
+    assert float(anomaly.std()) > 0.02
+    assert float(torch.corrcoef(torch.stack([anomaly.flatten(), -height.flatten()]))[0, 1]) > 0.5
+    assert abs(float(mean.mean()) - float(packaged()(47.0, 0.0, np.datetime64("2023-07-01T13:00")))) < 8
 
 
-def test_generated_field_carries_structure_that_follows_the_dem(shipped, data_dir):
-    """`generate_tile` with the anomaly model: the field is tile mean + anomaly mean + residual, at 10 m, with
-    within-tile spread; each member's anomaly is the regression's plus a residual of the fitted size; same seed,
-    same field."""
+@needs_shipped_regression
+def test_shipped_regression_mean_follows_the_dem_on_a_real_tile(shipped, data_dir):
     tiles = data_dir / "sentinel2" / "terramind-examples"
     tile = read_tile(tiles / "S2L2A" / "38D_378R_2_3.tif", tiles / "DEM" / "38D_378R_2_3.tif", boa_add_offset=0)
-    torch.manual_seed(0)
-    model = MultiModalTransformer(ModelConfig(width=32, heads=2, encoder_layers=1, decoder_layers=1))
-    config = GenerationConfig(members=4, steps=2, seed=3)
-    ds = generate_tile(model, untrained_tokenizers(), tile, tile.acquired, config=config, anomaly=shipped)
-    field, within = ds["t2m"].values, ds["t2m_anomaly_mean"].values
-    assert field.shape == (4, 224, 224) and ds["t2m"].attrs["units"] == "K" and within.shape == (224, 224)
-    anomaly = field - field.mean(axis=(1, 2), keepdims=True)
-    assert float(anomaly.std(axis=(1, 2)).min()) > 0.05
-    np.testing.assert_allclose(field.mean(axis=(1, 2)), ds["t2m_hourly"].values[:, int(str(tile.acquired)[11:13])], atol=1e-3)
-    residual = anomaly - within  # each member's draw: sd as fitted (bilinear onto the pixels smooths it a little)
-    assert 0.6 * shipped.noise.sd_k < float(residual.std(axis=(1, 2)).min()) <= 1.05 * shipped.noise.sd_k
+    _, model = shipped
+    cells = model.mean(tile.reflectance, tile.dem, np.array([tile.acquired]), tile.lat, tile.lon)[0]
+    within, draws = model.draws(cells, (224, 224), abs(tile.grid.transform.a), 4, seed=3)
     dem = tile.dem - tile.dem.mean()
-    assert np.corrcoef(within.ravel(), -dem.ravel())[0, 1] > 0.3
-    again = generate_tile(model, untrained_tokenizers(), tile, tile.acquired, config=config, anomaly=shipped)
-    np.testing.assert_array_equal(again["t2m"].values, field)
+    assert np.corrcoef(within.numpy().ravel(), -dem.ravel())[0, 1] > 0.3
+    residual = (draws - within).numpy()
+    assert 0.6 * model.noise.sd_k < float(residual.std(axis=(1, 2)).min()) <= 1.05 * model.noise.sd_k
