@@ -174,16 +174,6 @@ def test_generate_tile_writes_the_regression_mean(model, real_tile):
     np.testing.assert_array_equal(again["t2m"].values, ds["t2m"].values)  # same seed, same field
 
 
-def test_gfs_input_validates_its_shape():
-    GFSInput(np.zeros(24, np.float32), np.zeros(24, np.int64))
-    with pytest.raises(ValueError, match="24 values and 24 leads"):
-        GFSInput(np.zeros(23, np.float32), np.zeros(24, np.int64))
-    with pytest.raises(ValueError, match="24 values and 24 leads"):
-        GFSInput(np.zeros(24, np.float32), np.zeros(12, np.int64))
-    with pytest.raises(ValueError, match="24 values and 24 leads"):
-        GFSInput(np.zeros((1, 24), np.float32), np.zeros(24, np.int64))
-
-
 def test_any_subset_of_conditions(model):
     out = generate(model, conditions(("coords", "time")), TARGETS, GenerationConfig(members=2, steps=2))
     assert out["t2m_field"].shape == (2, 196)
