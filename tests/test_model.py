@@ -59,7 +59,25 @@ def test_task_samples_condition_and_target_the_generation_task():
         assert bool((inputs.modality == MODALITY_ID[name]).any(1).all())
     with_gfs = (inputs.modality == MODALITY_ID["gfs"]).any(1)
     residual = (targets.modality == MODALITY_ID["t2m_residual"]).any(1)
+    clim = (targets.modality == MODALITY_ID["t2m_residual_clim"]).any(1)
     assert bool(with_gfs.any() and (~with_gfs).any()) and torch.equal(residual, with_gfs)  # the residual needs GFS
+    assert torch.equal(clim, ~with_gfs)  # the climate's residual: only without GFS among the inputs
+
+
+def test_task_never_asks_a_residual_whose_base_is_not_given():
+    """Over many task samples: `t2m_residual` (from the regression given GFS) is a target only with GFS among the
+    inputs, `t2m_residual_clim` (without GFS) only without; with GFS absent from the data, never the former."""
+    gen = torch.Generator().manual_seed(6)
+    config = MaskingConfig(inputs=64, targets=32, task_fraction=1.0)
+    for batch in (random_batch(128, gen), random_batch(64, gen, missing=("gfs",))):
+        inputs, targets, _ = sample(batch, config, gen)
+        with_gfs = (inputs.modality == MODALITY_ID["gfs"]).any(1, keepdim=True)
+        live = ~targets.pad
+        residual = live & (targets.modality == MODALITY_ID["t2m_residual"])
+        clim = live & (targets.modality == MODALITY_ID["t2m_residual_clim"])
+        assert not bool((residual & ~with_gfs).any()) and not bool((clim & with_gfs).any())
+        assert bool(clim.any())  # the climate's residual is asked where GFS is not given
+    assert not bool(with_gfs.any()) and not bool(residual.any())  # no GFS in the data: never t2m_residual
 
 
 def test_shapes_and_shared_memory_attention():
