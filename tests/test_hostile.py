@@ -80,6 +80,7 @@ def no_work(monkeypatch):
         raise AssertionError("the model was loaded before the output path was checked")
 
     monkeypatch.setattr("tm_weather.model.transformer.load_model", load_model)
+    monkeypatch.setattr("tm_weather.model.generator.load_model", load_model)  # what `Generator.load` calls
 
 
 # --------------------------------------------------------------------------------- 2: source names
