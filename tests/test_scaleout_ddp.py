@@ -11,15 +11,21 @@ import torch
 import yaml
 
 from daily_support import tiny_world
+from model_support import small_regression
 from tm_weather.model.transformer import load_model
 from tm_weather.tokenizers.registry import sha256
 from tm_weather.world.build import CATALOG
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="bug: tm_weather/jobs/ddp.py:44 calls split_samples without the regression "
+                   "model (and :66 ship without the regression path) since the regression split")
 def test_two_process_cpu_ddp_trains_and_its_checkpoint_loads(tmp_path_factory, tmp_path):
     world = tiny_world(tmp_path_factory)
     out, run_dir = tmp_path / "checkpoints", tmp_path / "run"
+    out.mkdir()
+    regression = out / "anomaly-demo.safetensors"  # where `train` looks for it by default
+    small_regression().save(regression)
     done = subprocess.run(
         [sys.executable, "-m", "tm_weather.jobs.ddp", "--catalog", str(world / CATALOG), "--out", str(out),
          "--run-dir", str(run_dir), "--steps", "3", "--devices", "2"],
@@ -33,6 +39,8 @@ def test_two_process_cpu_ddp_trains_and_its_checkpoint_loads(tmp_path_factory, t
     model, meta = load_model(path)
     assert card["sha256"] == sha256(path) and model.num_parameters() == card["parameters"]
     assert meta["preset"] == "demo" and card["train"]["steps"] == 3
+    trained_with = {"checkpoint": regression.name, "sha256": sha256(regression)}
+    assert yaml.safe_load(meta["regression"]) == trained_with == card["regression"]
     state = torch.load(run_dir / "last.ckpt", weights_only=True)
     assert state["global_step"] == 3
     weights = {k.removeprefix("model."): v for k, v in state["state_dict"].items()}
