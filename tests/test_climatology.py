@@ -30,6 +30,17 @@ def test_mid_month_gives_the_months_mean_at_grid_points_and_time_is_smooth():
     np.testing.assert_allclose(month_weights(hours).sum(-1), 1.0, atol=1e-9)
 
 
+def test_months_are_the_stored_means_at_grid_points_bilinear_between_and_broadcast():
+    clim = Climatology.load()
+    with xr.open_dataset(PACKAGED) as ds:
+        stored = ds["t2m"].sel(latitude=[60.0, 59.5], longitude=[30.0, 30.5]).transpose("month", "latitude", "longitude").values
+    np.testing.assert_allclose(clim.months(60.0, 30.0), stored[:, 0, 0], atol=1e-4)
+    np.testing.assert_allclose(clim.months(59.75, 30.25), stored.mean((1, 2)), atol=1e-3)  # the cell's centre
+    months = clim.months(np.array([[55.0], [-35.0]]), np.array([20.0, 21.0, 22.0]))
+    assert months.shape == (12, 2, 3) and clim.months(0.0, 0.0).shape == (12,)
+    np.testing.assert_allclose(clim(60.0, 30.0, mid_month(4)), clim.months(60.0, 30.0)[3], atol=0.01)
+
+
 def test_broadcasting_and_the_seasons_of_both_hemispheres():
     lat = np.array([[55.0], [-35.0]])
     t = np.array(["2021-01-15", "2021-07-15"], dtype="datetime64[s]")
