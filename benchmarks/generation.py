@@ -11,7 +11,7 @@ truth's 16-px block means (14 x 14 per tile):
 - the GFS series the generator is conditioned on (latest run per hour, lapse-rate corrected to the tile's mean
   DEM height), at the valid hour, as a flat field: the model's own input;
 - a direct U-Net regression (S-2 + DEM + that GFS at the valid hour + hour of day -> T2M blocks) trained on the same
-  train split for `--unet-seconds` (default: the regression network's fit time from its card);
+  train split for `--unet-seconds` of CPU time (default: the regression network's, from its card);
 then the share of the learnable gap closed, (GFS input - model) / (GFS input - oracle), with the world's oracle
 (`ORACLE_K`), generation latency (one 224 x 224 tile, `--members`), training throughput (`throughput.py`), and the
 five real Sentinel-2 tiles in tests/data at their own times and places without GFS, against ERA5's monthly mean.
@@ -124,20 +124,20 @@ def unet_inputs(catalog, samples, tiles: dict) -> tuple[torch.Tensor, torch.Tens
 
 
 def train_unet(x, gfs, truth, seconds: float) -> UNet:
-    """Fit the U-Net to `truth - gfs` blocks for `seconds` of wall time (AdamW, batch 16)."""
+    """Fit the U-Net to `truth - gfs` blocks for `seconds` of CPU time (AdamW, batch 16)."""
     torch.manual_seed(0)
     net = UNet(x.shape[1])
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     target = truth - gfs[:, None, None]
-    start, steps = time.perf_counter(), 0
-    while time.perf_counter() - start < seconds:
+    start, steps = time.process_time(), 0
+    while time.process_time() - start < seconds:
         idx = torch.randint(0, len(x), (16,))
         loss = F.mse_loss(net(x[idx]), target[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
         steps += 1
-    print(f"U-Net: {steps} steps in {seconds:.0f} s, last loss {float(loss.detach()):.3f} K^2")
+    print(f"U-Net: {steps} steps in {seconds:.0f} s CPU, last loss {float(loss.detach()):.3f} K^2")
     return net.eval()
 
 
@@ -152,7 +152,8 @@ def main() -> int:
     p.add_argument("--samples", type=Path, help="folder of cached split samples (default: runs/transformer-WORLD, "
                    "where `tm-weather train --preset WORLD` left them)")
     p.add_argument("--unet-seconds", type=float, default=None,
-                   help="U-Net training wall time (default: the regression network's, from its card)")
+                   help="U-Net training CPU time (default: the regression network's fit, data reading included, "
+                   "from its card)")
     args = p.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -198,7 +199,7 @@ def main() -> int:
 
     tiles: dict = {}
     x_train, gfs_train = unet_inputs(catalog, train, tiles)
-    budget = float(reg_card["fit"]["wall_seconds"]) if args.unet_seconds is None else args.unet_seconds
+    budget = float(reg_card["fit"]["cpu_seconds"]) if args.unet_seconds is None else args.unet_seconds
     net = train_unet(x_train, gfs_train, train.truth, budget)
     x_test, gfs_test = unet_inputs(catalog, test.select(torch.tensor(rows)), tiles)
     with torch.no_grad():
@@ -244,7 +245,7 @@ def main() -> int:
     gap = (input_rmse - model_rmse) / (input_rmse - ORACLE_K)
     lines = [f"checkpoint {args.checkpoint.name} (sha256 {card['sha256'][:12]}), regression {generator.regression_path.name} "
              f"(sha256 {generator.regression.sha256[:12]}), world {args.world} seed 0 test split, {len(rows)} samples "
-             f"(every {args.every} h), {args.members} members, seed {args.seed}, U-Net trained {budget:.0f} s",
+             f"(every {args.every} h), {args.members} members, seed {args.seed}, U-Net trained {budget:.0f} s CPU",
              "", "| system | RMSE K | MAE K | bias K | CRPS K | spread K | spread-skill | spatial RMSE K | RMSE / GFS input | RMSE / U-Net |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for label, r in results.items():
