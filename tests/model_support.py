@@ -41,14 +41,18 @@ def small_regression(seed: int = 0, sd_k: float = 0.3, length_m: float = 80.0) -
     return AnomalyModel(AnomalyNet(SMALL_REGRESSION).eval(), ResidualNoise(sd_k=sd_k, length_m=length_m))
 
 
-def write_small_checkpoint(folder: Path, regression_seed: int = 0) -> Path:
+def write_small_checkpoint(folder: Path, regression_seed: int = 0, shipped_tokenizers: bool = False) -> Path:
     """Write the untrained tokenizers into `folder`, a random small regression network `REGRESSION_NAME`, and a random
     `SMALL` transformer "trained" with them, `t.safetensors` (its `tokenizers` metadata: their sha256; its
     `regression` metadata: the regression's file name and sha256, as `train.ship` writes); return the transformer's
-    path."""
+    path. With `shipped_tokenizers` the transformer names the shipped tokenizers (`tokenizers/`) instead, and no
+    tokenizer is written: for callers that cannot pass `--tokenizers` (the daily job)."""
     folder = Path(folder)
-    tokenizers = untrained_tokenizers()
-    hashes = {name: save_tokenizer(m, name, folder / f"{name}.safetensors") for name, m in tokenizers.models.items()}
+    if shipped_tokenizers:
+        hashes = Tokenizers.load().hashes
+    else:
+        tokenizers = untrained_tokenizers()
+        hashes = {name: save_tokenizer(m, name, folder / f"{name}.safetensors") for name, m in tokenizers.models.items()}
     small_regression(regression_seed).save(folder / REGRESSION_NAME, {"preset": "small"})
     regression = {"checkpoint": REGRESSION_NAME, "sha256": sha256(folder / REGRESSION_NAME)}
     torch.manual_seed(0)

@@ -147,3 +147,25 @@ def test_run_log_survives_a_line_cut_short(tmp_path):
     assert len(lines) == 3 and json.loads(lines[-1])["run"] == "r2"
     assert [e["event"] for e in read_log(tmp_path, DAY)] == ["start", "end"]
     assert completed(tmp_path, DAY) and not completed(tmp_path, DAY - dt.timedelta(days=1))
+
+
+def test_the_generate_stage_uses_the_checkpoints_regression_and_the_latest_gfs_runs(world, tmp_path, no_network):
+    """With a checkpoint (its regression beside it): each tile's field at the generate hour, from the catalog's GFS
+    (its 00Z and 12Z runs: hours after 05Z use leads up to 11 h), the regression named in the file."""
+    from model_support import REGRESSION_NAME, write_small_checkpoint
+    from tm_weather.tokenizers.registry import sha256
+    import xarray as xr
+
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    checkpoint = write_small_checkpoint(folder, shipped_tokenizers=True)
+    catalog = small_catalog(world, tmp_path, sources=("gfs",), cycles=[0, 12], priority=[])
+    job = Job.from_catalog(catalog, offline=True, sleep=pytest.fail, checkpoint=checkpoint)
+    [done] = run_job(job, DAY)
+    assert done.exit_code == EXIT_OK, done.missing
+    stages = {e["event"]: e for e in read_log(job.out / "log", DAY)}
+    assert stages["generate"]["status"] == "written" and stages["generate"]["tiles"] == ["tile02"]
+    ds = xr.open_dataset(job.out / "generated" / DAY.isoformat() / "tile02.nc")
+    assert [int(x) for x in ds.attrs["input_gfs_leads_h"].split()] == list(range(12)) * 2
+    assert ds.attrs["regression_sha256"] == sha256(folder / REGRESSION_NAME)
+    assert ds["t2m_regression_mean"].shape == (224, 224) and "gfs" in ds.attrs["conditioned_on"].split()
