@@ -18,9 +18,8 @@ from pathlib import Path
 
 from tm_weather.catalog import load_catalog
 from tm_weather.errors import EXIT_OK
+from tm_weather.shipped import DEFAULT_CATALOG
 
-#: The embedded default catalog: the real fixtures shipped in tests/data.
-DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "data_catalog.yaml"
 #: Hours between the generated valid times of a test tile's acquisition day (00, 03, .., 21 UTC).
 EVERY_H = 3
 

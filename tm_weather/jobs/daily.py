@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import requests
 import xarray as xr
+import yaml
 
 from tm_weather.catalog import Catalog, load_catalog
 from tm_weather.errors import EXIT_FAILURE, EXIT_INPUT, EXIT_LOCKED, EXIT_OK, EXIT_PARTIAL, InputError
@@ -53,6 +54,7 @@ from tm_weather.jobs.runlog import RunLog, completed
 from tm_weather.outputs import atomic_file, check_output
 from tm_weather.sources import open_source
 from tm_weather.store import Store, StoreLocked
+from tm_weather.shipped import CHECKPOINT_DIR, TOKENIZER_DIR
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +62,6 @@ log = logging.getLogger(__name__)
 HERBIE_KINDS = {"gfs", "gfs_analysis", "urma", "rtma"}
 #: UTC hour of the generated fields.
 GENERATE_HOUR = 12
-#: The shipped tokenizer checkpoints (`tm_weather.tokenizers.registry.CHECKPOINT_DIR`, known here without torch).
-TOKENIZER_DIR = Path(__file__).resolve().parents[2] / "tokenizers"
 
 
 @dataclass(frozen=True)
@@ -288,6 +288,8 @@ def tokenize_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> N
         return
     paths = {name: TOKENIZER_DIR / f"t2m_{name}.safetensors" for name in ("hourly", "daily")}
     shas = {f"{name}_tokenizer_sha256": tree_digest(path) for name, path in paths.items()}
+    _check_trained_with(job.checkpoint or CHECKPOINT_DIR / "transformer-full.safetensors", {
+        f"t2m_{name}": (path, shas[f"{name}_tokenizer_sha256"]) for name, path in paths.items()})
     window = _tokenizer_config(paths["daily"])["length"]
     models, written = None, []
     for key in keys:
@@ -308,6 +310,21 @@ def tokenize_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> N
             written.append(source)
     result.changed += [f"tokens/{day}/{s}" for s in written]
     runlog.write("tokenize", status="written" if written else "nothing to do", sources=written)
+
+
+def _check_trained_with(checkpoint: Path, tokenizers: dict[str, tuple[Path, str]]) -> None:
+    """`InputError` when a tokenizer `name -> (path, sha256)` differs from the one the transformer `checkpoint`
+    records in its metadata (the tokens the job writes are the model's inputs: another tokenizer would make them
+    silently wrong). Nothing to check without the checkpoint."""
+    from safetensors import safe_open
+
+    if not Path(checkpoint).is_file():
+        return
+    with safe_open(str(checkpoint), "np") as f:
+        trained = yaml.safe_load(f.metadata().get("tokenizers", "{}")) or {}
+    for name, (path, digest) in tokenizers.items():
+        if name in trained and trained[name] != digest:
+            raise InputError(path, "sha256", f"{trained[name]} (the tokenizer {Path(checkpoint).name} was trained with)", digest)
 
 
 def _tokenizer_config(path: Path) -> dict:

@@ -1,9 +1,6 @@
 """The shared multimodal transformer: model, correlation-learning masks, data and generation."""
 
-from pathlib import Path
-
-#: Shipped transformer checkpoints and their model cards (top-level `checkpoints/`, beside `tokenizers/`).
-CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "checkpoints"
+from tm_weather.shipped import CHECKPOINT_DIR  # the shipped checkpoints (re-exported)
 
 #: The shipped checkpoint `tm-weather generate` uses by default (`tm-weather train --preset full`).
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "transformer-full.safetensors"

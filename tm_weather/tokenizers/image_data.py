@@ -21,9 +21,10 @@ import torch.nn.functional as F
 
 from tm_weather.tokenizers.fsq import codebook_usage, perplexity
 from tm_weather.tokenizers.series_data import ERA5_FIXTURE
+from tm_weather.shipped import FIXTURES
 
 
-REAL_S2 = Path(__file__).resolve().parents[2] / "tests" / "data" / "sentinel2" / "terramind-examples" / "S2L2A"
+REAL_S2 = FIXTURES / "sentinel2" / "terramind-examples" / "S2L2A"
 CROP = 96  # training crop, px (6 x 6 tokens)
 #: The T2M field tokenizer's held-out hours start here (it was trained on the hours before; the hourly series
 #: tokenizers hold out more days, from `series_data.HOLDOUT_START`).

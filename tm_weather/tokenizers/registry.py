@@ -26,10 +26,8 @@ from tm_weather.tokenizers.residual import residual_task
 from tm_weather.tokenizers.series import SeriesTokenizer, SeriesTokenizerConfig
 from tm_weather.tokenizers.series_data import daily_task, hourly_task
 from tm_weather.tokenizers.train import TrainConfig
+from tm_weather.shipped import TOKENIZER_DIR as CHECKPOINT_DIR  # the one folder of shipped tokenizers
 
-#: The one folder of shipped tokenizers: every checkpoint and its model card (top-level `tokenizers/`, not a
-#: Python package). The transformer's tokens come from these files and no others.
-CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "tokenizers"
 
 
 @dataclass(frozen=True)

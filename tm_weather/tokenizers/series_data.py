@@ -22,9 +22,10 @@ import torch
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
 from tm_weather.tokenizers.fsq import codebook_usage, perplexity
+from tm_weather.shipped import FIXTURES
 
 #: The real ERA5 fixture shipped with the repository.
-ERA5_FIXTURE = Path(__file__).resolve().parents[2] / "tests" / "data" / "era5" / "era5_t2m_uk_2019-03-01_21.grib"
+ERA5_FIXTURE = FIXTURES / "era5" / "era5_t2m_uk_2019-03-01_21.grib"
 HOLDOUT_START = np.datetime64("2019-03-16")
 DAILY_HOLDOUT_LAT = 51.0
 #: A tokenizer with a level grid is also evaluated on `SWEEP_WINDOWS` held-out windows (drawn at random, seeded)
