@@ -306,3 +306,17 @@ def test_generate_command_with_gfs_records_its_leads(shipped, tiny_world, tmp_pa
     assert "gfs" in ds.attrs["conditioned_on"]
     assert ds["t2m_regression_mean"].shape == (224, 224) and bool(np.isfinite(ds["t2m_regression_mean"]).all())
     assert 230 < float(ds["t2m_regression_mean"].mean()) < 320  # GFS's February in Bavaria + a small network's level
+
+
+def test_generate_command_refuses_a_regression_it_was_not_trained_with(shipped, data_dir, tmp_path, capsys):
+    other = tmp_path / "other.safetensors"
+    small_regression(seed=2).save(other)
+    s2 = data_dir / "sentinel2" / "terramind-examples" / "S2L2A" / "38D_378R_2_3.tif"
+    args = ["generate", "--s2", str(s2), "--time", "2021-07-01T12:00", "--boa-add-offset", "0", "--members", "2",
+            "--steps", "1", "--checkpoint", str(shipped / "t.safetensors"), "--tokenizers", str(shipped),
+            "--out", str(tmp_path / "x.nc")]
+    assert main([*args, "--regression", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert str(other) in err and "sha256" in err and not (tmp_path / "x.nc").exists()
+    assert main([*args, "--regression", str(shipped / REGRESSION_NAME)]) == 0  # the one it names, given explicitly
+    assert xr.open_dataset(tmp_path / "x.nc").attrs["regression"] == str(shipped / REGRESSION_NAME)
