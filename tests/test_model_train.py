@@ -167,8 +167,6 @@ def test_fine_tune_changes_a_copy_only(tokenizers, val_samples):
     assert any(not torch.equal(before[k], v) for k, v in tuned.state_dict().items()) and not tuned.training
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="bug: tm_weather/tokenizers/residual.py:56 subtracts the "
-                   "GFSInput that tiles.gfs_series now returns; it needs gfs_series(...).values")
 def test_tokenizer_data_of_the_residual(world):
     from tm_weather.catalog import load_catalog
     from tm_weather.series import extract_points

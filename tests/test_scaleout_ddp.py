@@ -18,8 +18,6 @@ from tm_weather.world.build import CATALOG
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="bug: tm_weather/jobs/ddp.py:45 calls split_samples without the regression "
-                   "model (and :67 ship without the regression path) since the regression split")
 def test_two_process_cpu_ddp_trains_and_its_checkpoint_loads(tmp_path_factory, tmp_path):
     world = tiny_world(tmp_path_factory)
     out, run_dir = tmp_path / "checkpoints", tmp_path / "run"

@@ -147,14 +147,14 @@ def gfs_series(source, cache: dict, day: np.datetime64, tile: Tile, max_lead: in
     """The model's GFS input over UTC `day` at the tile centre: every hour from the latest run at most `max_lead`
     h ahead (`gfs_plan`, bilinear at the centre), brought from GFS's model orography to the tile's mean DEM height
     by the standard lapse rate when the tile has a DEM, as model output statistics and the GFS + lapse baseline do
-    (-6.5 K/km). `cache`: day -> `gfs_fields`, (run, "orography") -> a run's orography (read only for a tile with a
-    DEM), shared by the tiles of a split so each file is read once."""
+    (-6.5 K/km). `cache`: (day, max_lead) -> `gfs_fields`, (run, "orography") -> a run's orography (read only for a tile with a
+    DEM), shared by the tiles of a split so each file is read once (keyed by day and `max_lead`)."""
     from tm_weather.series import extract_points
     from tm_weather.sources.gfs import LAPSE_RATE_K_PER_M
 
-    if day not in cache:
-        cache[day] = gfs_fields(source, day, max_lead)
-    fields, leads = cache[day]
+    if (day, max_lead) not in cache:
+        cache[day, max_lead] = gfs_fields(source, day, max_lead)
+    fields, leads = cache[day, max_lead]
     series = extract_points(fields, [tile.lat], [tile.lon], [tile.name]).transpose("site", "time").values[0]
     series = series.astype(np.float32)
     if tile.dem is not None:

@@ -58,6 +58,7 @@ class TrainPreset:
     world: str = "demo"  # world preset (seed 0) used when no catalog is given
     threads: int = 1  # torch CPU threads: on a shared CPU two threads spin against each other
     seed: int = 0
+    val_samples: int = 512  # validation scores at most this many val samples, evenly spaced (every k-th)
 
 
 PRESETS = {
@@ -182,6 +183,27 @@ def split_samples(catalog_path: Path, split: str, tokenizers: Tokenizers, regres
     return samples
 
 
+def load_regression(out: Path, preset_name: str, regression: Path | None = None):
+    """(path, `anomaly.AnomalyModel`) of the regression network the transformer's residuals are taken from:
+    `regression`, default `out/anomaly-<preset>.safetensors`. One elsewhere is copied into `out` (with its card),
+    since the transformer's metadata names its regression by a file name beside it."""
+    import shutil
+
+    from tm_weather.model.anomaly import load_anomaly
+
+    path = Path(regression or Path(out) / f"anomaly-{preset_name}.safetensors")
+    if not path.exists():
+        raise InputError(path, "regression checkpoint", "the regression network the transformer's residuals are "
+                         f"taken from (tm-weather train --preset {preset_name} --part anomaly)", "no such file")
+    if path.resolve().parent != Path(out).resolve():
+        Path(out).mkdir(parents=True, exist_ok=True)
+        for part in (path, path.with_suffix(".yaml")):
+            if part.exists():
+                shutil.copy(part, Path(out) / part.name)
+        path = Path(out) / path.name
+    return path, load_anomaly(path)
+
+
 def train(preset_name: str = "demo", catalog: Path | None = None, out: Path = CHECKPOINT_DIR,
           run_dir: Path | None = None, tokenizers: Tokenizers | None = None, progress=print,
           steps: int | None = None, regression: Path | None = None) -> Path:
@@ -190,7 +212,6 @@ def train(preset_name: str = "demo", catalog: Path | None = None, out: Path = CH
     `out/anomaly-<preset>.safetensors`), resuming from `run_dir/last.ckpt` if there is one; write
     `out/transformer-<preset>.safetensors` and its model card; return the checkpoint's path. `steps` overrides
     the preset's (short runs, tests)."""
-    from tm_weather.model.anomaly import load_anomaly
 
     if preset_name not in PRESETS:
         raise InputError("--preset", "name", f"one of {sorted(PRESETS)}", repr(preset_name))
@@ -202,13 +223,10 @@ def train(preset_name: str = "demo", catalog: Path | None = None, out: Path = CH
     run_dir = Path(run_dir or Path("runs") / f"transformer-{preset_name}")
     run_dir.mkdir(parents=True, exist_ok=True)
     tokenizers = tokenizers or Tokenizers.load()
-    regression_path = Path(regression or Path(out) / f"anomaly-{preset_name}.safetensors")
-    if not regression_path.exists():
-        raise InputError(regression_path, "regression checkpoint", "the regression network the transformer's "
-                         f"residuals are taken from (tm-weather train --preset {preset_name} --part anomaly)", "no such file")
-    reg = load_anomaly(regression_path)
+    regression_path, reg = load_regression(out, preset_name, regression)
     train_set = split_samples(catalog, "train", tokenizers, reg, run_dir, progress)
     val_set = split_samples(catalog, "val", tokenizers, reg, run_dir, progress)
+    val_set = val_set.select(torch.arange(0, len(val_set), -(-len(val_set) // preset.val_samples)))
     progress(f"train: {len(train_set)} samples, val: {len(val_set)} samples; {preset.steps} steps of {preset.batch}")
 
     module = CorrelationModule(preset, tokenizers, val_set)

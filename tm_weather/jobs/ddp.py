@@ -27,7 +27,7 @@ from lightning.pytorch.strategies import DDPStrategy
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.model import CHECKPOINT_DIR
 from tm_weather.model.data import Tokenizers
-from tm_weather.train import PRESETS, CorrelationModule, TokenData, ship, split_samples
+from tm_weather.train import PRESETS, CorrelationModule, TokenData, load_regression, ship, split_samples
 
 
 def train_ddp(catalog: Path, out: Path = CHECKPOINT_DIR, run_dir: Path = Path("runs/transformer-ddp"),
@@ -42,7 +42,8 @@ def train_ddp(catalog: Path, out: Path = CHECKPOINT_DIR, run_dir: Path = Path("r
     torch.manual_seed(preset.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     tokenizers = Tokenizers.load()
-    train, val = (split_samples(catalog, split, tokenizers, run_dir) for split in ("train", "val"))
+    regression_path, regression = load_regression(out, preset_name)
+    train, val = (split_samples(catalog, split, tokenizers, regression, run_dir) for split in ("train", "val"))
     data = TokenData(train, val, preset)
     module = CorrelationModule(preset, tokenizers, data.val)
     backend = "nccl" if accelerator == "gpu" else "gloo"
@@ -64,7 +65,7 @@ def train_ddp(catalog: Path, out: Path = CHECKPOINT_DIR, run_dir: Path = Path("r
     print(f"rank {trainer.global_rank} of {trainer.world_size} ({backend}): {trainer.global_step} steps", flush=True)
     if not trainer.is_global_zero:
         return None
-    return ship(module, preset_name, preset, catalog, data, metrics, seconds, out)
+    return ship(module, preset_name, preset, catalog, data, metrics, seconds, out, regression_path)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -242,11 +242,13 @@ def train_anomaly(catalog_path: Path, preset: str = "demo", out: Path = Path("ch
     has = torch.isfinite(val.gfs).all(1)
     metrics = {"val_spatial_rmse_k": spatial_rmse(mean, anomaly),
                "val_flat_spatial_rmse_k": spatial_rmse(torch.zeros_like(anomaly), anomaly),
-               "val_level_rmse_with_gfs_k": level_rmse(mean[has], val.truth[has]),
-               "val_level_rmse_gfs_input_k": level_rmse(val.gfs[has][..., None, None].expand_as(val.truth[has]), val.truth[has]),
                "val_level_rmse_without_gfs_k": level_rmse(climate, val.truth),
                "val_level_rmse_climatology_k": level_rmse(torch.from_numpy(np.stack([p.clim for p in val.places]))[..., None, None]
                                                           .expand_as(val.truth), val.truth)}
+    if bool(has.any()):  # a catalog without GFS has no with-GFS scores
+        metrics |= {"val_level_rmse_with_gfs_k": level_rmse(mean[has], val.truth[has]),
+                    "val_level_rmse_gfs_input_k": level_rmse(val.gfs[has][..., None, None].expand_as(val.truth[has]),
+                                                             val.truth[has])}
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"anomaly-{preset}.safetensors"
     model.save(path, {"preset": preset})

@@ -1,7 +1,7 @@
 """The T2M field's spatial pattern at the tile's own scale: the field minus its tile mean (K).
 
-The transformer's field tokens carry only the pattern; the level comes from the generated profile at the valid
-hour (`generate.to_kelvin`). Why a tokenizer of its own: the `t2m_field` tokenizer learned ERA5 crops where each
+The transformer's field tokens (`t2m_field`, a correlation-learning target) carry only the pattern; generated
+fields take their within-tile part from the regression network (`model.anomaly`) instead. Why a tokenizer of its own: the `t2m_field` tokenizer learned ERA5 crops where each
 16 px patch is a 0.25 deg cell (a 224 px image spans about 390 km, patterns of several kelvin), while a
 Sentinel-2 tile spans 2.24 km and its T2M varies by a few tenths of a kelvin. On the full world's test tiles
 that tokenizer decodes the true fields' patterns with 0.37 K RMSE, twice the patterns' own spread (0.18 K), so

@@ -53,7 +53,7 @@ def residual_windows(catalog, split: str) -> np.ndarray:
         for day in whole_days(truth, lo, hi):
             hours = np.datetime64(day, "ns") + np.arange(24) * np.timedelta64(1, "h")
             at = extract_points(truth(hours), [tile.lat], [tile.lon], [entry.name]).values[:, 0]
-            windows.append(at - gfs_series(gfs, runs, day, tile))
+            windows.append(at - gfs_series(gfs, runs, day, tile).values)
     if not windows:
         raise InputError(catalog.root / "catalog.yaml", f"splits.{split}", "whole UTC days of truth on its tiles", "none")
     return np.stack(windows)[:, None, :].astype(np.float32)
