@@ -15,7 +15,7 @@ import requests
 
 from daily_support import NO_MODEL, small_catalog, tiny_world
 from tm_weather.cli import main
-from tm_weather.errors import EXIT_LOCKED, EXIT_OK, EXIT_PARTIAL
+from tm_weather.errors import EXIT_INPUT, EXIT_LOCKED, EXIT_OK, EXIT_PARTIAL
 from tm_weather.jobs.daily import Job, Retry, run_job, tree_digest
 from tm_weather.jobs.runlog import RunLog, completed, read_log
 from tm_weather.store import Store
@@ -169,3 +169,18 @@ def test_the_generate_stage_uses_the_checkpoints_regression_and_the_latest_gfs_r
     assert [int(x) for x in ds.attrs["input_gfs_leads_h"].split()] == list(range(12)) * 2
     assert ds.attrs["regression_sha256"] == sha256(folder / REGRESSION_NAME)
     assert ds["t2m_regression_mean"].shape == (224, 224) and "gfs" in ds.attrs["conditioned_on"].split()
+
+
+def test_the_job_refuses_a_tokenizer_the_model_was_not_trained_with(world, tmp_path, capsys):
+    """The tokens it writes are the model's inputs: a shipped `t2m_hourly` whose sha256 differs from the one the
+    checkpoint records is an error naming the file, not silently other tokens."""
+    from model_support import write_small_checkpoint
+
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    checkpoint = write_small_checkpoint(folder)  # trained with untrained tokenizers: other sha256s
+    catalog = small_catalog(world, tmp_path, sources=("truth_tile02",))
+    code = main(["daily", "--catalog", str(catalog), "--date", DAY.isoformat(), "--checkpoint", str(checkpoint)])
+    err = capsys.readouterr().err
+    assert code == EXIT_INPUT and "t2m_hourly.safetensors" in err and "sha256" in err
+    assert not (tmp_path / "daily" / "tokens" / DAY.isoformat()).exists()
