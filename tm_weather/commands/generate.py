@@ -65,6 +65,12 @@ def run(args: argparse.Namespace) -> int:
     acquired = utc_time(args.acquired, "--acquired", "value") if args.acquired is not None else None
     if not args.checkpoint.is_file():
         raise InputError(args.checkpoint, "checkpoint", "a trained transformer (tm-weather train)", "no such file")
+    from tm_weather.terramind.model import is_checkpoint
+
+    if is_checkpoint(args.checkpoint):  # trained with --backbone terramind-*: needs the terramind extra
+        from tm_weather.terramind.generate import run as run_terramind
+
+        return run_terramind(args)
     model, meta = load_model(args.checkpoint)
     tokenizers = Tokenizers.load(*[args.tokenizers] if args.tokenizers else [])
     for name, digest in _trained_with(args.checkpoint, meta).items():
