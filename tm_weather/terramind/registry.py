@@ -7,18 +7,18 @@ download that this package never triggers: `pretrained=False`, local weights onl
 diffusion decoders), terratorch's registry module and one torchvision function. So `load` puts empty package
 modules for `terratorch`, `terratorch.models`, `terratorch.models.backbones` and `terratorch.registry` in
 `sys.modules` (each with the installed package's folder as its path, so their submodules import as usual),
-provides that torchvision function when torchvision is absent (the index has no CPU torchvision for the pinned
-torch 2.13: PyPI's fails with "operator torchvision::nms does not exist"), and imports
-`terratorch.models.backbones.terramind`, whose import registers `terramind_v1_*` in terratorch's registries.
+and imports `terratorch.models.backbones.terramind`, whose import registers `terramind_v1_*` in terratorch's
+registries, with that torchvision function provided for the import when torchvision is absent (the index has no
+CPU torchvision for the pinned torch 2.13: PyPI's fails with "operator torchvision::nms does not exist").
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.machinery
 import importlib.util
 import sys
 import types
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -50,15 +50,21 @@ def load() -> types.SimpleNamespace:
     registry = importlib.import_module("terratorch.registry.registry")
     sys.modules["terratorch.registry"].__dict__.update({k: v for k, v in vars(registry).items() if k.isupper()})
     if importlib.util.find_spec("torchvision") is None:
-        _torchvision_normalize()
-    importlib.import_module("terratorch.models.backbones.terramind")
+        with _torchvision_normalize():
+            importlib.import_module("terratorch.models.backbones.terramind")
+    else:
+        importlib.import_module("terratorch.models.backbones.terramind")
     registry = sys.modules["terratorch.registry"]
     return types.SimpleNamespace(backbones=registry.TERRATORCH_BACKBONE_REGISTRY, models=registry.TERRATORCH_FULL_MODEL_REGISTRY)
 
 
-def _torchvision_normalize() -> None:
-    """`torchvision.transforms.functional.normalize`, the one torchvision function TerraMind's code imports (its
-    tokenizers' `denormalize`), as a module of its own: `(x - mean) / std` per channel of `(..., c, h, w)`."""
+@contextmanager
+def _torchvision_normalize():
+    """`torchvision.transforms.functional.normalize`, the one torchvision function TerraMind's code imports (for its
+    tokenizers' `denormalize`): `(x - mean) / std` per channel of `(..., c, h, w)`, in a module that TerraMind's
+    import binds and that leaves `sys.modules` again right after it, so nothing else (Lightning and torchmetrics
+    probe for torchvision) takes it for torchvision. diffusers, which probes for torchvision once when imported,
+    is imported first."""
 
     def normalize(x, mean, std, inplace=False):
         import torch
@@ -66,11 +72,15 @@ def _torchvision_normalize() -> None:
         mean, std = (torch.as_tensor(v, dtype=x.dtype, device=x.device)[:, None, None] for v in (mean, std))
         return (x - mean) / std
 
+    importlib.import_module("diffusers")
     names = ("torchvision", "torchvision.transforms", "torchvision.transforms.functional")
     modules = [types.ModuleType(n) for n in names]
-    for module in modules:  # a spec, as imported modules have (diffusers looks for torchvision with find_spec)
-        module.__spec__ = importlib.machinery.ModuleSpec(module.__name__, None)
     modules[2].normalize = normalize
     for parent, child, n in zip(modules, modules[1:], names[1:]):
         setattr(parent, n.rsplit(".", 1)[1], child)
     sys.modules.update(zip(names, modules))
+    try:
+        yield
+    finally:
+        for n in names:
+            del sys.modules[n]

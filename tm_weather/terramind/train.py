@@ -174,8 +174,6 @@ def run(args) -> int:
     """The CLI's `train --backbone terramind-*` (`args` as `commands.train` parses them): the catalog (default: the
     preset's benchmark world), `--steps` (default: `TerraMindTrainConfig.steps`), the run folder
     (default: runs/<backbone>)."""
-    import sys
-
     from tm_weather.errors import EXIT_OK
     from tm_weather.train import PRESETS, default_world
 
@@ -183,6 +181,15 @@ def run(args) -> int:
     catalog = args.catalog or default_world(PRESETS[args.preset].world)
     path = train_terramind(args.backbone, Path(catalog), args.out, Path(args.run_dir or Path("runs") / args.backbone),
                            args.terramind_weights, args.terramind_tokenizers, parse_images(args.terramind_images),
-                           config, command=" ".join(["tm-weather", *sys.argv[1:]]))
+                           config, command=command(args))
     print(f"wrote {path} and {path.with_suffix('.yaml')}")
     return EXIT_OK
+
+
+def command(args) -> str:
+    """The `tm-weather train` command line that `args` stand for (for the model card)."""
+    parts = ["tm-weather train --backbone", args.backbone, "--terramind-images", args.terramind_images]
+    for flag, value in (("--catalog", args.catalog), ("--steps", args.steps), ("--terramind-weights", args.terramind_weights),
+                        ("--terramind-tokenizers", args.terramind_tokenizers)):
+        parts += [flag, str(value)] if value is not None else []
+    return " ".join(parts)
