@@ -125,7 +125,7 @@ def train_terramind(backbone: str, catalog: Path, out: Path, run_dir: Path, weig
         opt.step()
         losses = {k: round(float(v.detach()), 4) for k, v in parts.items()}
         if step % 10 == 0 or step == config.steps - 1:
-            progress(f"step {step + 1}/{config.steps}: loss {float(loss):.3f} " + " ".join(f"{k} {v:.3f}" for k, v in losses.items()))
+            progress(f"step {step + 1}/{config.steps}: loss {float(loss.detach()):.3f} " + " ".join(f"{k} {v:.3f}" for k, v in losses.items()))
     seconds = time.perf_counter() - start
     model.eval()
 
