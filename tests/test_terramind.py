@@ -58,6 +58,13 @@ def test_the_base_package_never_imports_terratorch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_terramind_flags_need_a_terramind_backbone(tmp_path, capsys):
+    from tm_weather.cli import main
+
+    assert main(["train", "--terramind-weights", str(tmp_path / "w.pt"), "--out", str(tmp_path / "out")]) == 2
+    assert "--backbone terramind-tiny" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
 def test_tokenize_train_reload_generate(extra, offline, tiny, tmp_path, capsys):
     from safetensors.torch import load_file
 

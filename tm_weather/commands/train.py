@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from tm_weather.model import CHECKPOINT_DIR
-from tm_weather.errors import EXIT_OK
+from tm_weather.errors import EXIT_OK, InputError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
         from tm_weather.terramind.train import run as run_terramind
 
         return run_terramind(args)
+    if args.terramind_weights or args.terramind_tokenizers:
+        raise InputError("--terramind-weights/--terramind-tokenizers", "use", "with --backbone terramind-tiny|terramind-base",
+                         "--backbone tm-weather")
 
     if args.part in ("all", "anomaly"):
         catalog = args.catalog or default_world(PRESETS[args.preset].world)

@@ -5,7 +5,8 @@ seed, or the files its metadata names), encoded once by TerraMind's encoder with
 and the targets are decoded MaskGIT-style (`model.generate.unmasked_after`'s cosine schedule): each step samples
 every masked token's FSQ digits and commits the most confident. The profile is t2m_hourly (or GFS + t2m_residual
 with --gfs), the field the decoded t2m_field pattern on the profile's level at the valid hour
-(`model.generate.profiles_kelvin`, `to_kelvin`).
+(`model.generate.profiles_kelvin`, `to_kelvin`). The within-tile anomaly network (`--anomaly`) and `--tim`
+belong to the project's own transformer and are not used here.
 """
 
 from __future__ import annotations
@@ -63,10 +64,14 @@ def run(args) -> int:
     time = utc_time(args.time, "--time", "value")
     acquired = utc_time(args.acquired, "--acquired", "value") if args.acquired is not None else None
     model, built, meta = load(args.checkpoint)
-    for name, source in json.loads(meta.get("terramind_tokenizers", "{}")).items():
+    if args.tim:
+        raise InputError("--tim", "option", "the project's own transformer (a TerraMind-backbone checkpoint generates "
+                         "no LULC)", str(args.checkpoint))
+    sources = json.loads(meta.get("terramind_tokenizers", "{}"))
+    for name, source in sources.items():
         if source != "random":
             load_strict(built[name], Path(source), f"TerraMind's {name} tokenizer")
-    tm_tokenizers = TerraMindTokenizers(built, {n: "" for n in built})
+    tm_tokenizers = TerraMindTokenizers({n: m.eval() for n, m in built.items()}, sources)
     weather = Tokenizers.load(*[args.tokenizers] if args.tokenizers else [])
     for name, digest in _trained_with(args.checkpoint, meta).items():
         if weather.hashes.get(name) != digest:

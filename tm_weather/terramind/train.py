@@ -116,6 +116,7 @@ def train_terramind(backbone: str, catalog: Path, out: Path, run_dir: Path, weig
     trained = model.trained_parameters()
     opt = torch.optim.AdamW(trained.values(), lr=config.lr, weight_decay=0.05, betas=(0.9, 0.95))
     model.train()
+    model.backbone.eval()  # frozen: TerraMind's part runs as at inference
     start, losses = time.perf_counter(), {}
     for step in range(config.steps):
         parts = model.losses(*random_batch(samples, tiles, config, gen))
