@@ -114,7 +114,7 @@ def test_tokenize_train_reload_generate(extra, offline, tiny, tmp_path, capsys):
 
 def test_terramind_weights_are_loaded_strictly(extra, offline, tiny, tmp_path, capsys):
     from tm_weather.cli import main
-    from tm_weather.terramind.model import TerraMindConfig, WeatherTerraMind, terramind_state
+    from tm_weather.terramind.model import TerraMindConfig, WeatherTerraMind, load_terramind, terramind_state
     from tm_weather.terramind.model import load as load_checkpoint
 
     # a "TerraMind checkpoint": a random model's TerraMind part, other values than the built-in random ones, plus
@@ -136,7 +136,15 @@ def test_terramind_weights_are_loaded_strictly(extra, offline, tiny, tmp_path, c
     card = yaml.safe_load((out / "transformer-terramind-tiny.yaml").read_text())
     assert str(weights) in card["loaded"]["backbone"] and f"{len(state)} tensors" in card["loaded"]["backbone"]
 
-    # a file lacking keys: exit 2, naming the file and the missing keys, nothing written
+    # fixed buffers (sin-cos positions) are not required: a file without them loads, the rest from it
+    buffers = {k for k, _ in model.backbone.named_buffers()}
+    assert "encoder_embeddings.tok_sen2l2a@224.pos_emb" in buffers
+    no_buffers = tmp_path / "no_buffers.pt"
+    torch.save({k: v for k, v in state.items() if k not in buffers}, no_buffers)
+    assert load_terramind(model, no_buffers) == len(state) - len(buffers)
+    torch.testing.assert_close(model.backbone.encoder_norm.weight, state["encoder_norm.weight"], rtol=0, atol=0)
+
+    # a file lacking parameters: exit 2, naming the file and the missing keys, nothing written
     del state["encoder.3.attn.qkv.weight"], state["encoder_norm.weight"]
     broken = tmp_path / "broken.pt"
     torch.save(state, broken)

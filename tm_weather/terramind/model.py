@@ -176,13 +176,13 @@ def terramind_state(model: WeatherTerraMind) -> dict[str, torch.Tensor]:
 
 def load_terramind(model: WeatherTerraMind, path: Path) -> int:
     """Initialise the TerraMind part from a local TerraMind checkpoint (`torch.save` of a state dict, read with
-    `weights_only=True`; keys as in TerraMind's published `TerraMind_v1_*.pt`). Strict: `InputError` naming the
-    file and the missing keys if any key of the TerraMind part is absent or of another shape; the file's other
-    keys (TerraMind's decoder, its other modalities' embeddings) are not used. Returns the number of tensors loaded."""
+    `weights_only=True`; keys as in TerraMind's published `TerraMind_v1_*.pt`), through `tokenizers.load_strict`:
+    `InputError` naming the file and the missing keys if any parameter of the TerraMind part is absent (or any
+    tensor of another shape); the file's other keys (TerraMind's decoder, its other modalities' embeddings) are
+    not used. Returns the number of tensors loaded."""
     from tm_weather.terramind.tokenizers import load_strict
 
-    load_strict(model.backbone, path, f"TerraMind's {model.config.backbone} encoder")
-    return len(model.backbone.state_dict())
+    return load_strict(model.backbone, path, f"TerraMind's {model.config.backbone} encoder")
 
 
 def save(model: WeatherTerraMind, path: Path, metadata: dict[str, str]) -> None:

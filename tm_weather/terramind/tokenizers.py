@@ -113,10 +113,12 @@ class TerraMindTokenizers:
         return out
 
 
-def load_strict(model: torch.nn.Module, path: Path, what: str) -> None:
-    """Load a `torch.save`d state dict (`weights_only=True`) into `model`; `InputError` naming `path` and the
-    missing keys when it lacks any of the model's tensors (or has one of another shape). Keys the model does not
-    have are ignored (TerraMind's checkpoints hold the whole encoder-decoder)."""
+def load_strict(model: torch.nn.Module, path: Path, what: str) -> int:
+    """Load a `torch.save`d state dict (`weights_only=True`) into `model`, strictly: `InputError` naming `path`
+    and the missing keys when it lacks any of the model's parameters (the learned tensors), or has any of the
+    model's tensors in another shape. The model's buffers (fixed sin-cos positions, FSQ level tables) are taken
+    from the file when it has them and kept otherwise; the file's keys the model does not have are not used
+    (TerraMind's checkpoints hold its whole encoder-decoder). Returns the number of tensors loaded."""
     if not Path(path).is_file():
         raise InputError(path, what, "a local weights file (torch.save of a state dict)", "no such file")
     try:
@@ -126,12 +128,14 @@ def load_strict(model: torch.nn.Module, path: Path, what: str) -> None:
     if not isinstance(state, dict):
         raise InputError(path, what, "a state dict (name -> tensor)", type(state).__name__)
     own = model.state_dict()
-    missing = sorted(k for k in own if k not in state)
+    missing = sorted(k for k, _ in model.named_parameters() if k not in state)
     if missing:
-        raise InputError(path, what, f"all {len(own)} tensors of {what}",
+        raise InputError(path, what, f"every one of the {len(list(model.parameters()))} parameter tensors of {what}",
                          f"{len(missing)} missing: {', '.join(missing[:8])}" + (" ..." if len(missing) > 8 else ""))
-    wrong = sorted(k for k in own if tuple(state[k].shape) != tuple(own[k].shape))
+    found = {k: state[k] for k in own if k in state}
+    wrong = sorted(k for k, v in found.items() if tuple(v.shape) != tuple(own[k].shape))
     if wrong:
         raise InputError(path, what, f"the shapes of {what}",
-                         ", ".join(f"{k} {tuple(state[k].shape)} (expected {tuple(own[k].shape)})" for k in wrong[:4]))
-    model.load_state_dict({k: state[k] for k in own}, strict=True)
+                         ", ".join(f"{k} {tuple(found[k].shape)} (expected {tuple(own[k].shape)})" for k in wrong[:4]))
+    model.load_state_dict({**own, **found}, strict=True)
+    return len(found)
