@@ -1,4 +1,5 @@
-"""`tm-weather generate --checkpoint <a TerraMind-backbone checkpoint>`: T2M on a tile, as an ensemble.
+"""Generation on a TerraMind-backbone checkpoint (`tm-weather generate --checkpoint` on one): T2M on a tile, as an
+ensemble.
 
 The tile is tokenized by TerraMind's tokenizers (those the checkpoint was trained with: random from the model's
 seed, or the files its metadata names), encoded once by TerraMind's encoder with coords, time and (with --gfs) GFS,
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from tm_weather.terramind.model import MODALITIES, MODALITY_ID, WeatherTerraMind, fsq_tokens
+from tm_weather.terramind.tokenizers import TerraMindTokenizers
 
 
 @torch.no_grad()
@@ -47,60 +49,42 @@ def generate_tokens(model: WeatherTerraMind, images: dict[str, torch.Tensor], in
     return tokens
 
 
-def run(args) -> int:
-    """The CLI's `generate` on a TerraMind-backbone checkpoint (`args` as `commands.generate` parses them)."""
-    from tm_weather.commands.generate import _gfs_series, _trained_with, _write_geotiff
-    from tm_weather.errors import EXIT_OK, InputError
-    from tm_weather.model.data import Tokenizers, time_tokens
-    from tm_weather.model.generate import profiles_kelvin, to_kelvin
-    from tm_weather.outputs import atomic_file
+def load_for_generation(checkpoint: Path) -> tuple[WeatherTerraMind, TerraMindTokenizers, dict[str, str]]:
+    """A TerraMind-backbone checkpoint -> (model, the TerraMind tokenizers it was trained with, its metadata): the
+    tokenizers are random from the model's seed, or loaded strictly from the files its metadata names."""
     from tm_weather.terramind.model import load
-    from tm_weather.terramind.tokenizers import TerraMindTokenizers, load_strict
-    from tm_weather.tiles import read_tile
-    from tm_weather.times import utc_time
-    from tm_weather.tokenizers import coords
-    from tm_weather.tokenizers.registry import sha256
+    from tm_weather.terramind.tokenizers import load_strict
 
-    time = utc_time(args.time, "--time", "value")
-    acquired = utc_time(args.acquired, "--acquired", "value") if args.acquired is not None else None
-    model, built, meta = load(args.checkpoint)
-    if args.tim:
-        raise InputError("--tim", "option", "the project's own transformer (a TerraMind-backbone checkpoint generates "
-                         "no LULC)", str(args.checkpoint))
+    model, built, meta = load(checkpoint)
     sources = json.loads(meta.get("terramind_tokenizers", "{}"))
     for name, source in sources.items():
         if source != "random":
             load_strict(built[name], Path(source), f"TerraMind's {name} tokenizer")
-    tm_tokenizers = TerraMindTokenizers({n: m.eval() for n, m in built.items()}, sources)
-    weather = Tokenizers.load(*[args.tokenizers] if args.tokenizers else [])
-    for name, digest in _trained_with(args.checkpoint, meta).items():
-        if weather.hashes.get(name) != digest:
-            raise InputError(f"tokenizer {name}", "sha256", f"{digest} (the tokenizer {args.checkpoint.name} was trained with)",
-                             str(weather.hashes.get(name)))
-    tile = read_tile(args.s2, args.dem, args.lulc, time=acquired, boa_add_offset=args.boa_add_offset)
-    gfs = _gfs_series(args.gfs, time, tile) if args.gfs else None
+    return model, TerraMindTokenizers({n: m.eval() for n, m in built.items()}, sources), meta
+
+
+def generate_tile(model: WeatherTerraMind, tm_tokenizers: TerraMindTokenizers, weather, tile, time: np.datetime64,
+                  gfs: np.ndarray | None, members: int, steps: int, seed: int, provenance: dict):
+    """T2M on `tile` (`tiles.Tile`) at valid `time`, optionally with GFS `(24,)` K over its UTC day, from the
+    TerraMind image tokens and the weather tokenizers `weather` (`model.data.Tokenizers`) -> `dataset`'s CF
+    `xr.Dataset` with `members` members (`provenance` plus what it was conditioned on in its attributes)."""
+    from tm_weather.model.data import time_tokens
+    from tm_weather.model.generate import profiles_kelvin, to_kelvin
+    from tm_weather.tokenizers import coords
+
     images = tm_tokenizers.tile_tokens(tile)
     inputs = {"coords": coords.encode(torch.tensor([tile.lat]), torch.tensor([tile.lon]))[0], "time": time_tokens(time)}
-    if gfs is not None:
-        inputs["gfs"] = weather.encode("gfs", torch.as_tensor(gfs, dtype=torch.float32).reshape(1, 1, 24))[0]
-    targets = ("t2m_field", "t2m_residual") if gfs is not None else ("t2m_field", "t2m_hourly")
-    tokens = generate_tokens(model, images, inputs, targets, args.members, args.steps, args.seed)
+    series = None if gfs is None else torch.as_tensor(gfs, dtype=torch.float32)
+    if series is not None:
+        inputs["gfs"] = weather.encode("gfs", series.reshape(1, 1, 24))[0]
+    targets = ("t2m_field", "t2m_residual") if series is not None else ("t2m_field", "t2m_hourly")
+    tokens = generate_tokens(model, images, inputs, targets, members, steps, seed)
     hour = int((time - time.astype("datetime64[D]")) // np.timedelta64(1, "h"))
-    profiles = profiles_kelvin(weather, tokens, None if gfs is None else torch.as_tensor(gfs, dtype=torch.float32))
+    profiles = profiles_kelvin(weather, tokens, series)
     fields = to_kelvin(weather, tokens["t2m_field"], profiles, hour).numpy()
-    provenance = {"checkpoint": str(args.checkpoint), "checkpoint_sha256": sha256(args.checkpoint),
-                  "backbone": json.loads(meta["config"])["backbone"], "terramind_weights": meta.get("terramind_weights", ""),
-                  "conditioned_on": " ".join(sorted([*images, *inputs])), "input_s2": str(args.s2),
-                  "members": args.members, "seed": args.seed, "steps": args.steps}
-    ds = dataset(fields, profiles.numpy(), tile, time, provenance)
-    with atomic_file(args.out) as tmp:
-        if args.out.suffix == ".nc":
-            ds.to_netcdf(tmp)
-        else:
-            _write_geotiff(ds, tmp)
-    print(f"wrote {args.out}: {args.members} members, tile mean {float(ds['t2m_mean'].mean()):.2f} K "
-          f"(TerraMind backbone {provenance['backbone']}, weights: {provenance['terramind_weights']})")
-    return EXIT_OK
+    attrs = {**provenance, "backbone": model.config.backbone, "conditioned_on": " ".join(sorted([*images, *inputs])),
+             "members": members, "seed": seed, "steps": steps}
+    return dataset(fields, profiles.numpy(), tile, time, attrs)
 
 
 def dataset(fields: np.ndarray, profiles: np.ndarray, tile, time: np.datetime64, provenance: dict):
