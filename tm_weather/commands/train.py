@@ -42,9 +42,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tm_weather.model.anomaly_train import train_anomaly
-    from tm_weather.train import PRESETS, default_world, train
-
     if args.backbone != "tm-weather":
         from tm_weather.terramind.train import run as run_terramind
 
@@ -52,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     if args.terramind_weights or args.terramind_tokenizers:
         raise InputError("--terramind-weights/--terramind-tokenizers", "use", "with --backbone terramind-tiny|terramind-base",
                          "--backbone tm-weather")
+    from tm_weather.model.anomaly_train import train_anomaly
+    from tm_weather.train import PRESETS, default_world, train
 
     if args.part in ("all", "anomaly"):
         catalog = args.catalog or default_world(PRESETS[args.preset].world)
