@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench experiments clean-venv
+.PHONY: demo test terramind bench experiments clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,16 @@ $(STAMP): requirements.txt pyproject.toml
 	# (pyproj) and the interpreter crashes at exit. tests/test_imports.py checks it.
 	$(VENV)/bin/python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], '00-tm-weather-pyproj-first.pth').write_text('import pyproj\n')"
 	touch $(STAMP)
+
+# The optional TerraMind extra (docs/terramind.md), not needed by `make demo` / `make test`: terratorch and only
+# what TerraMind's tokenizers and backbone import, pinned in requirements-terramind.txt and installed --no-deps
+# (pip never resolves torch again, and terratorch's own long list, torchvision included, stays out). Offline: the
+# packages come from the index, no model hub is touched. Then `make test` runs tests/test_terramind.py too.
+terramind: $(VENV)/.terramind
+
+$(VENV)/.terramind: $(STAMP) requirements-terramind.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r requirements-terramind.txt
+	touch $@
 
 demo: $(STAMP)
 	$(VENV)/bin/tm-weather demo

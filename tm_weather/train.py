@@ -169,12 +169,12 @@ class CorrelationModule(L.LightningModule):
 
 def split_samples(catalog_path: Path, split: str, tokenizers: Tokenizers, regression, run_dir: Path,
                   progress=None) -> Samples:
-    """A split's samples (`regression`: an `anomaly.AnomalyModel`), from `run_dir`'s cache when its tokenizers,
-    regression checkpoint and catalog are the same."""
+    """A split's samples (`regression`: an `anomaly.AnomalyModel`, or None: no residuals), from `run_dir`'s cache
+    when its tokenizers, regression checkpoint and catalog are the same."""
     from tm_weather.catalog import load_catalog
 
     key = hashlib.sha256((str(Path(catalog_path).resolve()) + "".join(sorted(tokenizers.hashes.values()))
-                          + regression.sha256).encode())
+                          + (regression.sha256 if regression is not None else "no regression")).encode())
     cached = run_dir / f"samples-{split}-{key.hexdigest()[:12]}.safetensors"
     if cached.exists():
         return Samples.load(cached)

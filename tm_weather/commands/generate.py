@@ -60,6 +60,12 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out, "--out")
     time = utc_time(args.time, "--time", "value")
     acquired = utc_time(args.acquired, "--acquired", "value") if args.acquired is not None else None
+    if not args.checkpoint.is_file():
+        raise InputError(args.checkpoint, "checkpoint", "a trained transformer (tm-weather train)", "no such file")
+    from tm_weather.terramind.model import is_checkpoint
+
+    if is_checkpoint(args.checkpoint):  # trained with --backbone terramind-*: needs the terramind extra
+        return _run_terramind(args, time, acquired)
     generator = Generator.load(args.checkpoint, args.tokenizers, args.regression)
     tile = read_tile(args.s2, args.dem, args.lulc, time=acquired, boa_add_offset=args.boa_add_offset)
     gfs = _gfs_series(args.gfs, time, tile) if args.gfs else None
@@ -78,6 +84,37 @@ def run(args: argparse.Namespace) -> int:
             _write_geotiff(ds, tmp)
     mean = float(ds["t2m_mean"].mean())
     print(f"wrote {args.out}: {args.members} members, tile mean {mean:.2f} K, mean spread {float(ds['t2m_spread'].mean()):.2f} K")
+    return EXIT_OK
+
+
+def _run_terramind(args: argparse.Namespace, time: np.datetime64, acquired: np.datetime64 | None) -> int:
+    """`generate` on a checkpoint of `train --backbone terramind-*` (`tm_weather.terramind.generate`)."""
+    from tm_weather.model.data import Tokenizers
+    from tm_weather.model.generator import check_tokenizers
+    from tm_weather.terramind.generate import generate_tile, load_for_generation
+    from tm_weather.tiles import read_tile
+    from tm_weather.tokenizers.registry import sha256
+
+    if args.tim:
+        raise InputError("--tim", "option", "a checkpoint of the project's own transformer (TerraMind-backbone "
+                         "checkpoints generate no LULC)", str(args.checkpoint))
+    model, tm_tokenizers, meta = load_for_generation(args.checkpoint)
+    weather = Tokenizers.load(*[args.tokenizers] if args.tokenizers else [])
+    check_tokenizers(args.checkpoint, meta, weather)
+    tile = read_tile(args.s2, args.dem, args.lulc, time=acquired, boa_add_offset=args.boa_add_offset)
+    gfs = _gfs_series(args.gfs, time, tile) if args.gfs else None
+    provenance = {"checkpoint": str(args.checkpoint), "checkpoint_sha256": sha256(args.checkpoint),
+                  "terramind_weights": meta.get("terramind_weights", ""), "input_s2": str(args.s2),
+                  "input_s2_acquired": str(tile.acquired) + "Z", "input_dem": str(args.dem or ""),
+                  "input_lulc": str(args.lulc or ""), "input_gfs": args.gfs or "", **tile.filled}
+    ds = generate_tile(model, tm_tokenizers, weather, tile, time, gfs, args.members, args.steps, args.seed, provenance)
+    with atomic_file(args.out) as tmp:
+        if args.out.suffix == ".nc":
+            ds.to_netcdf(tmp)
+        else:
+            _write_geotiff(ds, tmp)
+    print(f"wrote {args.out}: {args.members} members, tile mean {float(ds['t2m_mean'].mean()):.2f} K "
+          f"(TerraMind backbone {ds.attrs['backbone']}, weights: {ds.attrs['terramind_weights']})")
     return EXIT_OK
 
 

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from tm_weather.model import CHECKPOINT_DIR
-from tm_weather.errors import EXIT_OK
+from tm_weather.errors import EXIT_OK, InputError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -30,10 +30,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="override the preset's number of steps (of each part trained)")
     p.add_argument("--part", choices=("all", "anomaly", "transformer"), default="all",
                    help="what to train (default: all, the regression network first)")
+    p.add_argument("--backbone", choices=("tm-weather", "terramind-tiny", "terramind-base"), default="tm-weather",
+                   help="shared transformer: the project's own (default), or TerraMind's encoder with the weather "
+                   "modalities added (needs the terramind extra: make terramind; docs/terramind.md)")
+    p.add_argument("--terramind-weights", type=Path, help="local TerraMind checkpoint (TerraMind_v1_tiny.pt / "
+                   "_base.pt) to initialise TerraMind's encoder from; every one of its keys must be there (default: random)")
+    p.add_argument("--terramind-tokenizers", type=Path, help="folder with TerraMind's tokenizer weights "
+                   "(TerraMind_Tokenizer_S2L2A.pt, ...) (default: random)")
+    p.add_argument("--terramind-images", default="s2l2a,dem,lulc,ndvi",
+                   help="TerraMind image modalities to use, comma-separated (default: %(default)s)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.backbone != "tm-weather":
+        from tm_weather.terramind.train import run as run_terramind
+
+        return run_terramind(args)
+    if args.terramind_weights or args.terramind_tokenizers:
+        raise InputError("--terramind-weights/--terramind-tokenizers", "use", "with --backbone terramind-tiny|terramind-base",
+                         "--backbone tm-weather")
     from tm_weather.model.anomaly_train import train_anomaly
     from tm_weather.train import PRESETS, default_world, train
 

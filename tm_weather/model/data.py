@@ -165,9 +165,10 @@ def block_means(field: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.avg_pool2d(field[:, None], SIZE // GRID)[:, 0]
 
 
-def catalog_samples(catalog, split: str, tokenizers: Tokenizers, regression, progress=None) -> Samples:
+def catalog_samples(catalog, split: str, tokenizers: Tokenizers, regression=None, progress=None) -> Samples:
     """Every (tile, valid hour) of `split`: the split's tiles at every whole UTC day of truth in its dates, with the
-    residuals of `regression` (`anomaly.AnomalyModel`) as the profile targets."""
+    residuals of `regression` (`anomaly.AnomalyModel`) as the profile targets (None: no residuals, `base` and
+    `base_clim` NaN; for a model that does not sample them, as the TerraMind backbone's)."""
     from tm_weather.series import regrid_to_tile
     from tm_weather.sources import open_source
 
@@ -191,15 +192,17 @@ def catalog_samples(catalog, split: str, tokenizers: Tokenizers, regression, pro
             field_tokens = tokenizers.encode("t2m_field", pattern(field)[:, None])
             profile = field.mean(dim=(1, 2))
             series = gfs_or_none(gfs, gfs_days, day, tile)
-            base_clim = regression.profile(tile, hours, None)
-            day_tokens = {"t2m_hourly": encode("t2m_hourly", profile),
-                          "t2m_residual_clim": encode("t2m_residual", profile - base_clim)}
             nan = torch.full((24,), torch.nan)
-            values, lead, base = nan, torch.zeros(24), nan
+            day_tokens, values, lead, base, base_clim = {"t2m_hourly": encode("t2m_hourly", profile)}, nan, torch.zeros(24), nan, nan
+            if regression is not None:
+                base_clim = regression.profile(tile, hours, None)
+                day_tokens["t2m_residual_clim"] = encode("t2m_residual", profile - base_clim)
             if series is not None:
                 values, lead = torch.from_numpy(series.values), torch.from_numpy(series.lead.astype(np.float32))
+                day_tokens["gfs"] = encode("gfs", values)
+            if series is not None and regression is not None:
                 base = regression.profile(tile, hours, series)
-                day_tokens |= {"gfs": encode("gfs", values), "t2m_residual": encode("t2m_residual", profile - base)}
+                day_tokens["t2m_residual"] = encode("t2m_residual", profile - base)
             for h in range(24):
                 sample = {**static, **day_tokens, "t2m_field": field_tokens[h], "time": time_tokens(hours[h])}
                 for m in MODALITIES:

@@ -40,10 +40,7 @@ class Generator:
             raise InputError(checkpoint, "checkpoint", "a trained transformer (tm-weather train)", "no such file")
         model, meta = load_model(checkpoint)
         loaded = Tokenizers.load(*[tokenizers] if tokenizers else [])
-        for name, digest in _metadata(checkpoint, meta, "tokenizers").items():
-            if loaded.hashes.get(name) != digest:
-                raise InputError(f"tokenizer {name}", "sha256", f"{digest} (the tokenizer {checkpoint.name} was trained with)",
-                                 str(loaded.hashes.get(name)))
+        check_tokenizers(checkpoint, meta, loaded)
         trained = _metadata(checkpoint, meta, "regression")
         if not trained:
             raise InputError(checkpoint, "regression metadata", "the regression checkpoint it was trained with "
@@ -67,6 +64,15 @@ class Generator:
         """T2M on a `tiles.Tile` at UTC `time`, given its `tiles.GFSInput` or not -> CF `xr.Dataset` (`generate_tile`)."""
         return generate_tile(self.model, self.tokenizers, self.regression, tile, time, gfs, config, tim,
                              {**self.provenance(), **(provenance or {})})
+
+
+def check_tokenizers(checkpoint: Path, meta: dict[str, str], tokenizers: Tokenizers) -> None:
+    """`InputError` unless every tokenizer the checkpoint records in its metadata (`tokenizers`: name -> sha256)
+    is the one loaded in `tokenizers`, by sha256."""
+    for name, digest in _metadata(checkpoint, meta, "tokenizers").items():
+        if tokenizers.hashes.get(name) != digest:
+            raise InputError(f"tokenizer {name}", "sha256", f"{digest} (the tokenizer {checkpoint.name} was trained with)",
+                             str(tokenizers.hashes.get(name)))
 
 
 def _metadata(checkpoint: Path, meta: dict[str, str], key: str) -> dict[str, str]:
