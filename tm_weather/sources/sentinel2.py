@@ -223,13 +223,20 @@ def _tag_offset(path: Path) -> int | None:
 
 
 def _boa_add_offset(path: Path, argument: int | None, acquired: np.datetime64) -> int:
-    tagged = _tag_offset(path)
-    if tagged is not None:
-        if argument is not None and argument != tagged:
-            raise InputError(path, "BOA_ADD_OFFSET", f"{tagged} (from the file's tags)", f"argument {argument}")
-        return tagged
+    return choose_boa_add_offset(path, _tag_offset(path), "the file's tags", argument, acquired)
+
+
+def choose_boa_add_offset(where: str | Path, found: int | None, source: str, argument: int | None,
+                          acquired: np.datetime64) -> int:
+    """BOA_ADD_OFFSET (DN) of a product: `found` in its metadata (`source`: where, for messages), else `argument`,
+    else by the acquisition date (-1000 from `BASELINE_04_START`). An argument contradicting the metadata raises
+    `InputError` naming `where`."""
+    if found is not None:
+        if argument is not None and argument != found:
+            raise InputError(where, "BOA_ADD_OFFSET", f"{found} (from {source})", f"argument {argument}")
+        return found
     if argument is not None:
         return argument
     offset = BASELINE_04_OFFSET if acquired >= BASELINE_04_START else 0
-    log.info("%s: no BOA_ADD_OFFSET tag or argument; %d from the acquisition date %s", path, offset, acquired)
+    log.info("%s: no BOA_ADD_OFFSET in %s or argument; %d from the acquisition date %s", where, source, offset, acquired)
     return offset
