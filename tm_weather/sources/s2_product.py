@@ -270,7 +270,10 @@ def _stack(hrefs: dict[str, str | Path], where, area: Area, acquired: np.datetim
     dn = np.stack([warp_onto(hrefs[b], grid, Resampling.bilinear, hrefs[b], NODATA_DN) for b in S2_BANDS])
     scl = warp_onto(hrefs["SCL"], grid, Resampling.nearest, hrefs["SCL"], 0)
     mask = np.isnan(dn).any(0) | np.isnan(scl) | np.isin(scl, SCL_MASKED)
-    reflectance = np.where(mask, np.float32(np.nan), (dn + np.float32(offset)) / np.float32(QUANTIFICATION)).astype(np.float32)
+    reflectance = dn  # in place: one float32 copy of the area's bands at a time
+    reflectance += np.float32(offset)
+    reflectance /= np.float32(QUANTIFICATION)
+    reflectance[:, mask] = np.nan
     x, y = grid.centres()
     coords = {"y": y, "x": x}
     da = xr.DataArray(reflectance, dims=("band", "y", "x"), coords={"band": list(S2_BANDS), **coords},
