@@ -299,3 +299,36 @@ def test_bad_input_exits_2_naming_the_file_and_leaves_no_output(shipped, scene, 
         assert main(args(shipped, extra[0], out, *extra[1:])) == EXIT_INPUT, name
         assert message in capsys.readouterr().err, name
         assert not (tmp_path / "out").exists(), name
+
+
+def test_a_dem_in_another_crs_is_reprojected_onto_the_scene_grid(scene, tmp_path):
+    from rasterio.warp import calculate_default_transform
+
+    from tm_weather.series import TileGrid
+    from tm_weather.sources.s2_product import warp_onto
+
+    _, profile, dem = scene
+    src = write_geotiff(tmp_path / "dem.tif", dem[None], profile, tagged=False)
+    transform, width, height = calculate_default_transform(profile["crs"], "EPSG:4326", 448, 448,
+                                                           *rasterio.open(src).bounds)
+    lonlat = np.zeros((height, width), np.float32)
+    reproject(dem.astype(np.float32), lonlat, src_transform=profile["transform"], src_crs=profile["crs"],
+              dst_transform=transform, dst_crs="EPSG:4326", resampling=Resampling.bilinear, dst_nodata=np.nan)
+    other = tmp_path / "dem_lonlat.tif"
+    with rasterio.open(other, "w", driver="GTiff", width=width, height=height, count=1, dtype="float32",
+                       crs="EPSG:4326", transform=transform, nodata=np.nan) as f:
+        f.write(lonlat, 1)
+    grid = TileGrid(profile["crs"], profile["transform"], (448, 448))
+    back = warp_onto(other, grid, Resampling.bilinear, other)
+    inner = np.s_[4:-4, 4:-4]
+    assert np.isfinite(back[inner]).all()
+    assert np.median(np.abs(back[inner] - dem[inner])) < 0.05 * np.ptp(dem) + 1  # m: two bilinear resamplings
+
+
+def test_import_tm_weather_stays_light_and_exports_generate():
+    import subprocess
+    import sys
+
+    code = ("import sys, tm_weather; f = tm_weather.generate; from tm_weather.api import generate; "
+            "assert f is generate and 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)[:3]")
+    subprocess.run([sys.executable, "-c", code], check=True)
