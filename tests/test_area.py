@@ -332,3 +332,16 @@ def test_import_tm_weather_stays_light_and_exports_generate():
     code = ("import sys, tm_weather; f = tm_weather.generate; from tm_weather.api import generate; "
             "assert f is generate and 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)[:3]")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_mostly_masked_tiles_are_skipped_and_stay_nan(shipped, scene, tmp_path):
+    dn, profile, _ = scene
+    left = dn.copy()
+    left[:, :, :240] = 0  # nodata: the tiles starting at columns 0 and 112 have under half their pixels clear
+    s2 = write_geotiff(tmp_path / "left.tif", left, profile)
+    out = tmp_path / "t2m.nc"
+    assert main(args(shipped, s2, out)) == EXIT_OK
+    with xr.open_dataset(out) as ds:
+        mean = ds["t2m_mean"].values
+        assert ds.attrs["tiles"] == 3 and ds.attrs["tiles_skipped_masked"] == 6
+        assert np.isnan(mean[:, :240]).all() and np.isfinite(mean[:, 240:]).all()
