@@ -127,16 +127,20 @@ def is_one_tile(s2: str | Path) -> bool:
         return False
 
 
-def generate_one_tile(gen: Generator, s2: Path, time, *, dem: Path | None = None, lulc: Path | None = None,
+def generate_one_tile(s2: Path, time, *, dem: Path | None = None, lulc: Path | None = None,
                       gfs: str | None = None, gfs_cache: Path | None = None, members: int = 8, steps: int = 8,
-                      seed: int = 0, tim: bool = False, acquired=None, boa_add_offset: int | None = None) -> xr.Dataset:
+                      seed: int = 0, tim: bool = False, acquired=None, boa_add_offset: int | None = None,
+                      checkpoint: Path = DEFAULT_CHECKPOINT, anomaly: Path = DEFAULT_ANOMALY,
+                      tokenizers: Path | None = None, generator: Generator | None = None) -> xr.Dataset:
     """One 224 x 224 Sentinel-2 GeoTIFF (and a DEM / LULC on its grid) -> `generate_tile`'s dataset: members
     `t2m (member, y, x)`, mean and spread (K), the hourly profile, provenance. Masked pixels are filled with the
-    valid mean (`tm_weather.tiles.read_tile`), as the model was trained."""
+    valid mean (`tm_weather.tiles.read_tile`), as the model was trained. Arguments as `generate`'s."""
     from tm_weather.model.generate import GenerationConfig
     from tm_weather.tiles import gfs_series, read_tile
 
     time = _utc(time, "time")
+    acquired = _utc(acquired, "acquired") if acquired is not None else None
+    gen = generator or load_generator(checkpoint, anomaly, tokenizers)
     tile = read_tile(s2, dem, lulc, time=acquired, boa_add_offset=boa_add_offset)
     series = gfs_series(gfs_source(gfs, gfs_cache), {}, time.astype("datetime64[D]"), tile) if gfs else None
     provenance = {**gen.provenance, "input_s2": str(s2), "input_s2_acquired": str(tile.acquired) + "Z",

@@ -35,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    "metadata, the GeoTIFF nor a sibling S2RGB/NDVI/LULC file has a datetime tag")
     area = p.add_mutually_exclusive_group()
     area.add_argument("--bbox", type=_bbox, metavar="MINLON,MINLAT,MAXLON,MAXLAT",
-                      help="the area, degrees (default: the whole scene)")
+                      help="the area, degrees (default: the whole scene); write --bbox=-70.5,... when it starts with a minus")
     area.add_argument("--aoi", type=Path, metavar="GEOJSON", help="the area as a GeoJSON polygon file (lon/lat); "
                       "pixels outside the polygon are NaN")
     p.add_argument("--dem", type=Path, help="elevation raster (m) on any grid and CRS covering the area (reprojected)")
@@ -91,17 +91,16 @@ def run(args: argparse.Namespace) -> int:
     acquired = utc_time(args.acquired, "--acquired", "value") if args.acquired is not None else None
     one_tile = (args.bbox is None and args.aoi is None and args.quantiles is None and not args.save_members
                 and api.is_one_tile(args.s2))
-    generator = api.load_generator(args.checkpoint, args.anomaly, args.tokenizers)
     common = dict(dem=args.dem, lulc=args.lulc, gfs=args.gfs, gfs_cache=args.gfs_cache, members=args.members,
-                  steps=args.steps, seed=args.seed, tim=args.tim, acquired=acquired, boa_add_offset=args.boa_add_offset)
+                  steps=args.steps, seed=args.seed, tim=args.tim, acquired=acquired, boa_add_offset=args.boa_add_offset,
+                  checkpoint=args.checkpoint, anomaly=args.anomaly, tokenizers=args.tokenizers)
     if one_tile:
-        ds = api.generate_one_tile(generator, Path(args.s2), time, **common)
+        ds = api.generate_one_tile(Path(args.s2), time, **common)
         writer = ds.to_netcdf if args.out.suffix == ".nc" else lambda tmp: _write_geotiff(ds, tmp)
     else:
         quantiles = api.DEFAULT_QUANTILES if args.quantiles is None else args.quantiles
         ds = api.generate(args.s2, time, bbox=args.bbox, aoi=args.aoi, quantiles=quantiles,
-                          save_members=args.save_members, overlap=args.overlap, generator=generator,
-                          progress=True, **common)
+                          save_members=args.save_members, overlap=args.overlap, progress=True, **common)
         writer = lambda tmp: write_field(ds, tmp)  # noqa: E731
     with atomic_file(args.out) as tmp:
         writer(tmp)

@@ -97,7 +97,7 @@ def read_scene(source: str | Path, area: Area = Area(), *, time=None, boa_add_of
     `(band, y, x)` on the 10 m grid, NaN where masked, and the acquisition time and BOA offset from the product
     (`time` and `boa_add_offset` only where the product lacks them; a contradiction raises `InputError`)."""
     text = str(source)
-    if text.startswith(("http://", "https://")) or text.endswith(".json"):
+    if text.endswith(".json") or (text.startswith(("http://", "https://")) and not text.endswith((".tif", ".tiff"))):
         return _read_stac(text, area, time, boa_add_offset, minimum_px)
     path = Path(source)
     if path.is_dir():
