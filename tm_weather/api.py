@@ -31,6 +31,8 @@ from tm_weather.times import utc_time
 #: Where `gfs="auto"` keeps the GFS files Herbie fetches (Herbie's save_dir), unless `gfs_cache` says otherwise.
 GFS_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tm-weather" / "herbie"
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
+#: Attributes of the first generated tile's dataset that the area's output repeats (the same for every tile).
+TILE_SETTINGS = ("conditioned_on", "order", "temperature", "top_k", "top_p", "run_time")
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,7 @@ def generate(s2: str | Path, time, *, bbox: Sequence[float] | None = None, aoi: 
 
     rows, cols = tile_starts(grid.shape[0], SIZE, overlap), tile_starts(grid.shape[1], SIZE, overlap)
     blend = Blend(grid.shape, quantiles, members if save_members else 0, blend_window(SIZE, overlap))
-    reflectance, gfs_cache_days, skipped = scene.reflectance.values, {}, 0
+    reflectance, gfs_cache_days, skipped, settings = scene.reflectance.values, {}, 0, {}
     for r, c in tqdm([(r, c) for r in rows for c in cols], desc="tiles", unit="tile", disable=not progress):
         s = np.s_[r:r + SIZE, c:c + SIZE]
         if 1 - mask[s].mean() < MIN_VALID_SHARE:
@@ -222,7 +224,9 @@ def generate(s2: str | Path, time, *, bbox: Sequence[float] | None = None, aoi: 
                             None if heights is None else heights[s], None if classes is None else classes[s], dem)
         series = gfs_series(source, gfs_cache_days, time.astype("datetime64[D]"), tile) if source else None
         tile_config = replace(config, seed=_tile_seed(seed, r, c))
-        blend.add(r, c, tile_dataset(gen, tile, time, series, tile_config, tim)["t2m"].values)
+        ds = tile_dataset(gen, tile, time, series, tile_config, tim)
+        blend.add(r, c, ds["t2m"].values)
+        settings = settings or {k: ds.attrs[k] for k in TILE_SETTINGS}
     if skipped == len(rows) * len(cols):
         raise InputError(s2, "clear pixels", f"a {SIZE} x {SIZE} px tile of the area with at least "
                          f"{MIN_VALID_SHARE:.0%} clear pixels", f"none of {skipped} tiles")
@@ -241,7 +245,7 @@ def generate(s2: str | Path, time, *, bbox: Sequence[float] | None = None, aoi: 
     for v in fields.values():
         v[..., masked] = np.nan
     attrs = {
-        **gen.provenance, "input_s2": str(s2), "input_s2_acquired": str(scene.time) + "Z",
+        **gen.provenance, **settings, "input_s2": str(s2), "input_s2_acquired": str(scene.time) + "Z",
         "input_s2_boa_add_offset": scene.boa_add_offset, "input_dem": str(dem or ""), "input_lulc": str(lulc or ""),
         "input_gfs": gfs or "", "area": str(area.bbox or "the whole scene") + (f" (polygon of {aoi})" if aoi else ""),
         "valid_time": str(time) + "Z", "members": members, "seed": seed, "steps": steps, "tim": int(tim),
