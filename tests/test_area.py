@@ -86,12 +86,12 @@ def scl_10m() -> np.ndarray:
     return scl
 
 
-def write_safe(folder, scene, skip=()):
+def write_safe(folder, scene, skip=(), scl=None):
     """A SAFE-like folder: JP2 bands (DN with the baseline-04 offset +1000) at their resolutions, SCL at 20 m, and
     MTD_MSIL2A.xml with PRODUCT_START_TIME and BOA_ADD_OFFSET -1000."""
     dn, profile, _ = scene
     img = folder / "GRANULE" / "L2A_T36MZA_A000000_20230610T074621" / "IMG_DATA"
-    bands = {b: dn[i] + 1000 for i, b in enumerate(S2_BANDS)} | {"SCL": scl_10m()}
+    bands = {b: dn[i] + 1000 for i, b in enumerate(S2_BANDS)} | {"SCL": scl_10m() if scl is None else scl}
     for band, res in RESOLUTION_M.items():
         if band in skip:
             continue
@@ -282,7 +282,8 @@ def test_gfs_auto_from_herbies_cache_offline(shipped, scene, tmp_path, no_networ
 def test_bad_input_exits_2_naming_the_file_and_leaves_no_output(shipped, scene, tmp_path, capsys):
     dn, profile, dem = scene
     s2 = write_geotiff(tmp_path / "scene.tif", dn, profile)
-    cloudy = write_geotiff(tmp_path / "nodata.tif", np.zeros_like(dn), profile)
+    nodata = write_geotiff(tmp_path / "nodata.tif", np.zeros_like(dn), profile)
+    cloudy = write_safe(tmp_path / "CLOUDY.SAFE", scene, scl=np.full((448, 448), 9, np.uint8))
     far_dem = write_geotiff(tmp_path / "dem_far.tif", dem[None, :100, :100], {**profile, "width": 100, "height": 100},
                             tagged=False)
     safe = write_safe(tmp_path / "NOB8A.SAFE", scene, skip=("B8A",))
@@ -291,7 +292,8 @@ def test_bad_input_exits_2_naming_the_file_and_leaves_no_output(shipped, scene, 
         "SAFE missing a band": ([safe], f"{safe}: band B8A: expected one file GRANULE/*/IMG_DATA/R20m/*_B8A_20m.jp2"),
         "STAC missing an asset": ([item], f"{item}: asset for band B8A: expected an asset named B8A or nir08"),
         "area outside": ([s2, "--bbox", "10,10,10.1,10.1"], "--bbox: area: expected an area overlapping the scene"),
-        "all masked": ([cloudy], f"{cloudy}: clear pixels: expected some pixels"),
+        "all cloud": ([cloudy], f"{cloudy}: clear pixels: expected some pixels"),
+        "all nodata": ([nodata], f"{nodata}: clear pixels: expected some pixels"),
         "DEM not covering": ([s2, "--dem", str(far_dem)], f"{far_dem}: extent: expected a raster covering the area"),
     }
     for name, (extra, message) in cases.items():
