@@ -52,15 +52,17 @@ def mirrored(path: Path, size: int, out: Path) -> Path:
 
 
 def one_run(s2: Path, dem: Path, members: int) -> dict:
-    """In this process: generate over the whole scene -> wall time (s), tiles, peak RSS (bytes)."""
+    """In this process: generate over the whole scene -> wall time (s), the process's CPU time (s, imports and
+    loading included), tiles, peak RSS (bytes)."""
     import tm_weather
 
     start = time.perf_counter()
     ds = tm_weather.generate(s2, "2023-06-10T10:00", dem=dem, members=members, boa_add_offset=0)
     wall = time.perf_counter() - start
     assert np.isfinite(ds["t2m_mean"].values).all()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    return {"wall_s": wall, "tiles": int(ds.attrs["tiles"]), "peak_rss_bytes": rss,
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "tiles": int(ds.attrs["tiles"]),
+            "peak_rss_bytes": usage.ru_maxrss * 1024,  # Linux: KiB
             "px": int(ds.sizes["y"] * ds.sizes["x"])}
 
 
@@ -93,6 +95,7 @@ def main() -> None:
                       mirrored(TILES / "DEM" / f"{NAME}.tif", half, Path(tmp) / "demh.tif"), args.members)
     wall = np.array([r["wall_s"] for r in runs])
     rss = np.array([r["peak_rss_bytes"] for r in runs]) / 2**30
+    cpu = np.array([r["cpu_s"] for r in runs])
     tiles, px = runs[0]["tiles"], runs[0]["px"]
     rate = tiles / wall
     from tm_weather.area import tile_starts
@@ -102,6 +105,7 @@ def main() -> None:
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"area {args.size} x {args.size} px, {args.members} members, {tiles} tiles:")
     print(f"  wall time  median {np.median(wall):.1f} s (range {wall.min():.1f}-{wall.max():.1f})")
+    print(f"  CPU time   median {np.median(cpu):.1f} s (range {cpu.min():.1f}-{cpu.max():.1f}; whole process, user + system)")
     print(f"  peak RSS   median {np.median(rss):.2f} GiB (range {rss.min():.2f}-{rss.max():.2f})")
     print(f"  tiles/s    median {np.median(rate):.2f} (range {rate.min():.2f}-{rate.max():.2f})")
     loads = " ".join(f"{r['load_before']:.2f}" for r in runs)
