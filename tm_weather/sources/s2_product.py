@@ -9,7 +9,7 @@ a 12-band GeoTIFF of any size; and a DEM or land-cover raster of any grid and CR
   local or remote (GDAL reads http(s) hrefs by range request; Planetary Computer's need signing first, e.g. with
   its `planetary-computer` package). Time: the item's `datetime`; offset: `earthsearch:boa_offset_applied` (then 0)
   or `s2:processing_baseline`.
-- GeoTIFF: `tm_weather.sources.sentinel2.read_s2l2a` (tags, siblings and arguments as there), then cut to the area.
+- GeoTIFF: `tm_weather.sources.sentinel2.read_s2l2a` (tags, siblings and arguments as there), only the area's pixels.
 
 The grid is the 10 m band B02's (the GeoTIFF's own for a GeoTIFF), cut to the area's pixels; the other bands are
 resampled onto it by GDAL (bilinear for reflectance, nearest for SCL and land cover) reading only the area's part
@@ -102,10 +102,15 @@ def read_scene(source: str | Path, area: Area = Area(), *, time=None, boa_add_of
     path = Path(source)
     if path.is_dir():
         return _read_safe(path, area, time, boa_add_offset, minimum_px)
-    scene = read_s2l2a(path, time=time, boa_add_offset=boa_add_offset)
-    window = area_window(scene.grid, area, path, minimum_px)
-    rows, cols = window.toslices()
-    return S2Tile(scene.reflectance[:, rows, cols], scene.mask[rows, cols], scene.time, scene.boa_add_offset, path)
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise InputError(path, "CRS", "a georeferenced GeoTIFF with a CRS", "none")
+            grid = TileGrid(src.crs, src.transform, src.shape)
+    except rasterio.errors.RasterioIOError as e:
+        raise InputError(path, "file", "a readable GeoTIFF", str(e)) from e
+    window = area_window(grid, area, path, minimum_px)
+    return read_s2l2a(path, time=time, boa_add_offset=boa_add_offset, window=window.toslices())
 
 
 def area_window(grid: TileGrid, area: Area, where: str | Path, minimum_px: int = 0) -> Window:

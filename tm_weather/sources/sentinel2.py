@@ -80,6 +80,7 @@ def read_s2l2a(
     time: np.datetime64 | dt.datetime | str | None = None,
     boa_add_offset: int | None = None,
     scl: str | Path | None = None,
+    window: tuple[slice, slice] | None = None,
 ) -> S2Tile:
     """Read a 12-band Sentinel-2 L2A GeoTIFF (DN, bands in `S2_BANDS` order) -> `S2Tile`.
 
@@ -95,9 +96,11 @@ def read_s2l2a(
 
     Nodata pixels (DN equal to the file's nodata value, else 0, in any band) and, when `scl` (an SCL GeoTIFF on
     the same grid) is given, its classes 3, 8, 9 and 10 become NaN in every band and True in the mask.
+
+    `window` (rows, columns): read only those pixels (then `scl` must be on the window's grid).
     """
     path = Path(path)
-    da = _open(path)
+    da = _open(path, window)
     if da.sizes["band"] != len(S2_BANDS):
         raise InputError(path, "band count", f"{len(S2_BANDS)} bands ({' '.join(S2_BANDS)})", str(da.sizes["band"]))
     if not np.issubdtype(da.dtype, np.integer):
@@ -139,11 +142,12 @@ def read_lulc(path: str | Path, grid: TileGrid) -> xr.DataArray:
     return da.rename("lulc")
 
 
-def _open(path: Path) -> xr.DataArray:
-    """The GeoTIFF at `path`, loaded `(band, y, x)`; `InputError` if unreadable or without a CRS."""
+def _open(path: Path, window: tuple[slice, slice] | None = None) -> xr.DataArray:
+    """The GeoTIFF at `path` (only the pixels `window` = (rows, columns) when given), loaded `(band, y, x)`;
+    `InputError` if unreadable or without a CRS."""
     try:
         with rioxarray.open_rasterio(path, masked=False) as da:
-            da = da.load()
+            da = (da if window is None else da.isel(y=window[0], x=window[1])).load()
     except OSError as e:  # rasterio's RasterioIOError is an OSError
         raise InputError(path, "file", "a readable GeoTIFF", str(e)) from e
     if da.rio.crs is None:
