@@ -35,6 +35,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window, WindowError, from_bounds
 
 from tm_weather.errors import InputError
+from tm_weather.files import regular_file
 from tm_weather.lexicon import S2_BANDS
 from tm_weather.series import TileGrid
 from tm_weather.sources.sentinel2 import (
@@ -97,11 +98,14 @@ def read_scene(source: str | Path, area: Area = Area(), *, time=None, boa_add_of
     `(band, y, x)` on the 10 m grid, NaN where masked, and the acquisition time and BOA offset from the product
     (`time` and `boa_add_offset` only where the product lacks them; a contradiction raises `InputError`)."""
     text = str(source)
-    if text.endswith(".json") or (text.startswith(("http://", "https://")) and not text.endswith((".tif", ".tiff"))):
+    remote = text.startswith(("http://", "https://"))
+    if not remote and Path(text).is_dir():
+        return _read_safe(Path(text), area, time, boa_add_offset, minimum_px)
+    if not remote:  # never hand a device or a pipe to a reader
+        regular_file(text, "a Sentinel-2 L2A SAFE folder, STAC item (.json) or GeoTIFF")
+    if text.endswith(".json") or (remote and not text.endswith((".tif", ".tiff"))):
         return _read_stac(text, area, time, boa_add_offset, minimum_px)
-    path = Path(source)
-    if path.is_dir():
-        return _read_safe(path, area, time, boa_add_offset, minimum_px)
+    path = Path(text)
     try:
         with rasterio.open(path) as src:
             if src.crs is None:
@@ -167,6 +171,8 @@ def covered(href: str | Path, grid: TileGrid, where: str | Path) -> None:
     ny, nx = grid.shape
     t = grid.transform
     x0, x1, y1, y0 = t.c, t.c + nx * t.a, t.f, t.f + ny * t.e
+    if not str(href).startswith(("http://", "https://")):
+        regular_file(href, "a georeferenced raster")
     try:
         with rasterio.open(href) as src:
             if src.crs is None:
