@@ -125,7 +125,7 @@ def is_one_tile(s2: str | Path) -> bool:
     try:
         with rasterio.open(path) as src:
             return src.shape == (SIZE, SIZE)
-    except rasterio.errors.RasterioIOError:
+    except rasterio.errors.RasterioError:
         return False
 
 
@@ -278,7 +278,8 @@ def _tile_seed(seed: int, row: int, col: int) -> int:
 def _window_tile(scene, grid, row: int, col: int, reflectance: np.ndarray, mask: np.ndarray,
                  heights: np.ndarray | None, classes: np.ndarray | None, dem: Path | None) -> Tile:
     """The `Tile` of the scene's window at (`row`, `col`): reflectance `(12, 224, 224)` and heights `(224, 224)` m
-    with masked pixels filled by the window's valid mean (as `read_tile` fills them), land cover 0-8."""
+    with masked pixels filled by the window's valid mean (as `read_tile` fills them), land cover 0-8 (class 1 where
+    the land-cover raster has no data). These fills are model inputs only: the output is NaN where S-2 is masked."""
     from tm_weather.series import TileGrid
 
     name = f"{Path(str(scene.path)).stem}_r{row}_c{col}"

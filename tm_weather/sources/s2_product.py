@@ -111,7 +111,7 @@ def read_scene(source: str | Path, area: Area = Area(), *, time=None, boa_add_of
             if src.crs is None:
                 raise InputError(path, "CRS", "a georeferenced GeoTIFF with a CRS", "none")
             grid = TileGrid(src.crs, src.transform, src.shape)
-    except rasterio.errors.RasterioIOError as e:
+    except rasterio.errors.RasterioError as e:
         raise InputError(path, "file", "a readable GeoTIFF", str(e)) from e
     window = area_window(grid, area, path, minimum_px)
     return read_s2l2a(path, time=time, boa_add_offset=boa_add_offset, window=window.toslices())
