@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+import rasterio.drivers
 import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
 from affine import Affine
@@ -89,6 +90,9 @@ def scl_10m() -> np.ndarray:
 def write_safe(folder, scene, skip=(), scl=None):
     """A SAFE-like folder: JP2 bands (DN with the baseline-04 offset +1000) at their resolutions, SCL at 20 m, and
     MTD_MSIL2A.xml with PRODUCT_START_TIME and BOA_ADD_OFFSET -1000."""
+    if "JP2OpenJPEG" not in rasterio.drivers.raster_driver_extensions().values():
+        # a GeoTIFF named .jp2 would not exercise the JPEG2000 path that real SAFE folders take
+        pytest.skip("GDAL has no JP2OpenJPEG driver here: cannot write a SAFE folder's JPEG2000 bands")
     dn, profile, _ = scene
     img = folder / "GRANULE" / "L2A_T36MZA_A000000_20230610T074621" / "IMG_DATA"
     bands = {b: dn[i] + 1000 for i, b in enumerate(S2_BANDS)} | {"SCL": scl_10m() if scl is None else scl}
