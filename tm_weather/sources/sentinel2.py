@@ -111,9 +111,15 @@ def read_s2l2a(
     mask = (da == nodata).any("band")
     if scl is not None:
         mask = mask | read_scl(scl, TileGrid.of(da)).isin(SCL_CLOUD_CLASSES)
-    reflectance = ((da.astype(np.float32) + np.float32(offset)) / np.float32(QUANTIFICATION)).where(~mask)
-    reflectance = reflectance.astype(np.float32).assign_coords(band=list(S2_BANDS))
-    reflectance = reflectance.rio.write_nodata(np.nan, encoded=False)
+    reflectance = da.astype(np.float32)  # then scaled in place: a large scene is held once, not three times
+    del da
+    values = reflectance.values
+    values += np.float32(offset)
+    values /= np.float32(QUANTIFICATION)
+    values[:, mask.values] = np.nan
+    reflectance = reflectance.assign_coords(band=list(S2_BANDS))
+    reflectance.encoding = {}
+    reflectance.rio.write_nodata(np.nan, encoded=False, inplace=True)
     reflectance.name, reflectance.attrs = "reflectance", {"units": "1", "long_name": "surface reflectance"}
     return S2Tile(reflectance, mask.rename("mask"), acquired, offset, path)
 
