@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/ingest.py
 	$(VENV)/bin/python benchmarks/tokenizers.py
 	$(VENV)/bin/python benchmarks/generation.py
+	$(VENV)/bin/python benchmarks/area.py
 
 # issue 6's experiments on the demo world (each under 20 min here); tables and figures in experiments/results/
 experiments: $(STAMP)

@@ -75,5 +75,14 @@ def test_the_graph_sees_function_level_and_from_imports():
     assert "tm_weather.model.transformer" in graph["tm_weather.train"]
 
 
+#: The one import the package root may make: its lazy re-export `tm_weather.generate` (PEP 562 `__getattr__`, issue
+#: 16). Modules import the root for its import order (pyproj first) and `__version__`, so any re-export from the
+#: root closes a loop through it by construction; that edge, and only it, is left out of the search.
+ROOT_EXPORTS = {"tm_weather.api"}
+
+
 def test_the_package_has_no_import_cycle():
-    assert find_cycle(import_graph()) == []
+    graph = import_graph()
+    assert graph["tm_weather"] == ROOT_EXPORTS
+    graph["tm_weather"] = set()
+    assert find_cycle(graph) == []

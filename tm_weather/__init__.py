@@ -9,3 +9,13 @@ native libraries; loading eccodes before pyproj corrupts the heap and crashes th
 import pyproj  # noqa: F401  (must precede any eccodes import; see the module docstring)
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """`tm_weather.generate` (`tm_weather.api.generate`), imported on first use: `import tm_weather` stays light
+    (no torch)."""
+    if name == "generate":
+        from tm_weather.api import generate
+
+        return generate
+    raise AttributeError(f"module 'tm_weather' has no attribute {name!r}")

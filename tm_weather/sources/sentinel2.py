@@ -80,6 +80,7 @@ def read_s2l2a(
     time: np.datetime64 | dt.datetime | str | None = None,
     boa_add_offset: int | None = None,
     scl: str | Path | None = None,
+    window: tuple[slice, slice] | None = None,
 ) -> S2Tile:
     """Read a 12-band Sentinel-2 L2A GeoTIFF (DN, bands in `S2_BANDS` order) -> `S2Tile`.
 
@@ -95,9 +96,11 @@ def read_s2l2a(
 
     Nodata pixels (DN equal to the file's nodata value, else 0, in any band) and, when `scl` (an SCL GeoTIFF on
     the same grid) is given, its classes 3, 8, 9 and 10 become NaN in every band and True in the mask.
+
+    `window` (rows, columns): read only those pixels (then `scl` must be on the window's grid).
     """
     path = Path(path)
-    da = _open(path)
+    da = _open(path, window)
     if da.sizes["band"] != len(S2_BANDS):
         raise InputError(path, "band count", f"{len(S2_BANDS)} bands ({' '.join(S2_BANDS)})", str(da.sizes["band"]))
     if not np.issubdtype(da.dtype, np.integer):
@@ -108,9 +111,15 @@ def read_s2l2a(
     mask = (da == nodata).any("band")
     if scl is not None:
         mask = mask | read_scl(scl, TileGrid.of(da)).isin(SCL_CLOUD_CLASSES)
-    reflectance = ((da.astype(np.float32) + np.float32(offset)) / np.float32(QUANTIFICATION)).where(~mask)
-    reflectance = reflectance.astype(np.float32).assign_coords(band=list(S2_BANDS))
-    reflectance = reflectance.rio.write_nodata(np.nan, encoded=False)
+    reflectance = da.astype(np.float32)  # then scaled in place: a large scene is held once, not three times
+    del da
+    values = reflectance.values
+    values += np.float32(offset)
+    values /= np.float32(QUANTIFICATION)
+    values[:, mask.values] = np.nan
+    reflectance = reflectance.assign_coords(band=list(S2_BANDS))
+    reflectance.encoding = {}
+    reflectance.rio.write_nodata(np.nan, encoded=False, inplace=True)
     reflectance.name, reflectance.attrs = "reflectance", {"units": "1", "long_name": "surface reflectance"}
     return S2Tile(reflectance, mask.rename("mask"), acquired, offset, path)
 
@@ -139,11 +148,12 @@ def read_lulc(path: str | Path, grid: TileGrid) -> xr.DataArray:
     return da.rename("lulc")
 
 
-def _open(path: Path) -> xr.DataArray:
-    """The GeoTIFF at `path`, loaded `(band, y, x)`; `InputError` if unreadable or without a CRS."""
+def _open(path: Path, window: tuple[slice, slice] | None = None) -> xr.DataArray:
+    """The GeoTIFF at `path` (only the pixels `window` = (rows, columns) when given), loaded `(band, y, x)`;
+    `InputError` if unreadable or without a CRS."""
     try:
         with rioxarray.open_rasterio(path, masked=False) as da:
-            da = da.load()
+            da = (da if window is None else da.isel(y=window[0], x=window[1])).load()
     except OSError as e:  # rasterio's RasterioIOError is an OSError
         raise InputError(path, "file", "a readable GeoTIFF", str(e)) from e
     if da.rio.crs is None:
@@ -223,13 +233,20 @@ def _tag_offset(path: Path) -> int | None:
 
 
 def _boa_add_offset(path: Path, argument: int | None, acquired: np.datetime64) -> int:
-    tagged = _tag_offset(path)
-    if tagged is not None:
-        if argument is not None and argument != tagged:
-            raise InputError(path, "BOA_ADD_OFFSET", f"{tagged} (from the file's tags)", f"argument {argument}")
-        return tagged
+    return choose_boa_add_offset(path, _tag_offset(path), "the file's tags", argument, acquired)
+
+
+def choose_boa_add_offset(where: str | Path, found: int | None, source: str, argument: int | None,
+                          acquired: np.datetime64) -> int:
+    """BOA_ADD_OFFSET (DN) of a product: `found` in its metadata (`source`: where, for messages), else `argument`,
+    else by the acquisition date (-1000 from `BASELINE_04_START`). An argument contradicting the metadata raises
+    `InputError` naming `where`."""
+    if found is not None:
+        if argument is not None and argument != found:
+            raise InputError(where, "BOA_ADD_OFFSET", f"{found} (from {source})", f"argument {argument}")
+        return found
     if argument is not None:
         return argument
     offset = BASELINE_04_OFFSET if acquired >= BASELINE_04_START else 0
-    log.info("%s: no BOA_ADD_OFFSET tag or argument; %d from the acquisition date %s", path, offset, acquired)
+    log.info("%s: no BOA_ADD_OFFSET in %s or argument; %d from the acquisition date %s", where, source, offset, acquired)
     return offset
