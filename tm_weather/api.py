@@ -62,8 +62,8 @@ def tile_dataset(gen, tile: Tile, time: np.datetime64, gfs, config, tim: bool, p
     """Generate on one tile with `gen` (a `model.generator.Generator`: `generate.generate_tile`, members `t2m
     (member, 224, 224)` K and the rest) given its `tiles.GFSInput` over the valid day or None. The one call of the
     model; the GFS leads used go into the provenance."""
-    leads = {} if gfs is None else {"input_gfs_leads_h": " ".join(str(int(x)) for x in gfs.lead)}
-    return gen.tile(tile, time, gfs, config, tim, {**(provenance or {}), **leads})
+    leads = "" if gfs is None else " ".join(str(int(x)) for x in gfs.lead)
+    return gen.tile(tile, time, gfs, config, tim, {**(provenance or {}), "input_gfs_leads_h": leads})
 
 
 def load_generator(checkpoint: Path = DEFAULT_CHECKPOINT, regression: Path | None = None, tokenizers: Path | None = None):
