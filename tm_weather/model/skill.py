@@ -9,6 +9,7 @@ sum: regression mean + sampled residuals) reduced to the truth's 16-px block mea
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -30,8 +31,10 @@ def ensembles(generator, catalog, samples: Samples, rows: Sequence[int], conditi
     (`generate.generate_t2m` with `generator`, a `generator.Generator`, on the tiles read from `catalog`),
     conditioned on the modalities `conditions_of` each sample has, and the regression means `(len(rows), 14, 14)`
     K. `tokens` (`{name: (n_samples, length)}`) and `gfs` (`(n_samples, 24)` K) replace the samples' own, and
-    `edit(tile, i) -> tile` changes sample `i`'s tile before the regression sees it (ablations); every sample uses
-    the same seed (common random numbers)."""
+    `edit(tile, i) -> tile` changes sample `i`'s tile before the regression sees it (ablations). Sample `i` is
+    generated with seed `config.seed + i`: the same in every variant (common random numbers: differences between
+    variants come from the inputs), independent between samples (one seed for all would give every sample's
+    ensemble the same draws, and their errors one common offset)."""
     tokens = {**samples.tokens, **(tokens or {})}
     gfs = samples.gfs if gfs is None else gfs
     tiles: dict[str, Tile] = {}
@@ -47,7 +50,7 @@ def ensembles(generator, catalog, samples: Samples, rows: Sequence[int], conditi
         time = np.datetime64(int(samples.valid[i]), "h")
         tile = tiles[name] if edit is None else edit(tiles[name], i)
         fields, _, mean, _ = generate_t2m(generator.model, generator.tokenizers, generator.regression, tile, cond,
-                                          time, config, given, tim)
+                                          time, replace(config, seed=config.seed + int(i)), given, tim)
         out.append(block_means(fields).numpy())
         means.append(block_means(mean[None]).numpy()[0])
         if progress and (j + 1) % 100 == 0:
