@@ -106,10 +106,17 @@ def a_gfs_input(level: float = 290.0) -> GFSInput:
     return GFSInput(values.astype(np.float32), np.tile(np.arange(6), 4))
 
 
-def test_t2m_is_the_regression_profile_plus_the_generated_residual(model, real_tile):
+def departures(tokenizers, tokens, name: str, spread: float = 1.0) -> torch.Tensor:
+    """Each member's decoded residual minus the members' mean, times `spread` `(members, 24)` K."""
+    residual = tokenizers.decode(name, tokens)[:, 0]
+    return spread * (residual - residual.mean(0, keepdim=True))
+
+
+def test_t2m_is_the_regression_profile_plus_the_members_departures(model, real_tile):
     """With GFS: the transformer samples only `t2m_residual`, and the profiles are the regression's profile given
-    GFS + the decoded residual; without: only `t2m_residual_clim`, on the regression's profile without GFS (the
-    climate as base). Each member's field has the profile's level at the valid hour; the regression mean too."""
+    GFS + each member's departure from the members' mean residual (times the spread factor); without: only
+    `t2m_residual_clim`, on the regression's profile without GFS (the climate as base). The members' mean profile
+    is the regression's; each member's field has its profile's level at the valid hour; the regression mean too."""
     tokenizers, regression = untrained_tokenizers(), small_regression()
     config = GenerationConfig(members=2, steps=2, seed=1)
     time = np.datetime64("2021-06-15T06:00")
@@ -120,7 +127,8 @@ def test_t2m_is_the_regression_profile_plus_the_generated_residual(model, real_t
     fields, profiles, mean, tokens = generate_t2m(model, tokenizers, regression, real_tile, cond, time, config, gfs)
     assert set(tokens) == {"t2m_residual"} and tokens["t2m_residual"].shape == (2, 4)
     base = regression.profile(real_tile, hours, gfs)
-    torch.testing.assert_close(profiles, base + tokenizers.decode("t2m_residual", tokens["t2m_residual"])[:, 0])
+    torch.testing.assert_close(profiles, base + departures(tokenizers, tokens["t2m_residual"], "t2m_residual"))
+    torch.testing.assert_close(profiles.mean(0), base, atol=1e-4, rtol=0)
     assert fields.shape == (2, 224, 224) and mean.shape == (224, 224) and profiles.shape == (2, 24)
     torch.testing.assert_close(fields.mean(dim=(1, 2)), profiles[:, 6], atol=1e-3, rtol=0)  # level at the valid hour
     assert float(mean.mean()) == pytest.approx(float(base[6]), abs=1e-3)  # the regression mean: its level, no residual
@@ -128,10 +136,11 @@ def test_t2m_is_the_regression_profile_plus_the_generated_residual(model, real_t
 
     cond = tile_conditions(real_tile, tokenizers, time)
     assert "gfs" not in cond
-    _, clim_profiles, clim_mean, tokens = generate_t2m(model, tokenizers, regression, real_tile, cond, time, config)
+    _, clim_profiles, clim_mean, tokens = generate_t2m(model, tokenizers, regression, real_tile, cond, time, config,
+                                                       spread=1.5)
     assert set(tokens) == {"t2m_residual_clim"}
     clim_base = regression.profile(real_tile, hours)
-    torch.testing.assert_close(clim_profiles, clim_base + tokenizers.decode("t2m_residual", tokens["t2m_residual_clim"])[:, 0])
+    torch.testing.assert_close(clim_profiles, clim_base + departures(tokenizers, tokens["t2m_residual_clim"], "t2m_residual", 1.5))
     assert float(clim_mean.mean()) == pytest.approx(float(clim_base[6]), abs=1e-3)
     assert float((base - clim_base).abs().max()) > 0.1  # the base is GFS with it, the climate without
 

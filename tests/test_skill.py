@@ -64,3 +64,31 @@ def test_ensembles_go_through_the_products_path(tmp_path_factory):
                                       GFSInput(samples.gfs[i].numpy(), samples.lead[i].numpy()))
     np.testing.assert_allclose(ens[1], block_means(fields).numpy(), atol=1e-4)
     np.testing.assert_allclose(means[1], block_means(mean[None]).numpy()[0], atol=1e-4)
+
+
+def test_calibrate_spread_makes_the_spread_skill_one_on_its_samples(tmp_path_factory):
+    """The factors solve s^2 var_departures + var_noise = M / (M + 1) RMSE^2 on the calibration rows: ensembles made
+    with them have a spread-skill ratio of 1 there (the ensemble mean does not move with s), with GFS and without."""
+    import dataclasses
+
+    from daily_support import tiny_world
+    from model_support import write_small_checkpoint
+    from tm_weather.catalog import load_catalog
+    from tm_weather.model.data import catalog_samples
+    from tm_weather.model.generate import GenerationConfig
+    from tm_weather.model.generator import Generator
+    from tm_weather.model.skill import STANDARD, calibrate_spread, ensembles, score
+    from tm_weather.world.build import CATALOG
+
+    catalog = load_catalog(tiny_world(tmp_path_factory) / CATALOG)
+    folder = tmp_path_factory.mktemp("calibrate")
+    generator = Generator.load(write_small_checkpoint(folder), folder)
+    samples = catalog_samples(catalog, "val", generator.tokenizers, generator.regression)
+    rows, config = list(range(0, 24, 3)), GenerationConfig(members=4, steps=2)
+    spread = calibrate_spread(generator, catalog, samples, rows, config)
+    assert set(spread) == {"gfs", "clim"} and all(np.isfinite(v) and v >= 0 for v in spread.values())
+    calibrated = dataclasses.replace(generator, spread=spread)
+    for conditions in (STANDARD, tuple(k for k in STANDARD if k != "gfs")):
+        ens, _ = ensembles(calibrated, catalog, samples, rows, conditions, config)
+        ratio = score(ens, samples.truth[rows].numpy())["spread_skill"]
+        assert ratio == pytest.approx(1.0, abs=0.02) or ratio > 1  # > 1 only when the noise alone exceeds the error
