@@ -139,6 +139,9 @@ def test_draws_are_the_mean_anomaly_plus_noise_on_the_pixels():
     assert 0.6 * 0.3 < float(noise.std((1, 2)).min()) <= 1.05 * 0.3
     _, again = model.draws(mean, (224, 224), 10.0, 3, seed=5)
     torch.testing.assert_close(again, draws, rtol=0, atol=0)
+    torch.testing.assert_close(draws.mean(0), anomaly, rtol=0, atol=1e-5)  # noise centred: the members' mean is the mean
+    _, one = model.draws(mean, (224, 224), 10.0, 1, seed=5)
+    assert float((one[0] - anomaly).std()) > 0.1  # one member keeps its noise
 
 
 def test_residual_noise_fit_recovers_sd_and_length():
