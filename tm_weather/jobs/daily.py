@@ -13,8 +13,9 @@ For each UTC day, oldest first, one run does, logging every step to the day's JS
    a later run).
 3. tokenize: the day's complete hourly windows (24 h) and daily windows (the tokenizer's length, ending that
    day) of every hourly series in the store, with the shipped FSQ tokenizers -> `<out>/tokens/<day>/<source>.nc`.
-4. generate: each catalog tile's T2M field at `GENERATE_HOUR` UTC with the shared transformer
-   (`tm-weather generate`) -> `<out>/generated/<day>/<tile>.nc`; "skipped: no model" when there is no checkpoint.
+4. generate: each catalog tile's T2M field at `GENERATE_HOUR` UTC with the generator, through the library call
+   `tm-weather generate` makes (`api.generate_one_tile`) -> `<out>/generated/<day>/<tile>.nc`; "skipped: no
+   model" when there is no checkpoint.
 5. verify: the previous day's generations against the truth now stored (`tm-weather verify`) ->
    `<out>/verify/<previous day>/`.
 
@@ -396,33 +397,33 @@ def _command_args(module, argv: list[str]) -> argparse.Namespace:
 
 
 def generate_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> None:
-    """Each tile's T2M at `GENERATE_HOUR` UTC of `day` through `tm-weather generate` (files already there kept)."""
-    try:
-        from tm_weather.commands import generate
-        from tm_weather.model import DEFAULT_CHECKPOINT
-    except ImportError as e:
-        runlog.write("generate", status="skipped: no model", reason=str(e))
-        return
+    """Each tile's T2M at `GENERATE_HOUR` UTC of `day` through the library call `tm-weather generate` makes
+    (`api.generate_one_tile`, the generator loaded once; files already there kept, each written whole or not)."""
+    from tm_weather.model import DEFAULT_CHECKPOINT
+
     checkpoint = job.checkpoint or DEFAULT_CHECKPOINT
     if not checkpoint.exists():
         runlog.write("generate", status="skipped: no model", reason=f"no checkpoint {checkpoint}")
         return
+    from tm_weather import api
+
     folder = job.out / "generated" / day.isoformat()
     gfs = next((n for n, s in job.catalog.sources.items() if s.kind == "gfs"), None)
-    written = []
+    time = np.datetime64(f"{day}T{GENERATE_HOUR:02d}:00")
+    generator, written = None, []
     for tile in job.catalog.tiles:
         path = folder / f"{tile.name}.nc"
         if path.exists():
             continue
-        argv = ["generate", "--s2", str(job.catalog.path(tile.s2)), "--time", f"{day}T{GENERATE_HOUR:02d}:00",
-                "--checkpoint", str(checkpoint), "--out", str(path)]
-        argv += ["--dem", str(job.catalog.path(tile.dem))] if tile.dem else []
-        argv += ["--lulc", str(job.catalog.path(tile.lulc))] if tile.lulc else []
-        argv += ["--gfs", f"{job.catalog_path}:{gfs}"] if gfs else []
-        argv += ["--boa-add-offset", str(tile.boa_add_offset)] if tile.boa_add_offset is not None else []
         try:
-            with contextlib.redirect_stdout(io.StringIO()):  # its "wrote" line: the log says it
-                generate.run(_command_args(generate, argv))  # writes `path` whole or not at all
+            generator = generator or api.load_generator(checkpoint)
+            ds = api.generate_one_tile(job.catalog.path(tile.s2), time, dem=tile.dem and job.catalog.path(tile.dem),
+                                       lulc=tile.lulc and job.catalog.path(tile.lulc),
+                                       gfs=f"{job.catalog_path}:{gfs}" if gfs else None,
+                                       boa_add_offset=tile.boa_add_offset, generator=generator)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_file(path) as tmp:
+                ds.to_netcdf(tmp)
         except InputError as e:
             result.missing.append({"source": "generate", "tile": tile.name, "reason": [str(e)]})
             continue
