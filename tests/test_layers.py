@@ -86,3 +86,17 @@ def test_the_package_has_no_import_cycle():
     assert graph["tm_weather"] == ROOT_EXPORTS
     graph["tm_weather"] = set()
     assert find_cycle(graph) == []
+
+
+#: Layers that must never import a higher one (issue 15): (lower package, higher package).
+FORBIDDEN = (("tm_weather.sources", "tm_weather.model"), ("tm_weather.model", "tm_weather.commands"),
+             ("tm_weather.jobs", "tm_weather.commands"), ("tm_weather.sources", "tm_weather.commands"),
+             ("tm_weather.verify", "tm_weather.commands"), ("tm_weather.tokenizers", "tm_weather.model"))
+
+
+def test_no_import_from_a_lower_layer_to_a_higher_one():
+    graph = import_graph()
+    inside = lambda name, package: name == package or name.startswith(package + ".")  # noqa: E731
+    steps_up = sorted((a, b) for a, edges in graph.items() for b in edges for low, high in FORBIDDEN
+                      if inside(a, low) and inside(b, high))
+    assert steps_up == []

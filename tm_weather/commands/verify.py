@@ -4,24 +4,12 @@ the baselines; write report.html (self-contained), metrics.csv and metrics.json 
 from __future__ import annotations
 
 import argparse
-import functools
-import glob
 from pathlib import Path
 
-import numpy as np
-
-from tm_weather.catalog import Catalog, load_catalog
 from tm_weather.commands import bounded_int
-from tm_weather.errors import EXIT_OK, InputError
-from tm_weather.outputs import check_output
-from tm_weather.sources import open_source
-from tm_weather.verify.baselines import (
-    Climatology, GFSInterpolated, GFSRuns, LinearS2, Persistence, PredictionFiles, TileCase,
-)
-from tm_weather.verify.evaluate import collect, score_table
-from tm_weather.verify.prediction import read_predictions
-from tm_weather.verify.report import write_report
-from tm_weather.verify.truth import BLOCK, open_truth
+from tm_weather.errors import EXIT_OK
+from tm_weather.verify.run import verify
+from tm_weather.verify.truth import BLOCK
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -50,41 +38,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output(args.out, "--out", folder=True)
-    catalog = load_catalog(args.catalog)
-    predictions = read_predictions(args.pred)
-    cases = [TileCase.of(catalog, p.tile, p.grid, p.valid_time, p.t2m["lead_time"].values) for p in predictions]
-
-    truth_for = functools.cache(lambda tile: open_truth(args.truth, catalog, tile, args.station_method, args.block))
-    verification = collect(predictions, cases, truth_for, _baselines(args, catalog, truth_for, cases[0].leads))
-    table = score_table(verification)
-    provenance = {"truth": args.truth, "predictions": [str(p) for p in args.pred], "catalog": str(args.catalog)}
-    for key in sorted({k for p in predictions for k in p.attrs if k == "title" or "checkpoint" in k}):
-        provenance[f"prediction {key}"] = sorted({str(p.attrs[key]) for p in predictions if key in p.attrs})
-    write_report(args.out, verification, table, provenance)
-    print(f"report written to {args.out / 'report.html'}")
+    report = verify(args.pred, args.truth, args.out, args.catalog, args.station_method, args.block, args.baseline)
+    print(f"report written to {report}")
     return EXIT_OK
-
-
-def _baselines(args: argparse.Namespace, catalog: Catalog, truth_for, leads: np.ndarray) -> list:
-    """Every baseline the catalog allows (see tm_weather.verify.baselines)."""
-    train = catalog.splits.get("train")
-    source = args.truth.removeprefix("store:")
-    out: list = [Climatology(catalog, source, train.start if train else None, train.end if train else None),
-                 Persistence(truth_for)]
-    gfs = next((n for n, s in catalog.sources.items() if s.kind == "gfs"), None)
-    if gfs is not None:
-        runs = GFSRuns(open_source(gfs, catalog.sources[gfs], catalog))
-        out += [GFSInterpolated(runs, lapse=False), GFSInterpolated(runs, lapse=True),
-                LinearS2(runs, truth_for, [TileCase.train(catalog, t, leads) for t in (train.tiles if train else [])])]
-    nbm = next((n for n, s in catalog.sources.items() if s.kind == "nbm"), None)
-    if nbm is not None:
-        out.append(GFSInterpolated(GFSRuns(open_source(nbm, catalog.sources[nbm], catalog), label="NBM"), lapse=False))
-    for spec in args.baseline:
-        name, _, pattern = spec.partition("=")
-        paths = sorted(glob.glob(pattern))
-        if not name or not paths:
-            found = "no files" if name else "no name"
-            raise InputError("--baseline", spec, "NAME=GLOB matching prediction files", found)
-        out.append(PredictionFiles(name, [Path(p) for p in paths]))
-    return out

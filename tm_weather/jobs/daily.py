@@ -16,7 +16,8 @@ For each UTC day, oldest first, one run does, logging every step to the day's JS
 4. generate: each catalog tile's T2M field at `GENERATE_HOUR` UTC with the generator, through the library call
    `tm-weather generate` makes (`api.generate_one_tile`) -> `<out>/generated/<day>/<tile>.nc`; "skipped: no
    model" when there is no checkpoint.
-5. verify: the previous day's generations against the truth now stored (`tm-weather verify`) ->
+5. verify: the previous day's generations against the truth now stored (`verify.run.verify`, as `tm-weather
+   verify`) ->
    `<out>/verify/<previous day>/`.
 
 Every step writes only what differs from what is there (the store compares partitions; output files are
@@ -27,12 +28,9 @@ lock (`<out>/.daily.lock`): a second job exits at once with `EXIT_LOCKED`. A day
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import datetime as dt
 import fcntl
 import hashlib
-import io
 import json
 import logging
 import os
@@ -389,13 +387,6 @@ def write_if_changed(ds: xr.Dataset, path: Path) -> bool:
 # ------------------------------------------------------------------------------------------ generate, verify
 
 
-def _command_args(module, argv: list[str]) -> argparse.Namespace:
-    """`argv` parsed by the command `module`'s own parser (its defaults included)."""
-    parser = argparse.ArgumentParser()
-    module.add_parser(parser.add_subparsers())
-    return parser.parse_args(argv)
-
-
 def generate_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> None:
     """Each tile's T2M at `GENERATE_HOUR` UTC of `day` through the library call `tm-weather generate` makes
     (`api.generate_one_tile`, the generator loaded once; files already there kept, each written whole or not)."""
@@ -433,7 +424,7 @@ def generate_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> N
 
 
 def verify_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> None:
-    """Verify `day`'s generations against the catalog's `truth_<tile>` sources (`tm-weather verify`), once."""
+    """Verify `day`'s generations against the catalog's `truth_<tile>` sources (`verify.run.verify`), once."""
     preds = sorted((job.out / "generated" / day.isoformat()).glob("*.nc"))
     out = job.out / "verify" / day.isoformat()
     if not preds:
@@ -442,15 +433,12 @@ def verify_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> Non
     if (out / "report.html").exists():
         runlog.write("verify", status="nothing to do", report=str(out / "report.html"))
         return
-    from tm_weather.commands import verify
+    from tm_weather.verify.run import verify
 
     tmp = out.with_name(f".{out.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    argv = ["verify", "--pred", *map(str, preds), "--truth", "truth_{tile}", "--out", str(tmp),
-            "--catalog", str(job.catalog_path)]
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            verify.run(_command_args(verify, argv))
+        verify(preds, "truth_{tile}", tmp, job.catalog_path)
     except InputError as e:
         result.missing.append({"source": "verify", "day": str(day), "reason": [str(e)]})
         runlog.write("verify", status="failed", error=str(e))
