@@ -29,6 +29,7 @@ demo: $(STAMP)
 	$(VENV)/bin/tm-weather demo
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check tm_weather tests benchmarks experiments
 	$(VENV)/bin/python -m pytest -q -m "not network"
 
 bench: $(STAMP)

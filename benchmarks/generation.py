@@ -26,7 +26,6 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -243,7 +242,6 @@ def main() -> int:
                      "difference": day_mean - era5, "within_sd": float(field.mean(0).std()),
                      "spread": float(field.std(0).mean())})
 
-    gfs_rmse = results["GFS + lapse rate"]["rmse"]
     unet = results[unet_label]
     main_label = "generator (S-2, DEM, GFS, place, time)"
     model_rmse, input_rmse = results[main_label]["rmse"], results[gfs_input]["rmse"]

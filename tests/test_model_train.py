@@ -79,8 +79,6 @@ def test_samples_from_the_world(world, tokenizers, regression, tmp_path):
 
 
 def test_train_ships_a_card_and_resumes(world, tokenizers, regression_path, tmp_path):
-    from tm_weather.model.generator import Generator
-
     run, out = tmp_path / "run", tmp_path / "ck"
     path = train("demo", world, out, run, tokenizers=tokenizers, progress=lambda _: None, steps=4,
                  regression=regression_path)

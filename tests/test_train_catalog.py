@@ -101,7 +101,8 @@ def user_catalog(tmp_path_factory) -> Path:
     return root / "catalog.yaml"
 
 
-def test_train_on_a_hand_written_catalog_then_generate(user_catalog, tmp_path, capsys, one_thread):
+@pytest.mark.usefixtures("one_thread")
+def test_train_on_a_hand_written_catalog_then_generate(user_catalog, tmp_path, capsys):
     out, runs = tmp_path / "checkpoints", tmp_path / "runs"
     args = ["train", "--catalog", str(user_catalog), "--preset", "demo", "--steps", "6", "--out", str(out),
             "--run-dir", str(runs)]

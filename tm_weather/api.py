@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
-import yaml
 from affine import Affine
 
 from tm_weather.area import DEFAULT_OVERLAP, Blend, blend_window, tile_starts

@@ -26,7 +26,7 @@ from tm_weather.tokenizers.residual import residual_task
 from tm_weather.tokenizers.series import SeriesTokenizer, SeriesTokenizerConfig
 from tm_weather.tokenizers.series_data import daily_task, hourly_task
 from tm_weather.tokenizers.train import TrainConfig
-from tm_weather.shipped import TOKENIZER_DIR as CHECKPOINT_DIR  # the one folder of shipped tokenizers
+from tm_weather.shipped import TOKENIZER_DIR as CHECKPOINT_DIR  # noqa: F401  (re-exported: the one folder of tokenizers)
 
 
 
