@@ -131,19 +131,18 @@ def test_nbm_missing_from_cache_with_no_remote_is_input_error(tmp_path, no_netwo
 def test_nbm_baseline_in_verify_where_the_catalog_has_it(tmp_path, nbm_cached, no_network):
     """`tm-weather verify`'s baselines include "NBM 12 h" for a catalog with an `nbm` source: the NBM run nearest
     12 h before each valid hour, bilinear onto the tile (here a 3 x 3 km UTM tile centred on Denver)."""
-    import argparse
 
     import pyproj
     from affine import Affine
 
     from tm_weather.catalog import Tile
-    from tm_weather.commands.verify import _baselines
+    from tm_weather.verify.run import _baselines
     from tm_weather.series import TileGrid
     from tm_weather.verify.baselines import TileCase
 
     catalog = Catalog(root=tmp_path, store=Path("store.zarr"), cache_dir=Path("cache"),
                       sources={"blend": {"kind": "nbm", "cycles": [6], "fxx": [FXX]}})
-    baselines = _baselines(argparse.Namespace(truth="blend", baseline=[]), catalog, None, np.array([0], "timedelta64[ns]"))
+    baselines = _baselines("blend", [], catalog, None, np.array([0], "timedelta64[ns]"))
     nbm = next(b for b in baselines if b.name == "NBM 12 h")
     utm = pyproj.CRS.from_epsg(32613)
     cx, cy = pyproj.Transformer.from_crs("EPSG:4326", utm, always_xy=True).transform(SITES["denver"][1], SITES["denver"][0])
