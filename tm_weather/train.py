@@ -58,7 +58,7 @@ class TrainPreset:
     world: str = "demo"  # world preset (seed 0) used when no catalog is given
     threads: int = 1  # torch CPU threads: on a shared CPU two threads spin against each other
     seed: int = 0
-    val_samples: int = 512  # validation scores at most this many val samples, evenly spaced (every k-th)
+    val_samples: int = 512  # validation scores at most this many val samples (`val_subset`)
     calibration_samples: int = 240  # val samples (with GFS, evenly spaced) the ensemble spread is calibrated on
 
 
@@ -227,7 +227,7 @@ def train(preset_name: str = "demo", catalog: Path | None = None, out: Path = CH
     regression_path, reg = load_regression(out, preset_name, regression)
     train_set = split_samples(catalog, "train", tokenizers, reg, run_dir, progress)
     val_set = split_samples(catalog, "val", tokenizers, reg, run_dir, progress)
-    val_set = val_set.select(torch.arange(0, len(val_set), -(-len(val_set) // preset.val_samples)))
+    val_set = val_subset(val_set, preset.val_samples)
     progress(f"train: {len(train_set)} samples, val: {len(val_set)} samples; {preset.steps} steps of {preset.batch}")
 
     module = CorrelationModule(preset, tokenizers, val_set)
@@ -245,6 +245,15 @@ def train(preset_name: str = "demo", catalog: Path | None = None, out: Path = CH
     metrics = trainer.validate(module, data, verbose=False)[0]
     spread = calibrate(module.model, tokenizers, reg, regression_path, catalog, val_set, preset.calibration_samples, progress)
     return ship(module, preset_name, preset, catalog, data, metrics, seconds, out, regression_path, spread)
+
+
+def val_subset(samples: Samples, n: int, seed: int = 0) -> Samples:
+    """At most `n` of `samples`, drawn at random without replacement (seeded), in their order. Not every k-th:
+    samples run hour by hour through each tile-day, so a stride that divides 24 keeps one or two hours of the
+    day only, and the scores and the spread calibration of a night hour stand for the whole day."""
+    if len(samples) <= n:
+        return samples
+    return samples.select(torch.randperm(len(samples), generator=torch.Generator().manual_seed(seed))[:n].sort().values)
 
 
 def calibrate(model: MultiModalTransformer, tokenizers: Tokenizers, regression, regression_path: Path, catalog: Path,

@@ -27,7 +27,8 @@ from lightning.pytorch.strategies import DDPStrategy
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.model import CHECKPOINT_DIR
 from tm_weather.model.data import Tokenizers
-from tm_weather.train import PRESETS, CorrelationModule, TokenData, calibrate, load_regression, ship, split_samples
+from tm_weather.train import (PRESETS, CorrelationModule, TokenData, calibrate, load_regression, ship, split_samples,
+                              val_subset)
 
 
 def train_ddp(catalog: Path, out: Path = CHECKPOINT_DIR, run_dir: Path = Path("runs/transformer-ddp"),
@@ -44,7 +45,7 @@ def train_ddp(catalog: Path, out: Path = CHECKPOINT_DIR, run_dir: Path = Path("r
     tokenizers = Tokenizers.load()
     regression_path, regression = load_regression(out, preset_name)
     train, val = (split_samples(catalog, split, tokenizers, regression, run_dir) for split in ("train", "val"))
-    data = TokenData(train, val, preset)
+    data = TokenData(train, val_subset(val, preset.val_samples), preset)
     module = CorrelationModule(preset, tokenizers, data.val)
     backend = "nccl" if accelerator == "gpu" else "gloo"
     trainer = L.Trainer(
