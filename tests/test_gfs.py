@@ -20,8 +20,8 @@ import eccodes  # isort: skip
 from tm_weather.catalog import Catalog
 from tm_weather.errors import InputError
 from tm_weather.grib import write_idx
+from tm_weather.lexicon import check_t2m
 from tm_weather.sources import open_source
-from tm_weather.sources.base import check_t2m
 from tm_weather.sources.herbie_fetch import cycle_times
 
 FIXTURE = Path(__file__).parent / "data" / "gfs" / "gfs.t12z.pgrbf120.2p5deg.grib2"

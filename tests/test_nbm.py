@@ -18,8 +18,8 @@ from grib_samples import assert_sites_within_four_values_and_bilinear, bilinear_
 from tm_weather import grib
 from tm_weather.catalog import Catalog, load_catalog
 from tm_weather.errors import InputError
+from tm_weather.lexicon import check_t2m
 from tm_weather.sources import open_source
-from tm_weather.sources.base import check_t2m
 
 RUN = np.datetime64("2024-01-10T06:00", "ns")
 FXX = 6

@@ -13,8 +13,8 @@ from grib_samples import DX, LAMBERT_KEYS, t2m_of, write_lambert_analysis
 from tm_weather.catalog import Catalog
 from tm_weather.grib import write_idx
 from tm_weather.series import extract_points
+from tm_weather.lexicon import check_t2m
 from tm_weather.sources import open_source
-from tm_weather.sources.base import check_t2m
 
 VALID = np.datetime64("2024-01-10T12:00", "ns")
 STEP = 4  # the sample holds every 4th point of the real grid: 587 x 400

@@ -23,9 +23,10 @@ from tqdm import tqdm
 
 from tm_weather.catalog import Catalog, Tile
 from tm_weather.errors import InputError
+from tm_weather.lexicon import check_t2m
 from tm_weather.series import TileGrid, covers, daily, extract_points, regrid_to_tile
 from tm_weather.sources import open_source
-from tm_weather.sources.base import Source, check_t2m
+from tm_weather.sources.base import Source
 from tm_weather.sources.sentinel2 import read_s2l2a
 from tm_weather.store import Store, Transaction, partition_key
 from tm_weather.times import utc_time

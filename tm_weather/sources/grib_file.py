@@ -17,8 +17,8 @@ import xarray as xr
 from tm_weather import grib
 from tm_weather.catalog import Catalog, GribFileConfig
 from tm_weather.errors import InputError
-from tm_weather.sources.base import check_t2m
 from tm_weather.files import file_format
+from tm_weather.lexicon import check_t2m
 
 
 class GribFiles:

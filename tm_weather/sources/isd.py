@@ -41,8 +41,7 @@ import xarray as xr
 
 from tm_weather.catalog import Catalog, ISDConfig
 from tm_weather.errors import InputError
-from tm_weather.lexicon import T2M, T2M_ATTRS, to_kelvin
-from tm_weather.sources.base import check_t2m
+from tm_weather.lexicon import T2M, T2M_ATTRS, check_t2m, to_kelvin
 from tm_weather.files import regular_file
 
 log = logging.getLogger(__name__)
