@@ -35,6 +35,7 @@ from tm_weather import grib
 from tm_weather.catalog import Catalog, ERA5ArcoConfig, ERA5CDSConfig, ERA5FileConfig
 from tm_weather.errors import InputError
 from tm_weather.lexicon import SOURCE_KEYS, T2M, T2M_ATTRS, check_t2m, to_kelvin
+from tm_weather.sources.base import ANALYSIS
 from tm_weather.files import file_format
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,7 @@ class AnalysisFiles:
     """t2m analyses from the catalog's local files (`config.paths`), each read by `read` (path -> t2m `(time, y,
     x)` K), all read once on first use and merged along time (`merge_times`). Subclasses name the reader."""
 
-    kind = "analysis"
+    dims, remote = ANALYSIS, False
 
     def __init__(self, config: ERA5FileConfig, catalog: Catalog):
         self.name = config.kind
@@ -218,7 +219,7 @@ class ERA5Arco:
     are read anonymously and need `gcsfs`; any other URL fsspec or zarr can open works (tests use a folder).
     """
 
-    kind = "analysis"
+    dims, remote = ANALYSIS, True
 
     def __init__(self, config: ERA5ArcoConfig, catalog: Catalog):
         self.name = "era5_arco"
@@ -272,7 +273,7 @@ class ERA5CDS:
     `retrieve(name, request, target)` (default: `cdsapi.Client()`, which reads `~/.cdsapirc`).
     """
 
-    kind = "analysis"
+    dims, remote = ANALYSIS, True
     DATASET = "reanalysis-era5-single-levels"
 
     def __init__(self, config: ERA5CDSConfig, catalog: Catalog, client=None):
