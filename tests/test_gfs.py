@@ -20,8 +20,9 @@ import eccodes  # isort: skip
 from tm_weather.catalog import Catalog
 from tm_weather.errors import InputError
 from tm_weather.grib import write_idx
+from tm_weather.lexicon import check_t2m
 from tm_weather.sources import open_source
-from tm_weather.sources.base import check_t2m
+from tm_weather.sources.base import ANALYSIS, FORECAST, OrographySource
 from tm_weather.sources.herbie_fetch import cycle_times
 
 FIXTURE = Path(__file__).parent / "data" / "gfs" / "gfs.t12z.pgrbf120.2p5deg.grib2"
@@ -62,7 +63,7 @@ def test_forecast_from_cached_file_and_project_idx_without_network(tmp_path, no_
     full = cache_fixture(tmp_path)
     gfs = open_gfs(tmp_path, product="1.0-degree", cycles=[12], fxx=[120])  # default priority: remote sources listed
 
-    assert gfs.kind == "forecast"
+    assert gfs.dims == FORECAST and isinstance(gfs, OrographySource)
     np.testing.assert_array_equal(gfs.times(np.datetime64("2011-01-10"), np.datetime64("2011-01-11")), [RUN])
     da = check_t2m(gfs([RUN]), "gfs")
 
@@ -214,7 +215,7 @@ def test_analysis_refuses_a_forecast_file_placed_as_lead_0(tmp_path, no_network)
     # The +120 h forecast put where Herbie looks for the analysis (f000) of the run at its valid time.
     path = cache_fixture(tmp_path, Path("gfs", "20110115", "gfs_3_20110115_1200_000.grb2"))
     gfs = open_gfs(tmp_path, kind="gfs_analysis", product="1.0-degree")
-    assert gfs.kind == "analysis"
+    assert gfs.dims == ANALYSIS and not isinstance(gfs, OrographySource)
     with pytest.raises(InputError) as e:
         gfs([np.datetime64("2011-01-15T12:00", "ns")])
     assert path.name in str(e.value) and "run 2011-01-10 12:00:00 +120 h" in str(e.value)

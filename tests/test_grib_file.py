@@ -13,6 +13,7 @@ from tm_weather import grib
 from tm_weather.catalog import load_catalog
 from tm_weather.errors import InputError
 from tm_weather.sources import open_source
+from tm_weather.sources.base import ANALYSIS, FORECAST
 
 ERA5 = "era5/era5_t2m_uk_2019-03-01_21.grib"
 GFS = "gfs/gfs.t12z.pgrbf120.2p5deg.grib2"
@@ -37,7 +38,7 @@ def _gfs_t2m_at_lead(data_dir, hours: int) -> bytes:
 
 def test_analysis_role_times_and_selection(data_dir, tmp_path):
     source = _source(tmp_path, [data_dir / ERA5], "analysis")
-    assert source.kind == "analysis" and source.name == "local"
+    assert source.dims == ANALYSIS and source.name == "local"
     times = source.times(np.datetime64("2019-03-02T22:00"), np.datetime64("2019-03-03T01:00"))
     np.testing.assert_array_equal(times, np.arange("2019-03-02T22", "2019-03-03T02", dtype="datetime64[h]").astype("datetime64[ns]"))
     da = source(times[[3, 0]])
@@ -63,7 +64,7 @@ def test_forecast_role_stacks_lead_files(data_dir, tmp_path):
     init = np.datetime64("2011-01-10T12:00", "ns")
     np.testing.assert_array_equal(source.times(init, init), [init])
     da = source([init])
-    assert da.dims == ("init_time", "lead_time", "y", "x") and da.shape == (1, 3, 73, 144)
+    assert da.dims == source.dims == FORECAST and da.shape == (1, 3, 73, 144)
     np.testing.assert_array_equal(da.lead_time.values, np.array([0, 6, 12], dtype="timedelta64[h]"))
     np.testing.assert_array_equal(da.valid_time.values[0], init + np.array([0, 6, 12], dtype="timedelta64[h]"))
     reference = grib.read_t2m(data_dir / GFS)

@@ -18,8 +18,9 @@ from grib_samples import assert_sites_within_four_values_and_bilinear, bilinear_
 from tm_weather import grib
 from tm_weather.catalog import Catalog, load_catalog
 from tm_weather.errors import InputError
+from tm_weather.lexicon import check_t2m
 from tm_weather.sources import open_source
-from tm_weather.sources.base import check_t2m
+from tm_weather.sources.base import FORECAST, OrographySource, RunSource
 
 RUN = np.datetime64("2024-01-10T06:00", "ns")
 FXX = 6
@@ -70,7 +71,8 @@ def nbm_cached(tmp_path):
 
 def test_nbm_forecast_from_herbies_cache_without_network(tmp_path, nbm_cached, no_network):
     source = open_nbm(tmp_path)
-    assert source.kind == "forecast" and source.name == "nbm"
+    assert source.dims == FORECAST and source.name == "nbm"
+    assert isinstance(source, RunSource) and not isinstance(source, OrographySource)
     np.testing.assert_array_equal(source.times(np.datetime64("2024-01-10T00:00"), np.datetime64("2024-01-10T23:00")), [RUN])
     da = check_t2m(source([RUN]), "nbm")
     assert da.dims == ("init_time", "lead_time", "y", "x") and da.shape == (1, 1, 400, 587)

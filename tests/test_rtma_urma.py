@@ -13,8 +13,9 @@ from grib_samples import DX, LAMBERT_KEYS, t2m_of, write_lambert_analysis
 from tm_weather.catalog import Catalog
 from tm_weather.grib import write_idx
 from tm_weather.series import extract_points
+from tm_weather.lexicon import check_t2m
 from tm_weather.sources import open_source
-from tm_weather.sources.base import check_t2m
+from tm_weather.sources.base import ANALYSIS
 
 VALID = np.datetime64("2024-01-10T12:00", "ns")
 STEP = 4  # the sample holds every 4th point of the real grid: 587 x 400
@@ -46,7 +47,7 @@ def cached_analysis(tmp_path: Path, kind: str = "urma"):
 def test_analysis_on_lambert_grid_from_cache_without_network(tmp_path, no_network, kind):
     source = cached_analysis(tmp_path, kind)
 
-    assert source.kind == "analysis"
+    assert source.dims == ANALYSIS
     assert len(source.times(np.datetime64("2024-01-10T00:00"), np.datetime64("2024-01-10T23:59"))) == 24
     da = check_t2m(source([VALID]), kind)
 

@@ -42,6 +42,7 @@ def gfs_source(spec: str, cache: Path | None = None):
     which Herbie serves for runs from 2021); "CATALOG[:SOURCE]" -> the catalog's source (default name: gfs)."""
     from tm_weather.catalog import Catalog, load_catalog
     from tm_weather.sources import open_source
+    from tm_weather.sources.base import OrographySource
     from tm_weather.tiles import GFS_MAX_LEAD_H
 
     if spec == "auto":
@@ -52,9 +53,10 @@ def gfs_source(spec: str, cache: Path | None = None):
     path, _, name = spec.partition(":")
     catalog = load_catalog(path)
     name = name or "gfs"
-    if name not in catalog.sources or catalog.sources[name].kind != "gfs":
+    source = open_source(name, catalog.sources[name], catalog) if name in catalog.sources else None
+    if not isinstance(source, OrographySource):
         raise InputError(path, f"sources.{name}", "a GFS forecast source (kind: gfs)")
-    return open_source(name, catalog.sources[name], catalog)
+    return source
 
 
 def tile_dataset(gen, tile: Tile, time: np.datetime64, gfs, config, tim: bool, provenance: dict | None = None) -> xr.Dataset:

@@ -3,7 +3,7 @@
 Public functions (their signatures are stable; `tm_weather.sources.gfs` and `grib_file` build on them):
 
 - `read_t2m(source, form)`: every 2 m temperature message of a GRIB1/GRIB2 file, or of an in-memory buffer
-  (e.g. a Herbie-downloaded subset), as the contract DataArray of `tm_weather.sources.base`:
+  (e.g. a Herbie-downloaded subset), as the contract DataArray of `tm_weather.lexicon.check_t2m`:
   analysis form `(time, y, x)` by valid time, or forecast form `(init_time, lead_time, y, x)` with a
   `valid_time` coordinate. Kelvin, float32; bitmap-missing points are NaN.
 - `write_idx(grib_path, idx_path)`: a wgrib2-format inventory (`N:OFFSET:d=YYYYMMDDHH:VAR:LEVEL:FORECAST:`),
@@ -41,8 +41,7 @@ import eccodes  # isort: skip
 from eccodes.highlevel.reader import codes_new_from_stream  # isort: skip
 
 from tm_weather.errors import InputError
-from tm_weather.lexicon import SOURCE_KEYS, T2M, T2M_ATTRS, to_kelvin
-from tm_weather.sources.base import check_t2m
+from tm_weather.lexicon import SOURCE_KEYS, T2M, T2M_ATTRS, check_t2m, to_kelvin
 from tm_weather.times import utc_time
 
 Form = Literal["analysis", "forecast"]

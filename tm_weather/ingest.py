@@ -23,17 +23,15 @@ from tqdm import tqdm
 
 from tm_weather.catalog import Catalog, Tile
 from tm_weather.errors import InputError
+from tm_weather.lexicon import check_t2m
 from tm_weather.series import TileGrid, covers, daily, extract_points, regrid_to_tile
 from tm_weather.sources import open_source
-from tm_weather.sources.base import Source, check_t2m
+from tm_weather.sources.base import Source
 from tm_weather.sources.sentinel2 import read_s2l2a
 from tm_weather.store import Store, Transaction, partition_key
 from tm_weather.times import utc_time
 
 log = logging.getLogger(__name__)
-
-#: Kinds that fetch from servers: a run over them needs an explicit window.
-REMOTE_KINDS = {"gfs", "gfs_analysis", "era5_arco", "era5_cds", "urma", "rtma"}
 
 
 @dataclass
@@ -76,7 +74,9 @@ def ingest(
     for name in names:
         if name not in catalog.sources:
             raise InputError("--source", name, f"one of the catalog's sources {sorted(catalog.sources)}")
-        if catalog.sources[name].kind in REMOTE_KINDS and (start is None or end is None):
+    opened = {name: open_source(name, catalog.sources[name], catalog) for name in names}
+    for name, source in opened.items():
+        if source.remote and (start is None or end is None):
             raise InputError("--start/--end", name, "an explicit window for a source fetched from a server")
     for where, day in (("--start", start), ("--end", end)):
         if day is not None:
@@ -88,8 +88,7 @@ def ingest(
     tiles = CatalogTiles(catalog)
     store = Store(catalog.path(catalog.store))
     with store.writer() as txn:
-        for name in names:
-            source = open_source(name, catalog.sources[name], catalog)
+        for name, source in opened.items():
             times = source.times(lo, hi)
             if len(times) == 0:
                 report.empty.append(name)
@@ -106,9 +105,10 @@ def ingest(
 def stage_day(
     txn: Transaction, catalog: Catalog, tiles: CatalogTiles, source: Source, day: np.datetime64, data: xr.DataArray
 ) -> None:
-    """Stage one day of one source: series at the sites, and fields on the tiles acquired that day."""
+    """Stage one day of one source, by the form of its data (`tm_weather.sources.base`): series at the sites, and
+    fields on the tiles acquired that day."""
     attrs = {"source": source.name, "units": "K"}
-    if source.kind == "stations":
+    if "station" in data.dims:
         key = partition_key("stations", source.name, day)
         txn.put(key, txn.merged(key, data.transpose("station", "time").to_dataset().assign_attrs(attrs)))
         return
@@ -116,7 +116,7 @@ def stage_day(
               if ok]  # regional sources: only the sites they cover
     if inside:
         sites = extract_points(data, [s.lat for s in inside], [s.lon for s in inside], [s.name for s in inside])
-        if source.kind == "forecast":
+        if "lead_time" in data.dims:
             key = partition_key("forecast", source.name, day)
             new = sites.transpose("site", "init_time", "lead_time").to_dataset().assign_attrs(attrs)
             txn.put(key, txn.merged(key, new))
@@ -125,7 +125,7 @@ def stage_day(
             hours = txn.merged(key, sites.transpose("site", "time").to_dataset()[["t2m"]])
             days = daily(hours["t2m"])  # from all the day's stored hours, not only this run's
             txn.put(key, xr.merge([hours, days], join="exact", compat="no_conflicts").assign_attrs(attrs | days.attrs))
-    if source.kind == "analysis":
+    if "lead_time" not in data.dims:
         for tile_name, grid in tiles.acquired_on(day):
             lon, lat = grid.corners_lonlat()
             if not covers(data, lat, lon).all():

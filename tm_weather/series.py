@@ -1,6 +1,6 @@
 """T2M at sites and on tiles: point extraction, regridding onto a Sentinel-2 tile's grid, hourly -> daily.
 
-All functions are pure (no I/O). Fields follow `tm_weather.sources.base`: dims `(..., y, x)` with 1-D,
+All functions are pure (no I/O). Fields follow `tm_weather.lexicon.check_t2m`: dims `(..., y, x)` with 1-D,
 strictly monotonic `x`/`y` and a CRS (rioxarray); lat/lon grids are EPSG:4326 with x = longitude (either
 -180..180 or 0..360) and y = latitude (ascending or descending); projected grids are in the projection's metres.
 

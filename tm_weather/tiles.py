@@ -3,6 +3,18 @@ split's tiles and whole days, and the GFS series over a valid day at a tile (the
 
 This is the data both the model (`tm_weather.model.data`) and the tokenizers trained on a catalog
 (`tm_weather.tokenizers.pattern`, `tm_weather.tokenizers.residual`) read, so it sits below both.
+
+Where the store is bypassed, and why. The store (`tm_weather.store`) keeps what ingest makes: series at the
+catalog's sites, and analysis fields on each tile on the day it was acquired. Three reads need more, so they read
+the catalog's sources, always through `tm_weather.sources.open_source` and the source's own calls (no second
+decoder):
+- training truth (`truth_source`): the truth field on the tile at every whole day of a split, not only on the
+  acquisition day the store holds;
+- the model's GFS input (`gfs_series`): each hour's field from the latest run (`RunSource.fields`) at the tile
+  centre, and the run's orography (`OrographySource.orography`); the store keeps GFS only as series at sites;
+- the GFS/NBM baselines (`tm_weather.verify.baselines.GFSRuns`): the same fields and orography, on every pixel of
+  the tile; gridded truths other than `store:NAME` (`tm_weather.verify.truth`) are read at the valid times and
+  the day before (persistence), which the store holds only on acquisition days.
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ import numpy as np
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
+from tm_weather.sources.base import OrographySource, RunSource, Source
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +116,7 @@ class GFSInput:
             raise ValueError(f"GFSInput needs 24 values and 24 leads, got {self.values.shape} and {self.lead.shape}")
 
 
-def gfs_plan(source, day: np.datetime64, max_lead: int = GFS_MAX_LEAD_H) -> list[tuple[np.datetime64, int]]:
+def gfs_plan(source: RunSource, day: np.datetime64, max_lead: int = GFS_MAX_LEAD_H) -> list[tuple[np.datetime64, int]]:
     """For each hour of UTC `day`, (run, lead h): the latest of `source`'s runs (its cycles, `source.times`) whose
     lead to that hour is among its lead times (`source.fxx`) and at most `max_lead`, among the runs whose file for
     that lead can be had (`source.fetch`; a missing run falls back to the one before). `InputError` when an hour
@@ -129,21 +142,20 @@ def gfs_plan(source, day: np.datetime64, max_lead: int = GFS_MAX_LEAD_H) -> list
     return plan
 
 
-def gfs_fields(source, day: np.datetime64, max_lead: int = GFS_MAX_LEAD_H):
+def gfs_fields(source: RunSource, day: np.datetime64, max_lead: int = GFS_MAX_LEAD_H):
     """The fields of `gfs_plan(source, day)` -> (T2M `(time, y, x)` K at the day's 24 hours with each hour's
     `init_time`, leads `(24,)` h)."""
     import xarray as xr
 
-    from tm_weather.grib import read_t2m_files
-
     plan = gfs_plan(source, day, max_lead)
-    cube = read_t2m_files([source.fetch(run, lead) for run, lead in plan], "forecast")
+    cube = source.fields(plan)
     runs = xr.DataArray([run for run, _ in plan], dims="time")
     leads = np.array([lead for _, lead in plan])
     return cube.sel(init_time=runs, lead_time=xr.DataArray(leads * np.timedelta64(1, "h"), dims="time")), leads
 
 
-def gfs_series(source, cache: dict, day: np.datetime64, tile: Tile, max_lead: int = GFS_MAX_LEAD_H) -> GFSInput:
+def gfs_series(source: OrographySource, cache: dict, day: np.datetime64, tile: Tile,
+               max_lead: int = GFS_MAX_LEAD_H) -> GFSInput:
     """The model's GFS input over UTC `day` at the tile centre: every hour from the latest run at most `max_lead`
     h ahead (`gfs_plan`, bilinear at the centre), brought from GFS's model orography to the tile's mean DEM height
     by the standard lapse rate when the tile has a DEM, as model output statistics and the GFS + lapse baseline do
@@ -167,7 +179,7 @@ def gfs_series(source, cache: dict, day: np.datetime64, tile: Tile, max_lead: in
     return GFSInput(series, leads.astype(np.int64))
 
 
-def gfs_or_none(source, cache: dict, day: np.datetime64, tile: Tile) -> GFSInput | None:
+def gfs_or_none(source: OrographySource | None, cache: dict, day: np.datetime64, tile: Tile) -> GFSInput | None:
     """`gfs_series` at the tile, or None (logged) when there is no GFS `source` or it lacks the day's runs."""
     if source is None:
         return None
@@ -195,7 +207,7 @@ def whole_days(truth, lo: np.datetime64, hi: np.datetime64) -> np.ndarray:
     return days[counts == 24]
 
 
-def truth_source(catalog, tile: str):
+def truth_source(catalog, tile: str) -> Source:
     """The catalog's analysis source for `tile`: `truth_<tile>`, else `truth`."""
     from tm_weather.sources import open_source
 

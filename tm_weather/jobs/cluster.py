@@ -33,8 +33,8 @@ from dask.distributed import Client, LocalCluster, as_completed
 from tm_weather.catalog import Catalog, load_catalog
 from tm_weather.errors import InputError
 from tm_weather.ingest import CatalogTiles, IngestReport, stage_day
+from tm_weather.lexicon import check_t2m
 from tm_weather.sources import open_source
-from tm_weather.sources.base import check_t2m
 from tm_weather.store import Store, Transaction
 from tm_weather.times import utc_time
 

@@ -4,8 +4,8 @@ For each UTC day, oldest first, one run does, logging every step to the day's JS
 (`tm_weather.jobs.runlog`):
 
 1. fetch: every file of the day's runs of the Herbie-backed sources (GFS f000..f012 of the 00/06/12/18Z runs,
-   the GFS analysis, URMA/RTMA) into the catalog's cache. The cache is read first, so a day already fetched needs
-   no network. A network error is retried with exponential backoff (`Retry`); when the retries are spent the
+   the GFS analysis, URMA/RTMA, NBM) into the catalog's cache. The cache is read first, so a day already fetched
+   needs no network. A network error is retried with exponential backoff (`Retry`); when the retries are spent the
    source counts as down for the rest of the run and its remaining files as missing. A cached subset that does
    not decode (Herbie writes subsets in place, so a killed run can leave a truncated one) is removed and cut again.
 2. ingest: each source through `tm_weather.ingest.ingest`, one source at a time so a bad source loses only its
@@ -51,14 +51,13 @@ from tm_weather.errors import EXIT_FAILURE, EXIT_INPUT, EXIT_LOCKED, EXIT_OK, EX
 from tm_weather.ingest import ingest
 from tm_weather.jobs.runlog import RunLog, completed
 from tm_weather.outputs import atomic_file, check_output
-from tm_weather.sources import open_source
+from tm_weather.sources import open_sources
+from tm_weather.sources.base import OrographySource, RunSource
 from tm_weather.store import Store, StoreLocked
 from tm_weather.shipped import CHECKPOINT_DIR, TOKENIZER_DIR
 
 log = logging.getLogger(__name__)
 
-#: Catalog source kinds fetched through Herbie (and so fetched, and retried, before ingestion).
-HERBIE_KINDS = {"gfs", "gfs_analysis", "urma", "rtma"}
 #: UTC hour of the generated fields.
 GENERATE_HOUR = 12
 
@@ -131,8 +130,9 @@ def default_out(catalog: Catalog) -> Path:
 
 
 def cache_only(catalog: Catalog) -> Catalog:
-    """`catalog` with every Herbie-backed source reading the cache only (`priority: []`)."""
-    sources = {name: cfg.model_copy(update={"priority": []}) if cfg.kind in HERBIE_KINDS else cfg
+    """`catalog` with every Herbie-backed source (a config with a `priority`) reading the cache only
+    (`priority: []`)."""
+    sources = {name: cfg.model_copy(update={"priority": []}) if "priority" in type(cfg).model_fields else cfg
                for name, cfg in catalog.sources.items()}
     return catalog.model_copy(update={"sources": sources})
 
@@ -195,19 +195,20 @@ def _day_window(day: dt.date) -> tuple[np.datetime64, np.datetime64]:
 
 
 def fetch_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> Catalog:
-    """Fetch the day's files of every Herbie-backed source; return the catalog to ingest: sources lacking some
-    runs keep the complete ones (`cycles`), or are left out when none is complete or they have no `cycles`."""
+    """Fetch the day's files of every source read as files per run and lead (`RunSource`: the Herbie-backed ones);
+    return the catalog to ingest: sources lacking some runs keep the complete ones (`cycles`), or are left out when
+    none is complete or they have no `cycles`."""
     catalog = job.catalog
     sources = dict(catalog.sources)
-    for name, config in catalog.sources.items():
-        if config.kind not in HERBIE_KINDS:
+    for name, source in open_sources(catalog).items():
+        if not isinstance(source, RunSource):
             continue
-        source = open_source(name, config, catalog)
+        config = catalog.sources[name]
         runs = source.times(*_day_window(day))
         complete, down = [], ""
         for run in runs:
             lacking = {}
-            for fxx in getattr(source, "fxx", [0]):
+            for fxx in source.fxx:
                 if down:
                     lacking[fxx] = down
                     continue
@@ -231,7 +232,7 @@ def fetch_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> Cata
     return catalog.model_copy(update={"sources": sources})
 
 
-def _fetch(source, run: np.datetime64, fxx: int, job: Job, runlog: RunLog) -> Path:
+def _fetch(source: RunSource, run: np.datetime64, fxx: int, job: Job, runlog: RunLog) -> Path:
     """`source.fetch(run, fxx)`, retried on network errors (see `Retry`); a corrupt cached subset is removed and
     cut again once. Raises `SourceDown` when the retries are spent, `InputError` for anything else."""
     attempt, recut = 1, False
@@ -399,7 +400,7 @@ def generate_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> N
     from tm_weather import api
 
     folder = job.out / "generated" / day.isoformat()
-    gfs = next((n for n, s in job.catalog.sources.items() if s.kind == "gfs"), None)
+    gfs = next((n for n, s in open_sources(job.catalog).items() if isinstance(s, OrographySource)), None)
     time = np.datetime64(f"{day}T{GENERATE_HOUR:02d}:00")
     generator, written = None, []
     for tile in job.catalog.tiles:

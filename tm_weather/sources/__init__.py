@@ -1,31 +1,39 @@
-"""One module per data source; each returns xarray in the contract of `tm_weather.sources.base`."""
+"""One module per data source; each implements `tm_weather.sources.base.Source`."""
 
 from __future__ import annotations
 
 import importlib
 
-from tm_weather.catalog import Catalog, SourceConfig
+from tm_weather.catalog import (
+    Catalog, ERA5ArcoConfig, ERA5CDSConfig, ERA5FileConfig, FieldFileConfig, GFSAnalysisConfig, GFSConfig,
+    GribFileConfig, HerbieAnalysisConfig, ISDConfig, NBMConfig, SourceConfig,
+)
 from tm_weather.sources.base import Source
 
-#: catalog `kind` -> "module:Class" implementing `tm_weather.sources.base.Source`.
+#: Catalog config type -> "module:Class" implementing `tm_weather.sources.base.Source`. The `kind` names are
+#: written once, in the configs' `kind` literals (`tm_weather.catalog`).
 SOURCE_CLASSES = {
-    "gfs": "tm_weather.sources.gfs:GFSForecast",
-    "gfs_analysis": "tm_weather.sources.gfs:GFSAnalysis",
-    "nbm": "tm_weather.sources.nbm:NBMForecast",
-    "grib_file": "tm_weather.sources.grib_file:GribFiles",
-    "era5_file": "tm_weather.sources.era5:ERA5Files",
-    "field_file": "tm_weather.sources.field_file:FieldFiles",
-    "era5_arco": "tm_weather.sources.era5:ERA5Arco",
-    "era5_cds": "tm_weather.sources.era5:ERA5CDS",
-    "urma": "tm_weather.sources.rtma_urma:RtmaUrma",
-    "rtma": "tm_weather.sources.rtma_urma:RtmaUrma",
-    "isd": "tm_weather.sources.isd:ISDReports",
+    GFSConfig: "tm_weather.sources.gfs:GFSForecast",
+    GFSAnalysisConfig: "tm_weather.sources.gfs:GFSAnalysis",
+    NBMConfig: "tm_weather.sources.nbm:NBMForecast",
+    GribFileConfig: "tm_weather.sources.grib_file:GribFiles",
+    ERA5FileConfig: "tm_weather.sources.era5:ERA5Files",
+    FieldFileConfig: "tm_weather.sources.field_file:FieldFiles",
+    ERA5ArcoConfig: "tm_weather.sources.era5:ERA5Arco",
+    ERA5CDSConfig: "tm_weather.sources.era5:ERA5CDS",
+    HerbieAnalysisConfig: "tm_weather.sources.rtma_urma:RtmaUrma",
+    ISDConfig: "tm_weather.sources.isd:ISDReports",
 }
 
 
 def open_source(name: str, config: SourceConfig, catalog: Catalog) -> Source:
-    """Build the source named `name` in the catalog (imports only the module its kind needs)."""
-    module, cls = SOURCE_CLASSES[config.kind].split(":")
+    """Build the source named `name` in the catalog (imports only the module its config needs; reads no data)."""
+    module, cls = SOURCE_CLASSES[type(config)].split(":")
     source = getattr(importlib.import_module(module), cls)(config, catalog)
     source.name = name
     return source
+
+
+def open_sources(catalog: Catalog) -> dict[str, Source]:
+    """Every source of the catalog, by name."""
+    return {name: open_source(name, config, catalog) for name, config in catalog.sources.items()}

@@ -1,7 +1,7 @@
 """ERA5 2 m temperature from local files, the ARCO-ERA5 zarr store and the Copernicus Climate Data Store.
 
-All three return the contract of `tm_weather.sources.base`: t2m `(time, y, x)`, float32 kelvin, on ERA5's regular
-latitude/longitude grid, CRS EPSG:4326, y = latitude as the source stores it (north to south for ERA5), and
+All three return the contract of `tm_weather.lexicon.check_t2m`: t2m `(time, y, x)`, float32 kelvin, on ERA5's
+regular latitude/longitude grid, CRS EPSG:4326, y = latitude as the source stores it (north to south for ERA5), and
 x = longitude wrapped to [-180, 180) and increasing whenever that keeps the axis evenly spaced (the UK's
 10 W..2 E out of ARCO's 0..359.75); an area across the antimeridian (e.g. 170 E..170 W) keeps 0..360 degrees
 (170..190) so that it stays one evenly spaced axis.
@@ -34,8 +34,8 @@ import xarray as xr
 from tm_weather import grib
 from tm_weather.catalog import Catalog, ERA5ArcoConfig, ERA5CDSConfig, ERA5FileConfig
 from tm_weather.errors import InputError
-from tm_weather.lexicon import SOURCE_KEYS, T2M, T2M_ATTRS, to_kelvin
-from tm_weather.sources.base import check_t2m
+from tm_weather.lexicon import SOURCE_KEYS, T2M, T2M_ATTRS, check_t2m, to_kelvin
+from tm_weather.sources.base import ANALYSIS
 from tm_weather.files import file_format
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ class AnalysisFiles:
     """t2m analyses from the catalog's local files (`config.paths`), each read by `read` (path -> t2m `(time, y,
     x)` K), all read once on first use and merged along time (`merge_times`). Subclasses name the reader."""
 
-    kind = "analysis"
+    dims, remote = ANALYSIS, False
 
     def __init__(self, config: ERA5FileConfig, catalog: Catalog):
         self.name = config.kind
@@ -219,7 +219,7 @@ class ERA5Arco:
     are read anonymously and need `gcsfs`; any other URL fsspec or zarr can open works (tests use a folder).
     """
 
-    kind = "analysis"
+    dims, remote = ANALYSIS, True
 
     def __init__(self, config: ERA5ArcoConfig, catalog: Catalog):
         self.name = "era5_arco"
@@ -273,7 +273,7 @@ class ERA5CDS:
     `retrieve(name, request, target)` (default: `cdsapi.Client()`, which reads `~/.cdsapirc`).
     """
 
-    kind = "analysis"
+    dims, remote = ANALYSIS, True
     DATASET = "reanalysis-era5-single-levels"
 
     def __init__(self, config: ERA5CDSConfig, catalog: Catalog, client=None):

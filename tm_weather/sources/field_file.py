@@ -4,7 +4,7 @@
 A file holds `t2m(time, y, x)` (or `2t`, any `tm_weather.lexicon.to_kelvin` unit, packed or not) with 1-D `x`, `y`
 coordinates in the projection's units (metres) and a CF grid-mapping variable that carries the CRS as `crs_wkt`
 or `spatial_ref` (what rioxarray's `write_crs` writes; CF grid-mapping attributes also work). The source returns
-the contract of `tm_weather.sources.base`: float32 K `(time, y, x)`, the file's CRS, and 2-D `latitude` /
+the contract of `tm_weather.lexicon.check_t2m`: float32 K `(time, y, x)`, the file's CRS, and 2-D `latitude` /
 `longitude` coordinates of every cell; several files are merged along time (`tm_weather.sources.era5.merge_times`).
 """
 
@@ -19,8 +19,7 @@ import xarray as xr
 from pyproj import Transformer
 
 from tm_weather.errors import InputError
-from tm_weather.lexicon import T2M, T2M_ATTRS, to_kelvin
-from tm_weather.sources.base import check_t2m
+from tm_weather.lexicon import T2M, T2M_ATTRS, check_t2m, to_kelvin
 from tm_weather.sources.era5 import AnalysisFiles
 
 #: Names a file may give 2 m temperature.

@@ -11,33 +11,23 @@ is an `InputError`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import xarray as xr
 
 from tm_weather.catalog import Catalog, GFSAnalysisConfig, GFSConfig
 from tm_weather.errors import InputError
-from tm_weather.grib import read_t2m_files
-from tm_weather.sources.herbie_fetch import HerbieAnalysis, HerbieSource, fetch_message
+from tm_weather.sources.herbie_fetch import HerbieAnalysis, HerbieForecast, fetch_message
 
 #: ICAO standard atmosphere, K per m: how GFS's 2 m temperature is brought from its orography to a DEM's height.
 LAPSE_RATE_K_PER_M = -0.0065
 OROGRAPHY_SEARCH = ":HGT:surface:"
 
 
-class GFSForecast(HerbieSource):
-    """GFS forecasts: `source(init_times)` -> t2m `(init_time, lead_time, y, x)` at the configured `fxx` lead
-    hours, with `valid_time(init_time, lead_time)`; `times(start, end)` gives the configured cycles in the window."""
-
-    kind = "forecast"
+class GFSForecast(HerbieForecast):
+    """GFS forecasts (`HerbieForecast`) with the model's orography (`tm_weather.sources.base.OrographySource`)."""
 
     def __init__(self, config: GFSConfig, catalog: Catalog):
-        super().__init__("gfs", config.product, config.cycles, config.priority, catalog.path(catalog.cache_dir))
-        self.fxx = sorted(set(config.fxx))
-
-    def __call__(self, init_times: Sequence[np.datetime64]) -> xr.DataArray:
-        return read_t2m_files([self.fetch(t, fxx) for t in init_times for fxx in self.fxx], "forecast")
+        super().__init__("gfs", config, catalog)
 
     def orography(self, init: np.datetime64) -> xr.DataArray:
         """GFS model orography (m) `(y, x)` (EPSG:4326, y south to north) of run `init`, from its f000 file's

@@ -17,17 +17,20 @@ import xarray as xr
 from tm_weather import grib
 from tm_weather.catalog import Catalog, GribFileConfig
 from tm_weather.errors import InputError
-from tm_weather.sources.base import check_t2m
 from tm_weather.files import file_format
+from tm_weather.lexicon import check_t2m
+from tm_weather.sources.base import ANALYSIS, FORECAST
 
 
 class GribFiles:
     """T2M from the GRIB files listed in a `grib_file` catalog entry (see `tm_weather.sources.base.Source`)."""
 
     name = "grib_file"
+    remote = False
 
     def __init__(self, config: GribFileConfig, catalog: Catalog) -> None:
-        self.kind = config.role
+        self.role = config.role
+        self.dims = ANALYSIS if config.role == "analysis" else FORECAST
         self.paths = [catalog.path(p) for p in config.paths]
         self._file_times: dict[Path, np.ndarray] | None = None
 
@@ -38,7 +41,7 @@ class GribFiles:
             for path in self.paths:
                 file_format(path, ("GRIB",))  # a bounded read: ecCodes would scan /dev/zero forever
                 inits, valids = grib.t2m_times(grib.t2m_source(path), where=path)
-                self._file_times[path] = np.unique(valids if self.kind == "analysis" else inits)
+                self._file_times[path] = np.unique(valids if self.role == "analysis" else inits)
         return self._file_times
 
     def times(self, start: np.datetime64, end: np.datetime64) -> np.ndarray:
@@ -53,8 +56,8 @@ class GribFiles:
         by_file = self._times_by_file()
         missing = np.setdiff1d(wanted, np.concatenate(list(by_file.values())))
         if missing.size:
-            dim = "valid time" if self.kind == "analysis" else "init time"
+            dim = "valid time" if self.role == "analysis" else "init time"
             raise InputError(f"sources.{self.name}", dim, "a time the GRIB files hold", f"{missing.size} such, the first {missing[0]}")
         paths = [path for path, held in by_file.items() if np.isin(held, wanted).any()]
-        da = grib.read_t2m_files(paths, form=self.kind)
-        return check_t2m(da.sel({"time" if self.kind == "analysis" else "init_time": wanted}), f"sources.{self.name}")
+        da = grib.read_t2m_files(paths, form=self.role)
+        return check_t2m(da.sel({self.dims[0]: wanted}), f"sources.{self.name}")  # time or init_time

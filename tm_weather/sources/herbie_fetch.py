@@ -35,8 +35,10 @@ import pandas as pd
 import requests
 import xarray as xr
 
+from tm_weather.catalog import Catalog, GFSConfig, NBMConfig
 from tm_weather.errors import InputError
 from tm_weather.grib import T2M_SEARCH, read_t2m_files, t2m_times
+from tm_weather.sources.base import ANALYSIS, FORECAST
 
 log = logging.getLogger(__name__)
 
@@ -130,11 +132,12 @@ def cycle_times(start: np.datetime64, end: np.datetime64, hours: Iterable[int]) 
 
 
 class HerbieSource:
-    """What the Herbie-backed sources share: the model and product, the runs' UTC `hours`, the `priority` of
-    remote sources and the cache folder `save_dir` (Herbie's save_dir). `search`: the inventory regex that
-    selects the T2M message of a file."""
+    """What the Herbie-backed sources share (`tm_weather.sources.base.RunSource`): the model and product, the runs'
+    UTC `hours`, the `priority` of remote sources and the cache folder `save_dir` (Herbie's save_dir). `search`:
+    the inventory regex that selects the T2M message of a file."""
 
     search = T2M_SEARCH
+    remote = True
 
     def __init__(self, model: str, product: str, hours: Iterable[int], priority: list[str], save_dir: Path):
         self.name = model
@@ -156,11 +159,31 @@ class HerbieSource:
             raise InputError(path, "2 m temperature run and lead time", f"run {pd.Timestamp(run)} +{fxx} h", found)
         return path
 
+    def fields(self, runs: Sequence[tuple[np.datetime64, int]]) -> xr.DataArray:
+        """t2m `(init_time, lead_time, y, x)` of the (run, lead h) pairs `runs` (NaN at pairs not asked for)."""
+        return read_t2m_files([self.fetch(run, fxx) for run, fxx in runs], "forecast")
+
 
 class HerbieAnalysis(HerbieSource):
     """An analysis through Herbie: t2m `(time, y, x)`, the lead-0 field of the run at each valid time."""
 
-    kind = "analysis"
+    dims = ANALYSIS
+    fxx = [0]
 
     def __call__(self, times: Sequence[np.datetime64]) -> xr.DataArray:
         return read_t2m_files([self.fetch(t, 0) for t in times], "analysis")
+
+
+class HerbieForecast(HerbieSource):
+    """A forecast through Herbie: `source(init_times)` -> t2m `(init_time, lead_time, y, x)` at the configured
+    `fxx` lead hours, with `valid_time(init_time, lead_time)`; `times(start, end)` gives the configured cycles in
+    the window."""
+
+    dims = FORECAST
+
+    def __init__(self, model: str, config: GFSConfig | NBMConfig, catalog: Catalog):
+        super().__init__(model, config.product, config.cycles, config.priority, catalog.path(catalog.cache_dir))
+        self.fxx = sorted(set(config.fxx))
+
+    def __call__(self, init_times: Sequence[np.datetime64]) -> xr.DataArray:
+        return self.fields([(t, fxx) for t in init_times for fxx in self.fxx])

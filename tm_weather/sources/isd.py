@@ -41,8 +41,8 @@ import xarray as xr
 
 from tm_weather.catalog import Catalog, ISDConfig
 from tm_weather.errors import InputError
-from tm_weather.lexicon import T2M, T2M_ATTRS, to_kelvin
-from tm_weather.sources.base import check_t2m
+from tm_weather.lexicon import T2M, T2M_ATTRS, check_t2m, to_kelvin
+from tm_weather.sources.base import STATIONS
 from tm_weather.files import regular_file
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ class ISDReports:
     of day next to a special report), the first with a valid temperature is used.
     """
 
-    kind = "stations"
+    dims, remote = STATIONS, False
 
     def __init__(self, config: ISDConfig, catalog: Catalog):
         self.name = "isd"

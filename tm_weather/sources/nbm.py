@@ -13,14 +13,8 @@ of the product's projection, with 2-D `latitude` / `longitude`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
-import xarray as xr
-
 from tm_weather.catalog import Catalog, NBMConfig
-from tm_weather.grib import read_t2m_files
-from tm_weather.sources.herbie_fetch import HerbieSource
+from tm_weather.sources.herbie_fetch import HerbieForecast
 
 #: Herbie's inventory regex for NBM's deterministic 2 m temperature. Herbie searches each line's fields from the
 #: variable on, joined by ":" with one added at the end; where other lines of the file have a further field (NBM's
@@ -28,16 +22,10 @@ from tm_weather.sources.herbie_fetch import HerbieSource
 NBM_T2M_SEARCH = r":TMP:2 m above ground:\d+ hour fcst:(?:nan:)?$"
 
 
-class NBMForecast(HerbieSource):
-    """NBM forecasts: `source(init_times)` -> t2m `(init_time, lead_time, y, x)` at the configured `fxx` lead hours,
-    with `valid_time(init_time, lead_time)`; `times(start, end)` gives the configured cycles in the window."""
+class NBMForecast(HerbieForecast):
+    """NBM forecasts (`HerbieForecast`): the deterministic message only (`NBM_T2M_SEARCH`)."""
 
-    kind = "forecast"
     search = NBM_T2M_SEARCH
 
     def __init__(self, config: NBMConfig, catalog: Catalog):
-        super().__init__("nbm", config.product, config.cycles, config.priority, catalog.path(catalog.cache_dir))
-        self.fxx = sorted(set(config.fxx))
-
-    def __call__(self, init_times: Sequence[np.datetime64]) -> xr.DataArray:
-        return read_t2m_files([self.fetch(t, fxx) for t in init_times for fxx in self.fxx], "forecast")
+        super().__init__("nbm", config, catalog)

@@ -31,10 +31,9 @@ import xarray as xr
 
 from tm_weather.catalog import Catalog, Tile
 from tm_weather.errors import InputError
-from tm_weather.grib import read_t2m_files
 from tm_weather.series import TileGrid, regrid_to_tile
-from tm_weather.sources.gfs import LAPSE_RATE_K_PER_M, GFSForecast
-from tm_weather.sources.nbm import NBMForecast
+from tm_weather.sources.base import RunSource
+from tm_weather.sources.gfs import LAPSE_RATE_K_PER_M
 from tm_weather.sources.sentinel2 import read_dem, read_s2l2a
 from tm_weather.store import Store
 from tm_weather.verify.prediction import LEAD, read_predictions
@@ -193,7 +192,7 @@ class GFSRuns:
     """Forecast fields for the GFS (or NBM) baselines, each file read once: T2M of one run and lead, the run's
     orography (GFS only), and both on a tile's grid. `label` names the model in the baselines' names."""
 
-    def __init__(self, source: GFSForecast | NBMForecast, label: str = "GFS"):
+    def __init__(self, source: RunSource, label: str = "GFS"):
         self.source, self.label = source, label
         self._fields: dict[tuple, xr.DataArray] = {}
 
@@ -206,11 +205,11 @@ class GFSRuns:
     @functools.lru_cache(maxsize=64)
     def t2m(self, init: np.datetime64, lead: int) -> xr.DataArray:
         """t2m `(y, x)` K of run `init` at `lead` hours."""
-        return read_t2m_files([self.source.fetch(init, lead)], "forecast").isel(init_time=0, lead_time=0)
+        return self.source.fields([(init, lead)]).isel(init_time=0, lead_time=0)
 
     @functools.lru_cache(maxsize=8)
     def orography(self, init: np.datetime64) -> xr.DataArray:
-        """GFS model orography (m) `(y, x)` of one run (`GFSForecast.orography`)."""
+        """GFS model orography (m) `(y, x)` of one run (the source is then a `sources.base.OrographySource`)."""
         return self.source.orography(init)
 
     def field(self, case: TileCase, lapse: bool) -> xr.DataArray:

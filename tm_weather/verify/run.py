@@ -13,7 +13,9 @@ import numpy as np
 from tm_weather.catalog import Catalog, load_catalog
 from tm_weather.errors import InputError
 from tm_weather.outputs import check_output
-from tm_weather.sources import open_source
+from tm_weather.sources import open_sources
+from tm_weather.sources.base import OrographySource
+from tm_weather.sources.nbm import NBMForecast
 from tm_weather.verify.baselines import (
     Climatology, GFSInterpolated, GFSRuns, LinearS2, Persistence, PredictionFiles, TileCase,
 )
@@ -50,14 +52,15 @@ def _baselines(truth: str, extra: list[str], catalog: Catalog, truth_for, leads:
     source = truth.removeprefix("store:")
     out: list = [Climatology(catalog, source, train.start if train else None, train.end if train else None),
                  Persistence(truth_for)]
-    gfs = next((n for n, s in catalog.sources.items() if s.kind == "gfs"), None)
+    sources = open_sources(catalog).values()
+    gfs = next((s for s in sources if isinstance(s, OrographySource)), None)  # the lapse rate needs orography
     if gfs is not None:
-        runs = GFSRuns(open_source(gfs, catalog.sources[gfs], catalog))
+        runs = GFSRuns(gfs)
         out += [GFSInterpolated(runs, lapse=False), GFSInterpolated(runs, lapse=True),
                 LinearS2(runs, truth_for, [TileCase.train(catalog, t, leads) for t in (train.tiles if train else [])])]
-    nbm = next((n for n, s in catalog.sources.items() if s.kind == "nbm"), None)
+    nbm = next((s for s in sources if isinstance(s, NBMForecast)), None)
     if nbm is not None:
-        out.append(GFSInterpolated(GFSRuns(open_source(nbm, catalog.sources[nbm], catalog), label="NBM"), lapse=False))
+        out.append(GFSInterpolated(GFSRuns(nbm, label="NBM"), lapse=False))
     for spec in extra:
         name, _, pattern = spec.partition("=")
         paths = sorted(glob.glob(pattern))

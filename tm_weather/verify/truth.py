@@ -4,13 +4,13 @@ A truth adapter turns a tile's grid and valid times into an `Observed`: the obse
 `(lead_time, *space)` in K, and `sample`, which maps any field on the tile's grid `(..., y, x)` onto the same
 `space` (so the prediction and every baseline are compared at exactly the observed places):
 
-- gridded truths (any catalog source of kind "analysis": GFS analysis, URMA/RTMA, local GRIB, ERA5, the
-  benchmark world's 40 m truth) are bilinearly regridded onto the tile's pixels and averaged over `block` x
-  `block` pixel blocks, as fields on the tile are (a coarse analysis carries no information at 10 m, a fine one
-  has structure inside a block; space = `(y, x)` of the blocks); `store:NAME`, the fields `tm-weather ingest`
-  already regridded onto the tile, are block-averaged like the prediction;
-- station truths (kind "stations": ISD) keep the stations inside the tile, and fields are sampled at them with
-  the nearest or bilinear pixel (space = `(station,)`).
+- gridded truths (any catalog source of analyses, `dims` `(time, y, x)`: GFS analysis, URMA/RTMA, local GRIB,
+  ERA5, the benchmark world's 40 m truth) are bilinearly regridded onto the tile's pixels and averaged over
+  `block` x `block` pixel blocks, as fields on the tile are (a coarse analysis carries no information at 10 m, a
+  fine one has structure inside a block; space = `(y, x)` of the blocks); `store:NAME`, the fields `tm-weather
+  ingest` already regridded onto the tile, are block-averaged like the prediction;
+- station truths (`dims` `(time, station)`: ISD) keep the stations inside the tile, and fields are sampled at
+  them with the nearest or bilinear pixel (space = `(station,)`).
 
 Valid times are matched to the truth's own times, the nearest within `TIME_TOLERANCE`; a prediction time with
 none is an `InputError` (mismatched times), as is a tile the truth's grid does not cover (no spatial overlap).
@@ -185,8 +185,8 @@ def open_truth(spec: str, catalog: Catalog, tile: str, method: Literal["nearest"
         raise InputError("--truth", name, f"a source of the catalog in {catalog.root} or store:NAME",
                          str(sorted(catalog.sources)))
     source = open_source(name, catalog.sources[name], catalog)
-    if source.kind == "analysis":
-        return GridTruth(name, source, source.times, block)
-    if source.kind == "stations":
+    if "lead_time" in source.dims:
+        raise InputError("--truth", name, "an analysis or station source (a truth)", "a forecast")
+    if "station" in source.dims:
         return StationTruth(name, source, source.times, method)
-    raise InputError("--truth", name, "an analysis or station source (a truth)", f"kind {source.kind!r}")
+    return GridTruth(name, source, source.times, block)
