@@ -34,7 +34,7 @@ from tm_weather.catalog import load_catalog
 from tm_weather.model import CHECKPOINT_DIR
 from tm_weather.model.anomaly import STATIC_CHANNELS, TIME_FEATURES, DEM_SCALE_M, UNet, load_anomaly
 from tm_weather.model.anomaly_train import PRESETS, AnomalyData, anomaly_data, dihedral, fit, masked_mse, predict, spatial_rmse
-from tm_weather.sources.gfs import LAPSE_RATE_K_PER_M
+from tm_weather.lapse import LAPSE_RATE_K_PER_M
 
 EVERY = 3
 

@@ -8,7 +8,6 @@ This is the data both the model (`tm_weather.model.data`) and the tokenizers tra
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,8 @@ import numpy as np
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
+from tm_weather.lapse import lapse_adjust
+from tm_weather.times import day_window
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,6 @@ def gfs_series(source, cache: dict, day: np.datetime64, tile: Tile, max_lead: in
     (-6.5 K/km). `cache`: (day, max_lead) -> `gfs_fields`, (run, "orography") -> a run's orography (read only for a tile with a
     DEM), shared by the tiles of a split so each file is read once (keyed by day and `max_lead`)."""
     from tm_weather.series import extract_points
-    from tm_weather.sources.gfs import LAPSE_RATE_K_PER_M
 
     if (day, max_lead) not in cache:
         cache[day, max_lead] = gfs_fields(source, day, max_lead)
@@ -163,7 +163,7 @@ def gfs_series(source, cache: dict, day: np.datetime64, tile: Tile, max_lead: in
         if key not in cache:
             cache[key] = source.orography(first)
         height = float(extract_points(cache[key], [tile.lat], [tile.lon], [tile.name]).values[0])
-        series = (series + LAPSE_RATE_K_PER_M * (float(tile.dem.mean()) - height)).astype(np.float32)
+        series = lapse_adjust(series, height, float(tile.dem.mean())).astype(np.float32)
     return GFSInput(series, leads.astype(np.int64))
 
 
@@ -184,8 +184,7 @@ def split_window(catalog, split: str) -> tuple[list, np.datetime64, np.datetime6
         raise InputError(catalog.root / "catalog.yaml", f"splits.{split}", "the split", "none")
     part = catalog.splits[split]
     names = set(part.tiles)
-    lo = np.datetime64(part.start or dt.date(1900, 1, 1), "ns")
-    hi = np.datetime64(part.end or dt.date(2200, 1, 1), "ns") + np.timedelta64(1, "D") - np.timedelta64(1, "ns")
+    lo, hi = day_window(part.start, part.end)
     return [t for t in catalog.tiles if t.name in names], lo, hi
 
 

@@ -21,8 +21,6 @@ from tm_weather.errors import InputError
 from tm_weather.grib import read_t2m_files
 from tm_weather.sources.herbie_fetch import HerbieAnalysis, HerbieSource, fetch_message
 
-#: ICAO standard atmosphere, K per m: how GFS's 2 m temperature is brought from its orography to a DEM's height.
-LAPSE_RATE_K_PER_M = -0.0065
 OROGRAPHY_SEARCH = ":HGT:surface:"
 
 
