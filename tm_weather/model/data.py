@@ -29,8 +29,9 @@ import torch
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
+from tm_weather.metrics import block_means
 from tm_weather.model.transformer import GRID, HOURS, MODALITIES
-from tm_weather.tiles import SIZE, Tile, gfs_or_none, read_tile, split_window, truth_source, whole_days
+from tm_weather.tiles import Tile, gfs_or_none, read_tile, split_window, truth_source, whole_days
 from tm_weather.tokenizers import coords as coord_tokens
 from tm_weather.tokenizers.image_data import ndvi
 from tm_weather.tokenizers.pattern import pattern
@@ -160,11 +161,6 @@ class Samples:
         return cls(tokens, present, *(t[k] for k in ARRAYS), tiles)
 
 
-def block_means(field: torch.Tensor) -> torch.Tensor:
-    """`(b, 224, 224)` -> 16-px block means `(b, 14, 14)`."""
-    return torch.nn.functional.avg_pool2d(field[:, None], SIZE // GRID)[:, 0]
-
-
 def catalog_samples(catalog, split: str, tokenizers: Tokenizers, regression=None, progress=None) -> Samples:
     """Every (tile, valid hour) of `split`: the split's tiles at every whole UTC day of truth in its dates, with the
     residuals of `regression` (`anomaly.AnomalyModel`) as the profile targets (None: no residuals, `base` and
@@ -207,7 +203,7 @@ def catalog_samples(catalog, split: str, tokenizers: Tokenizers, regression=None
                 sample = {**static, **day_tokens, "t2m_field": field_tokens[h], "time": time_tokens(hours[h])}
                 for m in MODALITIES:
                     tokens[m.name].append(sample.get(m.name))
-                row = {"truth": block_means(field[h : h + 1])[0], "profile": profile, "gfs": values, "lead": lead,
+                row = {"truth": torch.from_numpy(block_means(field[h].numpy())), "profile": profile, "gfs": values, "lead": lead,
                        "base": base, "base_clim": base_clim, "hour": h, "tile": number,
                        "valid": int(hours[h].astype("datetime64[h]").astype(np.int64))}
                 for k in ARRAYS:
