@@ -43,6 +43,7 @@ from tm_weather.model.generate import GenerationConfig, generate_t2m, tile_condi
 from tm_weather.model.generator import Generator
 from tm_weather.model.skill import STANDARD, deterministic_score, ensembles, score
 from tm_weather.model.transformer import MultiModalTransformer
+from tm_weather.shipped import FIXTURES
 from tm_weather.tiles import read_tile
 from tm_weather.tokenizers.image_data import world_catalog
 from tm_weather.train import split_samples
@@ -50,7 +51,7 @@ from tm_weather.train import split_samples
 sys.path.insert(0, str(Path(__file__).parent))
 from throughput import training_throughput  # noqa: E402  (the benchmarks folder's own module)
 
-REAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "sentinel2" / "terramind-examples"
+REAL = FIXTURES / "sentinel2" / "terramind-examples"
 NO_GFS = tuple(c for c in STANDARD if c != "gfs")
 #: The full world's oracle (GFS + lapse + the true surface terms minus GFS's grid-scale ones; latest run, leads 0-5 h)
 #: on its test split, as `tm-weather world --preset full` (seed 0) prints it (docs/world.md). It needs the world's
