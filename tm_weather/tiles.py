@@ -17,6 +17,7 @@ import numpy as np
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
 from tm_weather.lapse import lapse_adjust
+from tm_weather.lexicon import S2_BANDS, check_kelvin_range
 from tm_weather.times import day_window
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,21 @@ class Tile:
     lon: float
     acquired: np.datetime64
     filled: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        """Shapes, dtypes and the grid's CRS, checked wherever a tile is made (`read_tile`, `api`, `replace`);
+        `ValueError`: a program's error (the readers report a user's files with `InputError` before)."""
+        for name, shape, kind in (("reflectance", (len(S2_BANDS), SIZE, SIZE), "f"), ("dem", (SIZE, SIZE), "f"),
+                                  ("lulc", (SIZE, SIZE), "i")):
+            array = getattr(self, name)
+            if array is None and name != "reflectance":
+                continue
+            if not isinstance(array, np.ndarray) or array.shape != shape or array.dtype.kind != kind:
+                found = f"{array.dtype} {array.shape}" if isinstance(array, np.ndarray) else type(array).__name__
+                raise ValueError(f"tile {self.name}: {name} must be {'a float' if kind == 'f' else 'an integer'} array "
+                                 f"{shape}, got {found}")
+        if getattr(self.grid, "crs", None) is None or tuple(self.grid.shape) != (SIZE, SIZE):
+            raise ValueError(f"tile {self.name}: needs a {SIZE} x {SIZE} grid with a CRS, got {self.grid}")
 
 
 def read_tile(s2: Path, dem: Path | None = None, lulc: Path | None = None, time=None, boa_add_offset=None,
@@ -102,6 +118,7 @@ class GFSInput:
     def __post_init__(self):
         if self.values.shape != (24,) or self.lead.shape != (24,):
             raise ValueError(f"GFSInput needs 24 values and 24 leads, got {self.values.shape} and {self.lead.shape}")
+        check_kelvin_range(self.values, "GFS input")
 
 
 def gfs_plan(source, day: np.datetime64, max_lead: int = GFS_MAX_LEAD_H) -> list[tuple[np.datetime64, int]]:

@@ -29,6 +29,7 @@ import torch
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
+from tm_weather.lexicon import check_kelvin_range
 from tm_weather.metrics import block_means
 from tm_weather.model.transformer import GRID, HOURS, MODALITIES
 from tm_weather.tiles import Tile, gfs_or_none, read_tile, split_window, truth_source, whole_days
@@ -133,6 +134,27 @@ class Samples:
     tile: torch.Tensor
     valid: torch.Tensor
     tiles: list[str]
+
+    def __post_init__(self):
+        """Every array's dtype and shape against `n` = len(hour), and the truth and profiles in kelvin: checked
+        wherever samples are made (`catalog_samples`, `select`, `load`)."""
+        n = len(self.hour)
+        expected = {"truth": (torch.float32, (n, GRID, GRID))}
+        expected |= {k: (torch.float32, (n, HOURS)) for k in ("profile", "gfs", "lead", "base", "base_clim")}
+        expected |= {k: (torch.int64, (n,)) for k in ("hour", "tile", "valid")}
+        arrays = {k: getattr(self, k) for k in ARRAYS}
+        for m in MODALITIES:
+            expected |= {f"tokens.{m.name}": (torch.int64, (n, m.length)), f"present.{m.name}": (torch.bool, (n,))}
+            arrays |= {f"tokens.{m.name}": self.tokens.get(m.name), f"present.{m.name}": self.present.get(m.name)}
+        for k, (dtype, shape) in expected.items():
+            a = arrays[k]
+            if a is None or a.dtype != dtype or tuple(a.shape) != shape:
+                found = "none" if a is None else f"{a.dtype} {tuple(a.shape)}"
+                raise ValueError(f"Samples: {k} must be {dtype} {shape}, got {found}")
+        if n and not 0 <= int(self.tile.min()) <= int(self.tile.max()) < len(self.tiles):
+            raise ValueError(f"Samples: tile indices must index its {len(self.tiles)} tiles")
+        check_kelvin_range(self.truth.numpy(), "Samples", "truth")
+        check_kelvin_range(self.profile.numpy(), "Samples", "profile")
 
     def __len__(self) -> int:
         return len(self.hour)
