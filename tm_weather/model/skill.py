@@ -15,9 +15,8 @@ import numpy as np
 import torch
 import xarray as xr
 
-from tm_weather.metrics import block_means
-from tm_weather.model.data import Samples
 from tm_weather import metrics
+from tm_weather.model.data import Samples
 from tm_weather.model.generate import GenerationConfig, generate_t2m
 from tm_weather.tiles import GFSInput, Tile, read_tile
 
@@ -53,8 +52,8 @@ def ensembles(generator, catalog, samples: Samples, rows: Sequence[int], conditi
         fields, _, mean, _ = generate_t2m(generator.model, generator.tokenizers, generator.regression, tile, cond,
                                           time, replace(config, seed=config.seed + int(i)), given, tim,
                                           generator.spread_for(given is not None))
-        out.append(block_means(fields.numpy()))
-        means.append(block_means(mean.numpy()))
+        out.append(metrics.block_means(fields.numpy()))
+        means.append(metrics.block_means(mean.numpy()))
         if progress and (j + 1) % 100 == 0:
             progress(f"  {j + 1}/{len(rows)} samples")
     return np.stack(out), np.stack(means)
