@@ -33,8 +33,9 @@ import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.catalog import load_catalog
 from tm_weather.model import CHECKPOINT_DIR
 from tm_weather.model.anomaly import STATIC_CHANNELS, TIME_FEATURES, DEM_SCALE_M, UNet, load_anomaly
-from tm_weather.model.anomaly_train import PRESETS, AnomalyData, anomaly_data, dihedral, fit, masked_mse, predict, spatial_rmse
-from tm_weather.sources.gfs import LAPSE_RATE_K_PER_M
+from tm_weather.model.anomaly_train import AnomalyData, anomaly_data, dihedral, fit, masked_mse, predict, spatial_rmse
+from tm_weather.lapse import LAPSE_RATE_K_PER_M
+from tm_weather.train import PRESETS
 
 EVERY = 3
 
@@ -128,7 +129,8 @@ def pattern_round_trip(residual: torch.Tensor) -> tuple[float, float]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--world", default="demo", help="benchmark world preset (seed 0) and fit preset: tiny, demo or full")
+    p.add_argument("--world", default="demo", choices=("demo", "full"),
+                   help="benchmark world preset (seed 0) and training preset, whose regression fit is used")
     p.add_argument("--catalog", type=Path, help="catalog with train/test splits (default: the --world world)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, help="override the fit preset's steps")
@@ -143,7 +145,8 @@ def main() -> int:
 
         args.catalog = cached_world(args.world) / CATALOG
     catalog = load_catalog(args.catalog)
-    config = PRESETS[args.world] if args.steps is None else replace(PRESETS[args.world], steps=args.steps)
+    fit_config = PRESETS[args.world].regression
+    config = fit_config if args.steps is None else replace(fit_config, steps=args.steps)
     train, test = anomaly_data(catalog, "train", config.model.cell_px), anomaly_data(catalog, "test", config.model.cell_px)
     for other in args.more_train:
         more = anomaly_data(load_catalog(other), "train", config.model.cell_px)

@@ -37,19 +37,21 @@ from torch import nn
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.catalog import load_catalog
 from tm_weather.climatology import packaged
+from tm_weather.metrics import block_means
 from tm_weather.model import DEFAULT_CHECKPOINT
-from tm_weather.model.data import block_means
 from tm_weather.model.generate import GenerationConfig, generate_t2m, tile_conditions
 from tm_weather.model.generator import Generator
 from tm_weather.model.skill import STANDARD, deterministic_score, ensembles, score
 from tm_weather.model.transformer import MultiModalTransformer
+from tm_weather.shipped import FIXTURES
 from tm_weather.tiles import read_tile
-from tm_weather.train import default_world, split_samples
+from tm_weather.tokenizers.image_data import world_catalog
+from tm_weather.train import split_samples
 
 sys.path.insert(0, str(Path(__file__).parent))
 from throughput import training_throughput  # noqa: E402  (the benchmarks folder's own module)
 
-REAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "sentinel2" / "terramind-examples"
+REAL = FIXTURES / "sentinel2" / "terramind-examples"
 NO_GFS = tuple(c for c in STANDARD if c != "gfs")
 #: The full world's oracle (GFS + lapse + the true surface terms minus GFS's grid-scale ones; latest run, leads 0-5 h)
 #: on its test split, as `tm-weather world --preset full` (seed 0) prints it (docs/world.md). It needs the world's
@@ -81,7 +83,7 @@ def gfs_lapse(catalog, test, rows) -> np.ndarray:
             field = runs.field(case, lapse=True).values.astype(np.float32)
         except InputError:
             continue
-        out[j] = block_means(torch.from_numpy(field)).numpy()[0]
+        out[j] = block_means(field)[0]
     return out
 
 
@@ -161,7 +163,7 @@ def main() -> int:
     generator = Generator.load(args.checkpoint)
     card = yaml.safe_load(args.checkpoint.with_suffix(".yaml").read_text())
     reg_card = yaml.safe_load(generator.regression_path.with_suffix(".yaml").read_text())
-    catalog_path = default_world(args.world)
+    catalog_path = world_catalog(preset=args.world)
     catalog = load_catalog(catalog_path)
     cache = args.samples or Path("runs") / f"transformer-{args.world}"
     cache.mkdir(parents=True, exist_ok=True)

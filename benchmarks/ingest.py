@@ -51,8 +51,9 @@ import tm_weather  # noqa: F401  (pyproj before eccodes)
 import eccodes  # isort: skip
 from tm_weather import grib
 from tm_weather.series import extract_points
+from tm_weather.shipped import FIXTURES
 
-FIXTURE = Path(__file__).resolve().parents[1] / "tests/data/gfs/gfs.t12z.pgrbf120.2p5deg.grib2"
+FIXTURE = FIXTURES / "gfs" / "gfs.t12z.pgrbf120.2p5deg.grib2"
 #: 1-based message numbers in the fixture, in its (GFS's) order: 172..193 (TMP 2 m is 191) less 175, a two-field
 #: (UGRD + VGRD) message that ecCodes cannot regrid in place.
 TEMPLATE_MESSAGES = [n for n in range(172, 194) if n != 175]

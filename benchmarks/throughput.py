@@ -28,6 +28,7 @@ import torch
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.model.masking import Batch, MaskingConfig, sample
+from tm_weather.shipped import FIXTURES
 from tm_weather.model.transformer import HOURS, MODALITIES, SIZES, MultiModalTransformer
 
 
@@ -76,7 +77,7 @@ def generation_latency(model: MultiModalTransformer, members: int, repeat: int, 
     conditions = {k: tokens[k][0] for k in STANDARD}
     conditions["time"] = torch.tensor([12, HOURS + 180])  # hour 12, day of year 181 (`data.time_tokens`)
     gfs = GFSInput((285.0 + 5.0 * np.sin(np.arange(24) / 24 * 2 * np.pi)).astype(np.float32), np.arange(24) % 6)
-    examples = Path(__file__).resolve().parents[1] / "tests" / "data" / "sentinel2" / "terramind-examples"
+    examples = FIXTURES / "sentinel2" / "terramind-examples"
     s2 = sorted((examples / "S2L2A").glob("*.tif"))[0]
     tile = read_tile(s2, examples / "DEM" / s2.name, boa_add_offset=0)
     regression = AnomalyModel(AnomalyNet().eval(), ResidualNoise(0.3, 100.0))

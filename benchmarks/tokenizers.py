@@ -31,7 +31,7 @@ import torch.nn.functional as F
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.tokenizers.chronos import chronos_rmse, tokens_for_rmse
 from tm_weather.tokenizers.image import ImageTokenizer
-from tm_weather.tokenizers.image_data import real_s2_tiles, t2m_field_task, world_dir, world_tiles
+from tm_weather.tokenizers.image_data import real_s2_tiles, t2m_field_task, world_catalog, world_tiles
 from tm_weather.tokenizers.registry import CHECKPOINT_DIR, HOURLY_AMPLITUDE, get_modality, load_tokenizer
 from tm_weather.tokenizers.series_data import SWEEP_AMPLITUDES, SWEEP_BANDS_K, hourly_task, level_sweep
 from tm_weather.tokenizers.train import train
@@ -71,7 +71,7 @@ def patch_mean_rmse(images: torch.Tensor) -> float:
 
 def image_quality_rows() -> list[tuple[str, str, float, float]]:
     """(modality, test set, FSQ RMSE, 16-px patch-mean RMSE) for the continuous image tokenizers."""
-    world = world_tiles(world_dir(None), "test")
+    world = world_tiles(world_catalog(), "test")
     sets = {name: [("world test split", world[name])] for name in ("s2l2a", "dem", "ndvi")}
     sets["s2l2a"].append(("real tiles", real_s2_tiles()))
     sets["t2m_field"] = [("ERA5 held-out hours", t2m_field_task(None).test)]

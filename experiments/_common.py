@@ -22,7 +22,8 @@ from tm_weather.model import DEFAULT_CHECKPOINT
 from tm_weather.model.data import Samples
 from tm_weather.model.generate import GenerationConfig
 from tm_weather.model.generator import Generator
-from tm_weather.train import default_world, split_samples
+from tm_weather.tokenizers.image_data import world_catalog
+from tm_weather.train import split_samples
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -64,7 +65,7 @@ def setup(args: argparse.Namespace) -> Setup:
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     generator = Generator.load(args.checkpoint)
-    catalog_path = default_world(args.world)
+    catalog_path = world_catalog(preset=args.world)
     cache = Path("runs") / f"transformer-{args.world}"
     cache.mkdir(parents=True, exist_ok=True)
     test = split_samples(catalog_path, "test", generator.tokenizers, generator.regression, cache, print)

@@ -35,6 +35,7 @@ import yaml
 from _common import cpu_model
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
+from tm_weather.shipped import ROOT, TOKENIZER_DIR
 from tm_weather.tokenizers.chronos import BINS, chronos_rmse, tokens_for_rmse
 from tm_weather.tokenizers.registry import CHECKPOINT_DIR, get_modality, load_tokenizer
 from tm_weather.tokenizers.series import SeriesTokenizer
@@ -44,12 +45,11 @@ from tm_weather.tokenizers.train import train
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "experiments" / "results"
+RESULTS = Path(__file__).resolve().parent / "results"
 FSQ_CHECKPOINTS = ("t2m_hourly_1tok", "t2m_hourly", "t2m_hourly_4tok")
 TRAINED_TOKENS = 8  # the FSQ tokenizer trained here, from the 4-token one's demo preset
 CHRONOS_PER_DAY = (1, 2, 3, 4, 6, 8, 12, 24)
-RESIDUAL_CARD = ROOT / "tokenizers" / "t2m_residual.yaml"
+RESIDUAL_CARD = TOKENIZER_DIR / "t2m_residual.yaml"
 
 
 @dataclass(frozen=True)

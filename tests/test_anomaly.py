@@ -24,6 +24,8 @@ from tm_weather.world.build import CATALOG, build_world
 from tm_weather.world.presets import PRESETS
 
 SMALL = AnomalyConfig(width=8, basis=4, context=4, hidden=16)
+#: The fit on the tiny world: a few steps, checkpoints every 10.
+TINY_FIT = anomaly_train.FitConfig(steps=30, save_every=10)
 
 
 def hill(n: int = 224, height: float = 120.0) -> np.ndarray:
@@ -161,7 +163,7 @@ def tiny(tmp_path_factory):
 
 
 def test_tiny_fit_from_a_catalog_writes_a_card_and_resumes_to_the_same_weights(tiny, tmp_path, monkeypatch):
-    path = anomaly_train.train_anomaly(tiny, "tiny", out=tmp_path / "ck", run_dir=tmp_path / "run", progress=False)
+    path = anomaly_train.train_anomaly(tiny, "tiny", TINY_FIT, out=tmp_path / "ck", run_dir=tmp_path / "run", progress=False)
     card = yaml.safe_load(path.with_suffix(".yaml").read_text())
     model = load_anomaly(path)
     assert card["bytes"] == path.stat().st_size < 2e6 and card["data"]["train_tile_days"] > 0
@@ -184,7 +186,7 @@ def test_tiny_fit_from_a_catalog_writes_a_card_and_resumes_to_the_same_weights(t
     torch.testing.assert_close(base[0], train.gfs[0])  # GFS where asked for and there
     torch.testing.assert_close(base[1:], torch.from_numpy(np.stack([p.clim for p in train.places[1:]])))
     assert bool((levels[0, :, 0] == 1).all()) and float(levels[1:, :, :4].abs().max()) == 0
-    config = replace(anomaly_train.PRESETS["tiny"], steps=12, save_every=4, model=SMALL)
+    config = replace(TINY_FIT, steps=12, save_every=4, model=SMALL)
     whole = anomaly_train.fit(train, config, progress=False)
     calls = {"n": 0}
     real = anomaly_train.masked_mse

@@ -101,9 +101,11 @@ def test_gfs_series_is_lapse_corrected_to_the_tiles_mean_dem(world, no_network):
     assert 250 < float(plain.mean()) < 290  # Bavaria in February
 
 
-def test_gfs_input_validates_its_shape():
-    ok = GFSInput(np.zeros(24, np.float32), np.zeros(24, np.int64))
+def test_gfs_input_validates_its_shape_and_units():
+    ok = GFSInput(np.full(24, 280, np.float32), np.zeros(24, np.int64))
     assert ok.values.shape == ok.lead.shape == (24,)
     for values, lead in [(np.zeros(23), np.zeros(24)), (np.zeros(24), np.zeros(25)), (np.zeros((2, 24)), np.zeros(24))]:
         with pytest.raises(ValueError, match="24 values and 24 leads"):
             GFSInput(values, lead)
+    with pytest.raises(InputError, match="GFS input: t2m values: expected kelvin"):
+        GFSInput(np.full(24, 7.0, np.float32), np.zeros(24, np.int64))  # deg C

@@ -36,7 +36,8 @@ def test_ensembles_go_through_the_products_path(tmp_path_factory):
     from daily_support import tiny_world
     from model_support import write_small_checkpoint
     from tm_weather.catalog import load_catalog
-    from tm_weather.model.data import block_means, catalog_samples
+    from tm_weather.metrics import block_means
+    from tm_weather.model.data import catalog_samples
     from tm_weather.model.generate import GenerationConfig, generate_t2m
     from tm_weather.model.generator import Generator
     from tm_weather.model.skill import STANDARD, ensembles
@@ -62,8 +63,8 @@ def test_ensembles_go_through_the_products_path(tmp_path_factory):
     fields, _, mean, _ = generate_t2m(generator.model, generator.tokenizers, generator.regression, tile, cond,
                                       np.datetime64(int(samples.valid[i]), "h"), replace(config, seed=config.seed + i),
                                       GFSInput(samples.gfs[i].numpy(), samples.lead[i].numpy()))
-    np.testing.assert_allclose(ens[1], block_means(fields).numpy(), atol=1e-4)
-    np.testing.assert_allclose(means[1], block_means(mean[None]).numpy()[0], atol=1e-4)
+    np.testing.assert_allclose(ens[1], block_means(fields.numpy()), atol=1e-4)
+    np.testing.assert_allclose(means[1], block_means(mean.numpy()), atol=1e-4)
 
 
 def test_calibrate_spread_makes_the_spread_skill_one_on_its_samples(tmp_path_factory):

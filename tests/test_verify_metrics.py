@@ -1,4 +1,4 @@
-"""Every metric in tm_weather.verify.metrics against a brute-force numpy reference (loops over points, no
+"""Every metric in tm_weather.metrics against a brute-force numpy reference (loops over points, no
 xarray), to 1e-6 relative, on seeded random inputs with NaNs, with and without latitude weights and for
 several reductions."""
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from tm_weather.verify import metrics as M
+from tm_weather import metrics as M
 
 DIMS = ("lead", "lat", "x")
 SHAPE = (3, 4, 5)

@@ -29,7 +29,7 @@ from tm_weather.sources import open_source
 from tm_weather.sources.base import Source
 from tm_weather.sources.sentinel2 import read_s2l2a
 from tm_weather.store import Store, Transaction, partition_key
-from tm_weather.times import utc_time
+from tm_weather.times import day_window, utc_time
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,7 @@ def ingest(
     for where, day in (("--start", start), ("--end", end)):
         if day is not None:
             utc_time(day, where, "value")
-    lo = np.datetime64(start or dt.date(1900, 1, 1), "ns")
-    hi = np.datetime64(end or dt.date(2200, 1, 1), "ns") + np.timedelta64(1, "D") - np.timedelta64(1, "ns")
+    lo, hi = day_window(start, end)
 
     report = IngestReport()
     tiles = CatalogTiles(catalog)

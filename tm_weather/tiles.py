@@ -20,7 +20,6 @@ decoder):
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,10 @@ import numpy as np
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
+from tm_weather.lapse import lapse_adjust
+from tm_weather.lexicon import S2_BANDS, check_kelvin_range
 from tm_weather.sources.base import OrographySource, RunSource, Source
+from tm_weather.times import day_window
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,21 @@ class Tile:
     lon: float
     acquired: np.datetime64
     filled: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        """Shapes, dtypes and the grid's CRS, checked wherever a tile is made (`read_tile`, `api`, `replace`);
+        `ValueError`: a program's error (the readers report a user's files with `InputError` before)."""
+        for name, shape, kind in (("reflectance", (len(S2_BANDS), SIZE, SIZE), "f"), ("dem", (SIZE, SIZE), "f"),
+                                  ("lulc", (SIZE, SIZE), "i")):
+            array = getattr(self, name)
+            if array is None and name != "reflectance":
+                continue
+            if not isinstance(array, np.ndarray) or array.shape != shape or array.dtype.kind != kind:
+                found = f"{array.dtype} {array.shape}" if isinstance(array, np.ndarray) else type(array).__name__
+                raise ValueError(f"tile {self.name}: {name} must be {'a float' if kind == 'f' else 'an integer'} array "
+                                 f"{shape}, got {found}")
+        if getattr(self.grid, "crs", None) is None or tuple(self.grid.shape) != (SIZE, SIZE):
+            raise ValueError(f"tile {self.name}: needs a {SIZE} x {SIZE} grid with a CRS, got {self.grid}")
 
 
 def read_tile(s2: Path, dem: Path | None = None, lulc: Path | None = None, time=None, boa_add_offset=None,
@@ -114,6 +131,7 @@ class GFSInput:
     def __post_init__(self):
         if self.values.shape != (24,) or self.lead.shape != (24,):
             raise ValueError(f"GFSInput needs 24 values and 24 leads, got {self.values.shape} and {self.lead.shape}")
+        check_kelvin_range(self.values, "GFS input")
 
 
 def gfs_plan(source: RunSource, day: np.datetime64, max_lead: int = GFS_MAX_LEAD_H) -> list[tuple[np.datetime64, int]]:
@@ -162,7 +180,6 @@ def gfs_series(source: OrographySource, cache: dict, day: np.datetime64, tile: T
     (-6.5 K/km). `cache`: (day, max_lead) -> `gfs_fields`, (run, "orography") -> a run's orography (read only for a tile with a
     DEM), shared by the tiles of a split so each file is read once (keyed by day and `max_lead`)."""
     from tm_weather.series import extract_points
-    from tm_weather.sources.gfs import LAPSE_RATE_K_PER_M
 
     if (day, max_lead) not in cache:
         cache[day, max_lead] = gfs_fields(source, day, max_lead)
@@ -175,7 +192,7 @@ def gfs_series(source: OrographySource, cache: dict, day: np.datetime64, tile: T
         if key not in cache:
             cache[key] = source.orography(first)
         height = float(extract_points(cache[key], [tile.lat], [tile.lon], [tile.name]).values[0])
-        series = (series + LAPSE_RATE_K_PER_M * (float(tile.dem.mean()) - height)).astype(np.float32)
+        series = lapse_adjust(series, height, float(tile.dem.mean())).astype(np.float32)
     return GFSInput(series, leads.astype(np.int64))
 
 
@@ -196,8 +213,7 @@ def split_window(catalog, split: str) -> tuple[list, np.datetime64, np.datetime6
         raise InputError(catalog.root / "catalog.yaml", f"splits.{split}", "the split", "none")
     part = catalog.splits[split]
     names = set(part.tiles)
-    lo = np.datetime64(part.start or dt.date(1900, 1, 1), "ns")
-    hi = np.datetime64(part.end or dt.date(2200, 1, 1), "ns") + np.timedelta64(1, "D") - np.timedelta64(1, "ns")
+    lo, hi = day_window(part.start, part.end)
     return [t for t in catalog.tiles if t.name in names], lo, hi
 
 

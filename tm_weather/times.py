@@ -43,3 +43,12 @@ def utc_time(value: str | dt.date | dt.datetime, where: str | PathLike, field: s
     if isinstance(parsed, dt.datetime) and parsed.tzinfo is not None:
         parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return np.datetime64(parsed, "ns")
+
+
+def day_window(first: dt.date | np.datetime64 | None, last: dt.date | np.datetime64 | None) -> tuple[np.datetime64, np.datetime64]:
+    """The UTC days `first`..`last`, both included, as `datetime64[ns]` instants (`first` 00:00, the last
+    nanosecond of `last`): the window every read by day asks a source for. None leaves that side open
+    (1900-01-01, 2200-01-01)."""
+    lo = np.datetime64(first if first is not None else dt.date(1900, 1, 1), "D")
+    hi = np.datetime64(last if last is not None else dt.date(2200, 1, 1), "D")
+    return lo.astype("datetime64[ns]"), (hi + np.timedelta64(1, "D")).astype("datetime64[ns]") - np.timedelta64(1, "ns")

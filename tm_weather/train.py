@@ -33,10 +33,12 @@ import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
 from tm_weather.outputs import write_text
 from tm_weather.model import CHECKPOINT_DIR, masking
+from tm_weather.model.anomaly_train import FitConfig
 from tm_weather.model.data import Samples, Tokenizers, catalog_samples
 from tm_weather.model.generate import as_tokens, profiles_kelvin
 from tm_weather.model.masking import Batch, MaskingConfig, TASK_ALWAYS, TASK_OPTIONAL, TASK_TARGETS
 from tm_weather.model.transformer import MODALITIES, MODALITY_ID, SIZES, MultiModalTransformer, save_model
+from tm_weather.tokenizers.image_data import world_catalog
 from tm_weather.tokenizers.registry import sha256
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainPreset:
-    """A training run: model size, optimisation, masking budgets and the default world it trains on."""
+    """A training run: model size, optimisation, masking budgets, the default world it trains on, and the fit of
+    the regression network trained before it (`tm-weather train`; None: none)."""
 
     size: str
     steps: int
@@ -60,21 +63,16 @@ class TrainPreset:
     seed: int = 0
     val_samples: int = 512  # validation scores at most this many val samples (`val_subset`)
     calibration_samples: int = 240  # val samples (with GFS, evenly spaced) the ensemble spread is calibrated on
+    regression: FitConfig | None = None
 
 
 PRESETS = {
-    "demo": TrainPreset(size="tiny", steps=600, batch=16, lr=2e-3),
-    "full": TrainPreset(size="tiny", steps=3000, batch=16, lr=2e-3, world="full", val_every=500),
-    "base": TrainPreset(size="base", steps=20000, batch=64, lr=3e-4, world="full", val_every=1000, threads=16),
+    "demo": TrainPreset(size="tiny", steps=600, batch=16, lr=2e-3, regression=FitConfig(steps=1000)),
+    "full": TrainPreset(size="tiny", steps=3000, batch=16, lr=2e-3, world="full", val_every=500,
+                        regression=FitConfig(steps=4000)),
+    "base": TrainPreset(size="base", steps=20000, batch=64, lr=3e-4, world="full", val_every=1000, threads=16,
+                        regression=FitConfig(steps=4000)),
 }
-
-
-def default_world(preset: str) -> Path:
-    """The catalog of the benchmark world of `preset` (seed 0), built once into the user's cache folder."""
-    from tm_weather.world.build import CATALOG
-    from tm_weather.world.cache import cached_world
-
-    return cached_world(preset) / CATALOG
 
 
 class _Indexed(Dataset):
@@ -220,7 +218,7 @@ def train(preset_name: str = "demo", catalog: Path | None = None, out: Path = CH
                                                                warmup=min(PRESETS[preset_name].warmup, steps // 2))
     torch.set_num_threads(preset.threads)
     torch.manual_seed(preset.seed)
-    catalog = Path(catalog) if catalog else default_world(preset.world)
+    catalog = Path(catalog) if catalog else world_catalog(preset=preset.world)
     run_dir = Path(run_dir or Path("runs") / f"transformer-{preset_name}")
     run_dir.mkdir(parents=True, exist_ok=True)
     tokenizers = tokenizers or Tokenizers.load()

@@ -47,9 +47,9 @@ def run(args: argparse.Namespace) -> int:
 
     catalog = args.catalog
     if catalog is None:
-        from tm_weather.train import default_world
+        from tm_weather.tokenizers.image_data import world_catalog
 
-        catalog = default_world("tiny")
+        catalog = world_catalog(preset="tiny")
     utc_time(args.date, "--date", "value")
     job = Job.from_catalog(catalog, args.out, args.offline, retry=Retry(args.retries, args.backoff),
                           checkpoint=args.checkpoint)

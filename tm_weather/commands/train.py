@@ -51,11 +51,14 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--terramind-weights/--terramind-tokenizers", "use", "with --backbone terramind-tiny|terramind-base",
                          "--backbone tm-weather")
     from tm_weather.model.anomaly_train import train_anomaly
-    from tm_weather.train import PRESETS, default_world, train
+    from tm_weather.tokenizers.image_data import world_catalog
+    from tm_weather.train import PRESETS, train
 
     if args.part in ("all", "anomaly"):
-        catalog = args.catalog or default_world(PRESETS[args.preset].world)
-        path = train_anomaly(catalog, args.preset, args.out, args.run_dir and args.run_dir / "regression", steps=args.steps)
+        preset = PRESETS[args.preset]
+        catalog = args.catalog or world_catalog(preset=preset.world)
+        path = train_anomaly(catalog, args.preset, preset.regression, args.out, args.run_dir and args.run_dir / "regression",
+                             steps=args.steps)
         print(f"wrote {path} and {path.with_suffix('.yaml')}")
     if args.part in ("all", "transformer"):
         path = train(args.preset, args.catalog, args.out, args.run_dir and args.run_dir / "transformer", steps=args.steps)

@@ -9,7 +9,7 @@ from pathlib import Path
 from tm_weather.commands import bounded_int
 from tm_weather.errors import EXIT_OK
 from tm_weather.verify.run import verify
-from tm_weather.verify.truth import BLOCK
+from tm_weather.metrics import SCORING_BLOCK
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,8 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--catalog", type=Path, default=Path("data_catalog.yaml"), help="(default: data_catalog.yaml)")
     p.add_argument("--station-method", choices=("bilinear", "nearest"), default="bilinear",
                    help="how gridded values are sampled at stations (default: bilinear)")
-    p.add_argument("--block", type=bounded_int(1), default=BLOCK,
-                   help=f"pixels per block side for gridded truth (default {BLOCK})")
+    p.add_argument("--block", type=bounded_int(1), default=SCORING_BLOCK,
+                   help=f"pixels per block side for gridded truth (default {SCORING_BLOCK})")
     p.add_argument("--baseline", action="append", default=[], metavar="NAME=GLOB",
                    help="another model's prediction files as a baseline, e.g. unet='unet/*.nc' (repeatable)")
     p.set_defaults(func=run)

@@ -36,7 +36,7 @@ from tm_weather.ingest import CatalogTiles, IngestReport, stage_day
 from tm_weather.lexicon import check_t2m
 from tm_weather.sources import open_source
 from tm_weather.store import Store, Transaction
-from tm_weather.times import utc_time
+from tm_weather.times import day_window, utc_time
 
 
 @dataclass
@@ -60,8 +60,7 @@ def extract_day(catalog_path: str, name: str, day: np.datetime64) -> dict[str, x
     """The store partitions of source `name` for UTC `day`, merged with the stored ones (runs on a worker)."""
     catalog, tiles = _opened(catalog_path)
     source = open_source(name, catalog.sources[name], catalog)
-    lo = np.datetime64(day, "ns")
-    times = source.times(lo, lo + np.timedelta64(1, "D") - np.timedelta64(1, "ns"))
+    times = source.times(*day_window(day, day))
     collector = _Collector(Store(catalog.path(catalog.store)))
     stage_day(collector, catalog, tiles, source, np.datetime64(day, "D"), check_t2m(source(times), name))
     return collector.partitions
@@ -95,8 +94,7 @@ def ingest_distributed(
     for name in names:
         if name not in catalog.sources:
             raise InputError("--source", name, f"one of the catalog's sources {sorted(catalog.sources)}")
-    lo = utc_time(start, "--start", "value")
-    hi = utc_time(end, "--end", "value") + np.timedelta64(1, "D") - np.timedelta64(1, "ns")
+    lo, hi = day_window(utc_time(start, "--start", "value"), utc_time(end, "--end", "value"))
     tasks = []
     for name in names:
         times = open_source(name, catalog.sources[name], catalog).times(lo, hi)

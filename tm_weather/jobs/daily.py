@@ -54,6 +54,7 @@ from tm_weather.outputs import atomic_file, check_output
 from tm_weather.sources import open_sources
 from tm_weather.sources.base import OrographySource, RunSource
 from tm_weather.store import Store, StoreLocked
+from tm_weather.times import day_window
 from tm_weather.shipped import CHECKPOINT_DIR, TOKENIZER_DIR
 
 log = logging.getLogger(__name__)
@@ -189,11 +190,6 @@ def run_day(job: Job, day: dt.date) -> DayResult:
 # ---------------------------------------------------------------------------------------------------- fetch
 
 
-def _day_window(day: dt.date) -> tuple[np.datetime64, np.datetime64]:
-    lo = np.datetime64(day, "ns")
-    return lo, lo + np.timedelta64(1, "D") - np.timedelta64(1, "ns")
-
-
 def fetch_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> Catalog:
     """Fetch the day's files of every source read as files per run and lead (`RunSource`: the Herbie-backed ones);
     return the catalog to ingest: sources lacking some runs keep the complete ones (`cycles`), or are left out when
@@ -204,7 +200,7 @@ def fetch_day(job: Job, day: dt.date, runlog: RunLog, result: DayResult) -> Cata
         if not isinstance(source, RunSource):
             continue
         config = catalog.sources[name]
-        runs = source.times(*_day_window(day))
+        runs = source.times(*day_window(day, day))
         complete, down = [], ""
         for run in runs:
             lacking = {}

@@ -55,11 +55,6 @@ class FitConfig:
             raise ValueError(f"a fit needs at least {MIN_STEPS} steps and a batch of 1: {self}")
 
 
-#: Fit presets by `tm-weather train --preset` (tiny: the tests).
-PRESETS = {"tiny": FitConfig(steps=30, save_every=10), "demo": FitConfig(steps=1000), "full": FitConfig(steps=4000),
-           "base": FitConfig(steps=4000)}
-
-
 @dataclass
 class AnomalyData:
     """`n` tile-days: `static` `(n, STATIC_CHANNELS, h, w)` (`static_inputs`), `times` `(n, 24, TIME_FEATURES)`,
@@ -212,19 +207,18 @@ def spatial_rmse(pred: torch.Tensor, target: torch.Tensor) -> float:
     return float(((p - t)[ok] ** 2).mean().sqrt())
 
 
-def train_anomaly(catalog_path: Path, preset: str = "demo", out: Path = Path("checkpoints"),
+def train_anomaly(catalog_path: Path, preset: str, fit_config: FitConfig, out: Path = Path("checkpoints"),
                   run_dir: Path | None = None, steps: int | None = None, progress: bool = True) -> Path:
-    """Fit the anomaly network and its noise model on `catalog_path`'s train and val splits with preset `preset`
-    (`PRESETS`; `steps` overrides), resuming from `run_dir/anomaly-last.pt`; write
-    `out/anomaly-<preset>.safetensors` and its card `.yaml`; return the checkpoint's path."""
+    """Fit the anomaly network and its noise model on `catalog_path`'s train and val splits with `fit_config`
+    (`steps` overrides; `train.PRESETS[preset].regression` for `tm-weather train --preset`), resuming from
+    `run_dir/anomaly-last.pt`; write `out/anomaly-<preset>.safetensors` and its card `.yaml`; return the
+    checkpoint's path."""
     from tm_weather.catalog import load_catalog
     from tm_weather.tokenizers.registry import sha256
 
-    if preset not in PRESETS:
-        raise InputError("--preset", "name", f"one of {sorted(PRESETS)}", repr(preset))
     if steps is not None and steps < MIN_STEPS:
         raise InputError("--steps", "value", f"at least {MIN_STEPS}", str(steps))
-    config = PRESETS[preset] if steps is None else replace(PRESETS[preset], steps=steps)
+    config = fit_config if steps is None else replace(fit_config, steps=steps)
     torch.set_num_threads(config.threads)
     run_dir = Path(run_dir or Path("runs") / f"anomaly-{preset}")
     run_dir.mkdir(parents=True, exist_ok=True)

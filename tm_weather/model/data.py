@@ -29,8 +29,10 @@ import torch
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
+from tm_weather.lexicon import check_kelvin_range
+from tm_weather.metrics import block_means
 from tm_weather.model.transformer import GRID, HOURS, MODALITIES
-from tm_weather.tiles import SIZE, Tile, gfs_or_none, read_tile, split_window, truth_source, whole_days
+from tm_weather.tiles import Tile, gfs_or_none, read_tile, split_window, truth_source, whole_days
 from tm_weather.tokenizers import coords as coord_tokens
 from tm_weather.tokenizers.image_data import ndvi
 from tm_weather.tokenizers.pattern import pattern
@@ -133,6 +135,27 @@ class Samples:
     valid: torch.Tensor
     tiles: list[str]
 
+    def __post_init__(self):
+        """Every array's dtype and shape against `n` = len(hour), and the truth and profiles in kelvin: checked
+        wherever samples are made (`catalog_samples`, `select`, `load`)."""
+        n = len(self.hour)
+        expected = {"truth": (torch.float32, (n, GRID, GRID))}
+        expected |= {k: (torch.float32, (n, HOURS)) for k in ("profile", "gfs", "lead", "base", "base_clim")}
+        expected |= {k: (torch.int64, (n,)) for k in ("hour", "tile", "valid")}
+        arrays = {k: getattr(self, k) for k in ARRAYS}
+        for m in MODALITIES:
+            expected |= {f"tokens.{m.name}": (torch.int64, (n, m.length)), f"present.{m.name}": (torch.bool, (n,))}
+            arrays |= {f"tokens.{m.name}": self.tokens.get(m.name), f"present.{m.name}": self.present.get(m.name)}
+        for k, (dtype, shape) in expected.items():
+            a = arrays[k]
+            if a is None or a.dtype != dtype or tuple(a.shape) != shape:
+                found = "none" if a is None else f"{a.dtype} {tuple(a.shape)}"
+                raise ValueError(f"Samples: {k} must be {dtype} {shape}, got {found}")
+        if n and not 0 <= int(self.tile.min()) <= int(self.tile.max()) < len(self.tiles):
+            raise ValueError(f"Samples: tile indices must index its {len(self.tiles)} tiles")
+        check_kelvin_range(self.truth.numpy(), "Samples", "truth")
+        check_kelvin_range(self.profile.numpy(), "Samples", "profile")
+
     def __len__(self) -> int:
         return len(self.hour)
 
@@ -158,11 +181,6 @@ class Samples:
         tokens = {m.name: t[f"tokens.{m.name}"] for m in MODALITIES}
         present = {m.name: t[f"present.{m.name}"] for m in MODALITIES}
         return cls(tokens, present, *(t[k] for k in ARRAYS), tiles)
-
-
-def block_means(field: torch.Tensor) -> torch.Tensor:
-    """`(b, 224, 224)` -> 16-px block means `(b, 14, 14)`."""
-    return torch.nn.functional.avg_pool2d(field[:, None], SIZE // GRID)[:, 0]
 
 
 def catalog_samples(catalog, split: str, tokenizers: Tokenizers, regression=None, progress=None) -> Samples:
@@ -207,7 +225,7 @@ def catalog_samples(catalog, split: str, tokenizers: Tokenizers, regression=None
                 sample = {**static, **day_tokens, "t2m_field": field_tokens[h], "time": time_tokens(hours[h])}
                 for m in MODALITIES:
                     tokens[m.name].append(sample.get(m.name))
-                row = {"truth": block_means(field[h : h + 1])[0], "profile": profile, "gfs": values, "lead": lead,
+                row = {"truth": torch.from_numpy(block_means(field[h].numpy())), "profile": profile, "gfs": values, "lead": lead,
                        "base": base, "base_clim": base_clim, "hour": h, "tile": number,
                        "valid": int(hours[h].astype("datetime64[h]").astype(np.int64))}
                 for k in ARRAYS:

@@ -22,6 +22,7 @@ import torch
 
 import tm_weather
 
+from tm_weather.lexicon import check_kelvin_range
 from tm_weather.model import MAX_MEMBERS
 from tm_weather.model.transformer import MODALITIES, MODALITY_ID, MultiModalTransformer, Tokens
 
@@ -277,4 +278,20 @@ def generate_tile(model, tokenizers, regression, tile, time, gfs=None, config: G
         "run_time": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
         **(provenance or {}),
     }
+    check_generated(ds, tile)
     return ds
+
+
+def check_generated(ds, tile) -> None:
+    """`generate_tile`'s hand-over: `t2m` float32 `(member, y, x)` on `tile`'s grid, with its CRS, in kelvin
+    (`ValueError`; `InputError` from `lexicon.check_kelvin_range` for values out of the plausible range)."""
+    import rioxarray  # noqa: F401  (the .rio accessor)
+
+    t2m = ds["t2m"]
+    if t2m.dims != ("member", "y", "x") or t2m.shape[1:] != tuple(tile.grid.shape) or t2m.dtype != np.float32:
+        raise ValueError(f"generated tile {tile.name}: t2m must be float32 (member, y, x) on the tile's "
+                         f"{tile.grid.shape} grid, got {t2m.dtype} {dict(t2m.sizes)}")
+    if ds.rio.crs is None or t2m.attrs.get("units") != "K":
+        raise ValueError(f"generated tile {tile.name}: needs the tile's CRS and t2m in K, got {ds.rio.crs}, "
+                         f"{t2m.attrs.get('units')!r}")
+    check_kelvin_range(t2m.values, f"generated tile {tile.name}")

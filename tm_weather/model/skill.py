@@ -2,7 +2,7 @@
 experiments (`experiments/`) measure.
 
 A sample is one tile at one valid hour (`data.Samples`); an ensemble is `members` generated fields (the product's
-sum: regression mean + sampled residuals) reduced to the truth's 16-px block means, `(members, 14, 14)` K. Scores go through `tm_weather.verify.metrics` (the
+sum: regression mean + sampled residuals) reduced to the truth's 16-px block means, `(members, 14, 14)` K. Scores go through `tm_weather.metrics` (the
 `scores` package): RMSE, MAE and bias of the ensemble mean, fair CRPS and the spread-skill ratio.
 """
 
@@ -15,10 +15,10 @@ import numpy as np
 import torch
 import xarray as xr
 
-from tm_weather.model.data import Samples, block_means
+from tm_weather import metrics
+from tm_weather.model.data import Samples
 from tm_weather.model.generate import GenerationConfig, generate_t2m
 from tm_weather.tiles import GFSInput, Tile, read_tile
-from tm_weather.verify import metrics
 
 #: What a forecaster conditions on: S-2 (with its NDVI), a DEM, the GFS series, place and time.
 STANDARD = ("s2l2a", "ndvi", "dem", "gfs", "coords", "time")
@@ -52,8 +52,8 @@ def ensembles(generator, catalog, samples: Samples, rows: Sequence[int], conditi
         fields, _, mean, _ = generate_t2m(generator.model, generator.tokenizers, generator.regression, tile, cond,
                                           time, replace(config, seed=config.seed + int(i)), given, tim,
                                           generator.spread_for(given is not None))
-        out.append(block_means(fields).numpy())
-        means.append(block_means(mean[None]).numpy()[0])
+        out.append(metrics.block_means(fields.numpy()))
+        means.append(metrics.block_means(mean.numpy()))
         if progress and (j + 1) % 100 == 0:
             progress(f"  {j + 1}/{len(rows)} samples")
     return np.stack(out), np.stack(means)

@@ -18,8 +18,6 @@ from tm_weather.catalog import Catalog, GFSAnalysisConfig, GFSConfig
 from tm_weather.errors import InputError
 from tm_weather.sources.herbie_fetch import HerbieAnalysis, HerbieForecast, fetch_message
 
-#: ICAO standard atmosphere, K per m: how GFS's 2 m temperature is brought from its orography to a DEM's height.
-LAPSE_RATE_K_PER_M = -0.0065
 OROGRAPHY_SEARCH = ":HGT:surface:"
 
 

@@ -176,10 +176,11 @@ def run(args) -> int:
     preset's benchmark world), `--steps` (default: `TerraMindTrainConfig.steps`), the run folder
     (default: runs/<backbone>)."""
     from tm_weather.errors import EXIT_OK
-    from tm_weather.train import PRESETS, default_world
+    from tm_weather.tokenizers.image_data import world_catalog
+    from tm_weather.train import PRESETS
 
     config = TerraMindTrainConfig() if args.steps is None else TerraMindTrainConfig(steps=args.steps)
-    catalog = args.catalog or default_world(PRESETS[args.preset].world)
+    catalog = args.catalog or world_catalog(preset=PRESETS[args.preset].world)
     path = train_terramind(args.backbone, Path(catalog), args.out, Path(args.run_dir or Path("runs") / args.backbone),
                            args.terramind_weights, args.terramind_tokenizers, parse_images(args.terramind_images),
                            config, command=command(args))

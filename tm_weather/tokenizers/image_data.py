@@ -35,21 +35,23 @@ PEAK = {"s2l2a": 1.0, "dem": 3000.0, "ndvi": 2.0, "t2m_field": 60.0, "t2m_patter
 UNITS = {"s2l2a": "reflectance", "dem": "m", "ndvi": "NDVI", "t2m_field": "K", "t2m_pattern": "K"}
 
 
-def world_dir(world: Path | None) -> Path:
-    """`world`, or the default world (`WORLD_PRESET`, `WORLD_SEED`), built once into the user's cache folder."""
+def world_catalog(world: Path | None = None, preset: str = WORLD_PRESET) -> Path:
+    """The catalog of the world in folder `world`, or of the benchmark world of `preset` (seed `WORLD_SEED`), built
+    once into the user's cache folder: the default training data of the tokenizers and the transformer."""
+    from tm_weather.world.build import CATALOG
     from tm_weather.world.cache import cached_world
 
-    return Path(world) if world is not None else cached_world(WORLD_PRESET, WORLD_SEED)
+    return (Path(world) if world is not None else cached_world(preset, WORLD_SEED)) / CATALOG
 
 
 @functools.lru_cache(maxsize=2)
-def world_tiles(world: Path, split: str) -> dict[str, torch.Tensor]:
-    """The world's tiles of `split`: s2l2a `(n, 12, 224, 224)` reflectance, dem `(n, 1, ...)` m, ndvi
-    `(n, 1, ...)`, lulc `(n, 224, 224)` int64 0-8."""
+def world_tiles(catalog: Path, split: str) -> dict[str, torch.Tensor]:
+    """The tiles of `split` of the world whose catalog is `catalog`: s2l2a `(n, 12, 224, 224)` reflectance, dem
+    `(n, 1, ...)` m, ndvi `(n, 1, ...)`, lulc `(n, 224, 224)` int64 0-8."""
     from tm_weather.catalog import load_catalog
     from tm_weather.sources.sentinel2 import read_dem, read_lulc, read_s2l2a
 
-    cat = load_catalog(world / "catalog.yaml")
+    cat = load_catalog(catalog)
     names = set(cat.splits[split].tiles)
     out: dict[str, list] = {"s2l2a": [], "dem": [], "ndvi": [], "lulc": []}
     for tile in (t for t in cat.tiles if t.name in names):
@@ -149,7 +151,7 @@ class ImageTask:
 
 def world_task(name: str, world: Path | None) -> ImageTask:
     """S2L2A, DEM, NDVI or LULC from the world's train (crops) and test (whole tiles) splits."""
-    train, test = world_tiles(world_dir(world), "train")[name], world_tiles(world_dir(world), "test")[name]
+    train, test = world_tiles(world_catalog(world), "train")[name], world_tiles(world_catalog(world), "test")[name]
     where = f"world {world}" if world else f"tm-weather world --preset {WORLD_PRESET} --seed {WORLD_SEED}"
     data = f"{where}: train split {len(train)} tiles (96 px crops), test split {len(test)} tiles"
     extra = {"real_tiles": real_s2_tiles()} if name == "s2l2a" else None

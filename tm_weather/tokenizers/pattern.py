@@ -24,7 +24,7 @@ import torch
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
 from tm_weather.tiles import split_window, truth_source, whole_days
-from tm_weather.tokenizers.image_data import ImageTask, augment, world_dir
+from tm_weather.tokenizers.image_data import ImageTask, augment, world_catalog
 
 HOURS = (0, 6, 12, 18)
 STRETCH = (0.5, 2.0)
@@ -58,7 +58,7 @@ def pattern_task(path: Path | None = None):
     """The tokenizer task on catalog `path` (default: the `full` benchmark world, built once into the cache)."""
     from tm_weather.catalog import load_catalog
 
-    path = Path(path) if path else world_dir(None) / "catalog.yaml"
+    path = Path(path) if path else world_catalog()
     catalog = load_catalog(path)
     train, test = pattern_fields(catalog, "train"), pattern_fields(catalog, "val")
 

@@ -28,7 +28,7 @@ import torch
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
 from tm_weather.tiles import gfs_series, read_tile, split_window, truth_source, whole_days
-from tm_weather.tokenizers.image_data import world_dir
+from tm_weather.tokenizers.image_data import world_catalog
 from tm_weather.tokenizers.series_data import SeriesTask
 
 STRETCH = (0.5, 2.0)
@@ -73,7 +73,7 @@ def residual_task(config, path: Path | None = None) -> ResidualTask:
     """The tokenizer task on catalog `path` (default: the `full` benchmark world, built once into the cache)."""
     from tm_weather.catalog import load_catalog
 
-    path = Path(path) if path else world_dir(None) / "catalog.yaml"
+    path = Path(path) if path else world_catalog()
     catalog = load_catalog(path)
     train, val = residual_windows(catalog, "train"), residual_windows(catalog, "val")
     data = (f"{path}: truth minus lapse-corrected GFS at the tile centres, train split {len(train)} tile-days (stretched "

@@ -31,9 +31,9 @@ import xarray as xr
 
 from tm_weather.catalog import Catalog, Tile
 from tm_weather.errors import InputError
+from tm_weather.lapse import lapse_adjust
 from tm_weather.series import TileGrid, regrid_to_tile
 from tm_weather.sources.base import RunSource
-from tm_weather.sources.gfs import LAPSE_RATE_K_PER_M
 from tm_weather.sources.sentinel2 import read_dem, read_s2l2a
 from tm_weather.store import Store
 from tm_weather.verify.prediction import LEAD, read_predictions
@@ -225,7 +225,7 @@ class GFSRuns:
                     continue
                 f = self._regrid(self.t2m(*run), case)
                 if lapse:
-                    f = f + LAPSE_RATE_K_PER_M * (dem - self._regrid(self.orography(run[0]), case))
+                    f = lapse_adjust(f, self._regrid(self.orography(run[0]), case), dem)
                 fields.append(f)
             self._fields[key] = _on_tile(np.stack(fields), case)
         return self._fields[key]

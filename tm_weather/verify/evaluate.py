@@ -23,7 +23,7 @@ import xarray as xr
 
 from tm_weather.errors import InputError
 from tm_weather.sources.sentinel2 import read_lulc
-from tm_weather.verify import metrics as M
+from tm_weather import metrics as M
 from tm_weather.verify.baselines import Baseline, TileCase
 from tm_weather.verify.prediction import LEAD, TilePrediction
 from tm_weather.verify.truth import GridTruth, Observed, StationTruth

@@ -24,7 +24,7 @@ from tm_weather.lexicon import T2M, check_kelvin_range
 from tm_weather.series import TileGrid
 from tm_weather.files import file_format
 from tm_weather.times import utc_time
-from tm_weather.verify.metrics import MEMBER
+from tm_weather.metrics import MEMBER
 
 LEAD = "lead_time"
 

@@ -25,7 +25,7 @@ import pandas as pd  # noqa: E402
 
 from tm_weather import __version__  # noqa: E402
 from tm_weather.outputs import write_text  # noqa: E402
-from tm_weather.verify import metrics as M  # noqa: E402
+from tm_weather import metrics as M  # noqa: E402
 from tm_weather.verify.evaluate import MODEL, Verification, rank_histogram  # noqa: E402
 from tm_weather.verify.prediction import LEAD  # noqa: E402
 

@@ -22,11 +22,12 @@ from tm_weather.verify.baselines import (
 from tm_weather.verify.evaluate import collect, score_table
 from tm_weather.verify.prediction import read_predictions
 from tm_weather.verify.report import write_report
-from tm_weather.verify.truth import BLOCK, open_truth
+from tm_weather.metrics import SCORING_BLOCK
+from tm_weather.verify.truth import open_truth
 
 
 def verify(pred: list[Path], truth: str, out: Path, catalog_path: Path, station_method: str = "bilinear",
-           block: int = BLOCK, baselines: list[str] = ()) -> Path:
+           block: int = SCORING_BLOCK, baselines: list[str] = ()) -> Path:
     """Verify the prediction files `pred` against the catalog source `truth` ("{tile}" replaced by each tile's
     name, or "store:NAME") and the baselines (those the catalog allows, and `baselines`: "NAME=GLOB" prediction
     files); write the report into the folder `out`; return its `report.html`. `InputError` on bad input, before

@@ -30,14 +30,13 @@ from pyproj import Transformer
 
 from tm_weather.catalog import Catalog
 from tm_weather.errors import InputError
+from tm_weather.metrics import SCORING_BLOCK, block_means
 from tm_weather.series import TileGrid, covers, extract_points, regrid_to_tile
 from tm_weather.sources import open_source
 from tm_weather.store import Store
 from tm_weather.verify.prediction import LEAD
 
 TIME_TOLERANCE = np.timedelta64(30, "m")
-#: Pixels per side of the blocks gridded truths are verified on (4 x 10 m = 40 m).
-BLOCK = 4
 Missing = Literal["raise", "nan"]
 #: A truth's `times(start, end)`: the valid times it offers in [start, end].
 Offered = Callable[[np.datetime64, np.datetime64], np.ndarray]
@@ -75,15 +74,16 @@ def block_grid(grid: TileGrid, block: int) -> TileGrid:
 
 
 def block_mean(field: xr.DataArray, block: int) -> xr.DataArray:
-    """`field` `(..., y, x)` averaged over `block` x `block` pixel blocks -> `(..., y, x)` block-indexed."""
-    out = field.coarsen(y=block, x=block, boundary="trim").mean()
+    """`field` `(..., y, x)` -> its `metrics.block_means` `(..., y, x)` block-indexed, other coordinates kept."""
+    out = xr.apply_ufunc(block_means, field, kwargs={"block": block}, input_core_dims=[["y", "x"]],
+                         output_core_dims=[["y", "x"]], exclude_dims={"y", "x"})
     return out.drop_vars(["x", "y", "spatial_ref"], errors="ignore")
 
 
 class GridTruth:
     """A gridded truth: `fields(times)` -> t2m `(time, y, x)` with a CRS, at `offered` times (see the module)."""
 
-    def __init__(self, name: str, fields: Callable[[np.ndarray], xr.DataArray], offered: Offered, block: int = BLOCK):
+    def __init__(self, name: str, fields: Callable[[np.ndarray], xr.DataArray], offered: Offered, block: int = SCORING_BLOCK):
         self.name, self.fields, self.offered, self.block = name, fields, offered, block
 
     def on_tile(self, tile: str, grid: TileGrid, valid: np.ndarray, missing: Missing = "raise") -> Observed:
@@ -156,7 +156,7 @@ def _check_overlap(field: xr.DataArray, grid: TileGrid, name: str, tile: str) ->
 
 
 def open_truth(spec: str, catalog: Catalog, tile: str, method: Literal["nearest", "bilinear"] = "bilinear",
-               block: int = BLOCK) -> GridTruth | StationTruth:
+               block: int = SCORING_BLOCK) -> GridTruth | StationTruth:
     """The truth named by `spec` for `tile`: a catalog source name (`{tile}` is replaced by the tile's name, as
     in the benchmark world's `truth_{tile}`), or `store:NAME` for the fields of source NAME in the catalog's
     store. `InputError` for an unknown name or a source that is no truth (a forecast)."""

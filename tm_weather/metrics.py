@@ -1,10 +1,13 @@
-"""Verification metrics, thin over the `scores` package.
+"""Scores, thin over the `scores` package, and the scale they are taken at: what the benchmarks (`model/skill.py`)
+and the verify report (`verify/`) both measure with.
 
 Every function takes xarray forecasts and observations (kelvin, any dims; NaN = missing, ignored), and the
 `scores` reduction arguments: `reduce_dims` or `preserve_dims` (default: reduce every dim) and optional
 `weights` (e.g. `latitude_weights`, broadcastable to the observations, no NaN). Ensemble forecasts carry a
 `member` dim. Written by hand, because `scores` 2.7 lacks them: `acc` (the uncentred anomaly correlation of
 WeatherBench 2) and `spread_skill` (only its arithmetic; the RMSE inside is `scores.continuous.rmse`).
+
+Fields on a tile are scored as means over `SCORING_BLOCK` x `SCORING_BLOCK` pixel blocks (`block_means`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,19 @@ import xarray as xr
 
 MEMBER = "member"
 Dims = Iterable[Hashable] | None
+#: Pixels per side of the blocks fields are scored on: 16 x 10 m = 160 m, the model's 14 x 14 tokens on a 224 px tile.
+SCORING_BLOCK = 16
+
+
+def block_means(values: np.ndarray, block: int = SCORING_BLOCK) -> np.ndarray:
+    """`values` `(..., y, x)` averaged over `block` x `block` pixel blocks -> `(..., y // block, x // block)`
+    (trailing pixels that fill no block dropped; NaN where a block has a NaN pixel). Each block is summed in
+    row-major order in `values`' dtype, as `torch.nn.functional.avg_pool2d` does: the same bits."""
+    *lead, h, w = values.shape
+    ny, nx = h // block, w // block
+    pixels = values[..., : ny * block, : nx * block].reshape(*lead, ny, block, nx, block)
+    pixels = np.moveaxis(pixels, (-3, -1), (0, 1)).reshape(block * block, *lead, ny, nx)  # a C-order copy
+    return pixels.sum(0) / values.dtype.type(block * block)
 
 
 def latitude_weights(latitude: xr.DataArray) -> xr.DataArray:
