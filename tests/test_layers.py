@@ -90,7 +90,8 @@ def test_the_package_has_no_import_cycle():
 
 #: Layers that must never import a higher one (issue 15): (lower package, higher package).
 FORBIDDEN = (("tm_weather.sources", "tm_weather.model"), ("tm_weather.model", "tm_weather.commands"),
-             ("tm_weather.jobs", "tm_weather.commands"), ("tm_weather.sources", "tm_weather.commands"),
+             ("tm_weather.jobs", "tm_weather.commands"), ("tm_weather.jobs", "tm_weather.cli"),
+             ("tm_weather.sources", "tm_weather.commands"),
              ("tm_weather.verify", "tm_weather.commands"), ("tm_weather.tokenizers", "tm_weather.model"))
 
 

@@ -101,6 +101,19 @@ def ingest(
     return report
 
 
+def ingest_windows(catalog: Catalog, sources: Sequence[str] | None, windows: list[tuple[dt.date | None, dt.date | None]],
+                   progress: bool = True) -> IngestReport:
+    """`ingest` over each (start, end) window in turn, as one report; a source is empty when it was in every window."""
+    reports = [ingest(catalog, sources, start, end, progress) for start, end in windows]
+    return IngestReport(written=[k for r in reports for k in r.written], unchanged=[k for r in reports for k in r.unchanged],
+                        empty=[n for n in reports[0].empty if all(n in r.empty for r in reports)])
+
+
+def acquisition_days(catalog: Catalog) -> list[dt.date]:
+    """Each UTC day on which one of the catalog's tiles was acquired, oldest first."""
+    return sorted({np.datetime64(day, "D").item() for _, day in CatalogTiles(catalog).grids.values()})
+
+
 def stage_day(
     txn: Transaction, catalog: Catalog, tiles: CatalogTiles, source: Source, day: np.datetime64, data: xr.DataArray
 ) -> None:

@@ -31,35 +31,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from tm_weather.ingest import CatalogTiles, ingest  # heavy imports only when the command runs
+    from tm_weather.ingest import acquisition_days, ingest_windows  # heavy imports only when the command runs
 
     catalog = load_catalog(args.catalog)
     if args.acquisition_days and (args.start or args.end):
         raise InputError("--acquisition-days", "with --start/--end", "one or the other", "both")
     windows = [(args.start, args.end)]
     if args.acquisition_days:
-        days = sorted({np.datetime64(day, "D").item() for _, day in CatalogTiles(catalog).grids.values()})
-        if not days:
+        if not (days := acquisition_days(catalog)):
             raise InputError(args.catalog, "tiles", "at least one tile for --acquisition-days", "none")
         windows = [(day, day) for day in days]
-    written, unchanged, empty = 0, 0, {}
     try:
-        for start, end in windows:
-            report = ingest(catalog, args.source, start, end, progress=not args.quiet)
-            written, unchanged = written + len(report.written), unchanged + len(report.unchanged)
-            for name in report.empty:
-                empty[name] = empty.get(name, 0) + 1
+        report = ingest_windows(catalog, args.source, windows, progress=not args.quiet)
     except StoreLocked as e:
         print(f"tm-weather ingest: {e}")
         return EXIT_LOCKED
     store = Store(catalog.path(catalog.store))
     print(f"store: {store.path}")
-    print(f"partitions written: {written}, already up to date: {unchanged}")
-    for name, count in empty.items():
-        if count == len(windows):  # with --acquisition-days, a source holding only some of the days is no news
-            print(f"source {name}: no data in the window")
+    print(f"partitions written: {len(report.written)}, already up to date: {len(report.unchanged)}")
+    for name in report.empty:
+        print(f"source {name}: no data in the window")
     print(format_summary(store))
     return EXIT_OK
 

@@ -1,19 +1,15 @@
-"""`tm-weather world`: write the benchmark world (tm_weather.world) and print its variance / baseline table.
-
-The world is built in a temporary folder next to `--out` and renamed into place only when complete, so a failed
-or killed build never leaves a folder that looks like a whole world."""
+"""`tm-weather world`: write the benchmark world (`tm_weather.jobs.world.write_world`: whole or not at all) and print
+its variance / baseline table."""
 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from tm_weather.climatology import PACKAGED, Climatology
-from tm_weather.errors import EXIT_OK, InputError
-from tm_weather.world.build import CATALOG, build_world
+from tm_weather.climatology import PACKAGED
+from tm_weather.errors import EXIT_OK
+from tm_weather.jobs.world import write_world
+from tm_weather.world.build import CATALOG
 from tm_weather.world.presets import PRESETS
 
 
@@ -37,26 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.preset not in PRESETS:
-        raise InputError("--preset", "preset", f"one of {', '.join(PRESETS)}", repr(args.preset))
     out = Path(args.out or f"out/world-{args.preset}-{args.seed}")
-    clim = Climatology.load(args.climatology)
-    if out.exists() and not ((out / CATALOG).is_file() or (out.is_dir() and not any(out.iterdir()))):
-        raise InputError(out, "folder", "a new folder, an empty one or an earlier world (it is replaced)", "other files")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    except OSError as e:
-        raise InputError(out.parent, "folder", "a writable folder", e.strerror or str(e)) from e
-    try:
-        scores = build_world(tmp, PRESETS[args.preset], args.seed, clim)
-        tmp.chmod(0o755)
-        if out.exists():
-            shutil.rmtree(out)
-        os.rename(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+    scores = write_world(out, args.preset, args.seed, args.climatology)
     print(f"world written to {out} (catalog: {out / CATALOG})")
     print(scores.table())
     return EXIT_OK
