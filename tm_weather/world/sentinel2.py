@@ -20,12 +20,13 @@ from rasterio.transform import Affine
 from scipy.special import ndtr
 
 from tm_weather.lexicon import S2_BANDS
+from tm_weather.shipped import FIXTURES
 from tm_weather.sources.sentinel2 import BASELINE_04_OFFSET, BASELINE_04_START
 from tm_weather.world import constants as C
 from tm_weather.world.fields import WaveField
 from tm_weather.world.landscape import N_CLASSES
 
-REAL_TILES = Path(__file__).resolve().parents[2] / "tests" / "data" / "sentinel2" / "terramind-examples"
+REAL_TILES = FIXTURES / "sentinel2" / "terramind-examples"
 TILE_SIZE = 224
 PIXEL_M = 10.0
 #: Wavelengths (km) of the field that picks spectra within a class (field texture).
