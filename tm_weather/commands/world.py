@@ -10,6 +10,7 @@ from tm_weather.climatology import PACKAGED
 from tm_weather.errors import EXIT_OK
 from tm_weather.jobs.world import write_world
 from tm_weather.world.build import CATALOG
+from tm_weather.world.cache import world_folder
 from tm_weather.world.presets import PRESETS
 
 
@@ -23,8 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "physical term's share of T2M variance and the baselines' RMSE on the test split (docs/world.md)."
         ),
     )
-    p.add_argument("--out", type=Path, help="folder to write, replaced if it holds an earlier world (default: "
-                   "out/world-PRESET-SEED)")
+    p.add_argument("--out", type=Path, help="folder to write, replaced if it holds an earlier world (default: the "
+                   "user's cache folder that `tm-weather train --preset` reads; out/world-PRESET-SEED with another "
+                   "--climatology)")
     p.add_argument("--preset", default="tiny", help=f"size: {', '.join(PRESETS)} (default: tiny)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed: same bytes)")
     p.add_argument("--climatology", type=Path, default=PACKAGED,
@@ -33,7 +35,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = Path(args.out or f"out/world-{args.preset}-{args.seed}")
+    out = args.out or (world_folder(args.preset, args.seed) if args.climatology == PACKAGED
+                       else Path(f"out/world-{args.preset}-{args.seed}"))
     scores = write_world(out, args.preset, args.seed, args.climatology)
     print(f"world written to {out} (catalog: {out / CATALOG})")
     print(scores.table())

@@ -32,10 +32,18 @@ def generator_digest() -> str:
     return h.hexdigest()[:12]
 
 
-def cached_world(preset: str, seed: int = 0) -> Path:
-    """The folder of the benchmark world of `preset` and `seed` (its catalog is `<folder>/catalog.yaml`)."""
+def world_folder(preset: str, seed: int = 0) -> Path:
+    """Where the world of `preset` and `seed` from this generator and the packaged climatology lives in the
+    user's cache (whether built or not)."""
     root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tm-weather"
-    target = root / f"world-{preset}-{seed}-{generator_digest()}"
+    return root / f"world-{preset}-{seed}-{generator_digest()}"
+
+
+def cached_world(preset: str, seed: int = 0) -> Path:
+    """The folder of the benchmark world of `preset` and `seed` (its catalog is `<folder>/catalog.yaml`), built
+    there first if it is not yet."""
+    target = world_folder(preset, seed)
+    root = target.parent
     if (target / CATALOG).exists():
         return target
     log.warning("building the %s benchmark world (seed %d) in %s", preset, seed, target)
