@@ -33,7 +33,7 @@ import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.catalog import load_catalog
 from tm_weather.model import CHECKPOINT_DIR
 from tm_weather.model.anomaly import STATIC_CHANNELS, TIME_FEATURES, DEM_SCALE_M, UNet, load_anomaly
-from tm_weather.model.anomaly_train import AnomalyData, anomaly_data, dihedral, fit, masked_mse, predict, spatial_rmse
+from tm_weather.model.anomaly_train import AnomalyData, anomaly_data, dihedral, errors, fit, masked_mse, predict, spatial_rmse
 from tm_weather.lapse import LAPSE_RATE_K_PER_M
 from tm_weather.train import PRESETS
 
@@ -197,13 +197,15 @@ def main() -> int:
     print(f"\nwithin-tile sd, every 3 h: truth {truth_sd:.3f} K, network {pred_sd:.3f} K; correlation {corr:.3f}")
     if shipped.exists():
         model = load_anomaly(shipped)
-        noise = torch.from_numpy(model.noise.sample(np.random.default_rng(0), args.members * len(mean), tuple(mean.shape[1:]), test.cell_m))
+        noise = torch.from_numpy(model.noise.sample(np.random.default_rng(0), args.members * len(mean), tuple(mean.shape[1:]), test.cell_m, 1.0))
+        _, _, log_sd, _ = errors(model.net, test, with_gfs=True)
+        cell_sd = log_sd[..., 1].exp()[keep]  # the error model's, per map
         shipped_mean = predict(model.net, test, with_gfs=True)
         shipped_mean = shipped_mean - shipped_mean.mean((-2, -1), keepdim=True)
-        members = shipped_mean[keep][:, None] + noise.view(len(mean), args.members, *mean.shape[1:])
+        members = shipped_mean[keep][:, None] + cell_sd[:, None, None, None] * noise.view(len(mean), args.members, *mean.shape[1:])
         err = (members.mean(1) - truth).pow(2).mean().sqrt()
         spread = members.var(1, correction=1).mean().sqrt() * np.sqrt((args.members + 1) / args.members)
-        print(f"residual noise ({model.noise.sd_k:.3f} K, {model.noise.length_m:.0f} m), {args.members} members: "
+        print(f"residual noise (error model's cell sd {float(cell_sd.pow(2).mean().sqrt()):.3f} K rms, {model.noise.length_m:.0f} m), {args.members} members: "
               f"spread {float(spread):.3f} K, ensemble-mean error {float(err):.3f} K, spread-skill {float(spread / err):.2f}")
     sd, trip = pattern_round_trip(truth - mean)
     print(f"the network's residual through the t2m_field (pattern) tokenizer: sd {sd:.3f} K, round-trip RMSE {trip:.3f} K")

@@ -80,7 +80,7 @@ def generation_latency(model: MultiModalTransformer, members: int, repeat: int, 
     examples = FIXTURES / "sentinel2" / "terramind-examples"
     s2 = sorted((examples / "S2L2A").glob("*.tif"))[0]
     tile = read_tile(s2, examples / "DEM" / s2.name, boa_add_offset=0)
-    regression = AnomalyModel(AnomalyNet().eval(), ResidualNoise(0.3, 100.0))
+    regression = AnomalyModel(AnomalyNet().eval(), ResidualNoise(100.0))
     valid = np.datetime64("2023-06-30T12:00")
     device = next(model.parameters()).device
     config = GenerationConfig(members=members)

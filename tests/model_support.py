@@ -35,10 +35,20 @@ def untrained_tokenizers(seed: int = 0) -> Tokenizers:
     return Tokenizers(models, {name: "untrained" for name in models})
 
 
-def small_regression(seed: int = 0, sd_k: float = 0.3, length_m: float = 80.0) -> AnomalyModel:
-    """A random `SMALL_REGRESSION` network (seeded) with a residual noise of `sd_k` K and `length_m` m."""
+def small_regression(seed: int = 0, sd_k: float = 0.3, length_m: float = 80.0, level_sd_k: float = 0.5) -> AnomalyModel:
+    """A random `SMALL_REGRESSION` network (seeded) whose error model says `level_sd_k` K for the tile level and
+    `sd_k` K for a cell at every hour, with a residual noise of `length_m` m."""
     torch.manual_seed(seed)
-    return AnomalyModel(AnomalyNet(SMALL_REGRESSION).eval(), ResidualNoise(sd_k=sd_k, length_m=length_m))
+    return AnomalyModel(constant_error(AnomalyNet(SMALL_REGRESSION), level_sd_k, sd_k).eval(), ResidualNoise(length_m))
+
+
+def constant_error(net: AnomalyNet, level_sd_k: float, cell_sd_k: float) -> AnomalyNet:
+    """`net` with an error model that says `level_sd_k` and `cell_sd_k` K whatever its inputs."""
+    with torch.no_grad():
+        net.error[-1].weight.zero_()
+        net.error[-1].bias.zero_()
+        net.error_centre.copy_(torch.tensor([level_sd_k, cell_sd_k]).log())
+    return net
 
 
 def write_small_checkpoint(folder: Path, regression_seed: int = 0, shipped_tokenizers: bool = False) -> Path:

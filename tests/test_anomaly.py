@@ -107,7 +107,7 @@ def test_mean_is_its_base_plus_the_network():
     """`AnomalyModel.mean`: absolute kelvin, the network's output on the base (GFS or the climate); its profile
     the tile mean of that."""
     torch.manual_seed(0)
-    model = AnomalyModel(AnomalyNet(SMALL).eval(), ResidualNoise(0.3, 80.0))
+    model = AnomalyModel(AnomalyNet(SMALL).eval(), ResidualNoise(80.0))
     refl = np.full((12, 224, 224), 0.15, np.float32)
     refl[7] = 0.35
     dem = hill()
@@ -132,26 +132,27 @@ def test_mean_is_its_base_plus_the_network():
 
 def test_draws_are_the_mean_anomaly_plus_noise_on_the_pixels():
     torch.manual_seed(0)
-    model = AnomalyModel(AnomalyNet(SMALL).eval(), ResidualNoise(0.3, 80.0))
+    model = AnomalyModel(AnomalyNet(SMALL).eval(), ResidualNoise(80.0))
     mean = 280.0 + torch.randn(56, 56)
-    anomaly, draws = model.draws(mean, (224, 224), 10.0, 3, seed=5)
+    anomaly, draws = model.draws(mean, 0.3, (224, 224), 10.0, 3, seed=5)
     assert anomaly.shape == (224, 224) and draws.shape == (3, 224, 224)
     assert abs(float(anomaly.mean())) < 1e-4 and float(draws.mean((1, 2)).abs().max()) < 1e-4  # zero tile mean
     noise = draws - anomaly
     assert 0.6 * 0.3 < float(noise.std((1, 2)).min()) <= 1.05 * 0.3
-    _, again = model.draws(mean, (224, 224), 10.0, 3, seed=5)
+    _, again = model.draws(mean, 0.3, (224, 224), 10.0, 3, seed=5)
     torch.testing.assert_close(again, draws, rtol=0, atol=0)
     torch.testing.assert_close(draws.mean(0), anomaly, rtol=0, atol=1e-5)  # noise centred: the members' mean is the mean
-    _, one = model.draws(mean, (224, 224), 10.0, 1, seed=5)
+    _, one = model.draws(mean, 0.3, (224, 224), 10.0, 1, seed=5)
     assert float((one[0] - anomaly).std()) > 0.1  # one member keeps its noise
 
 
-def test_residual_noise_fit_recovers_sd_and_length():
-    truth = ResidualNoise(sd_k=0.3, length_m=80.0)
-    fitted = ResidualNoise.fit(truth.sample(np.random.default_rng(0), 64, (56, 56), 40.0), 40.0)
-    assert fitted.sd_k == pytest.approx(0.3, rel=0.05) and fitted.length_m == pytest.approx(80.0, rel=0.15)
-    a = truth.sample(np.random.default_rng(1), 2, (56, 56), 40.0)
-    np.testing.assert_array_equal(a, truth.sample(np.random.default_rng(1), 2, (56, 56), 40.0))
+def test_residual_noise_fit_recovers_the_length_and_samples_the_sd():
+    truth = ResidualNoise(length_m=80.0)
+    sample = truth.sample(np.random.default_rng(0), 64, (56, 56), 40.0, 0.3)
+    assert float(sample.std()) == pytest.approx(0.3, rel=1e-3)
+    assert ResidualNoise.fit(sample, 40.0).length_m == pytest.approx(80.0, rel=0.15)
+    a = truth.sample(np.random.default_rng(1), 2, (56, 56), 40.0, 0.3)
+    np.testing.assert_array_equal(a, truth.sample(np.random.default_rng(1), 2, (56, 56), 40.0, 0.3))
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +173,11 @@ def test_tiny_fit_from_a_catalog_writes_a_card_and_resumes_to_the_same_weights(t
     levels = ("val_level_rmse_with_gfs_k", "val_level_rmse_gfs_input_k", "val_level_rmse_without_gfs_k",
               "val_level_rmse_climatology_k")
     assert all(0 < card["metrics"][k] < 30 for k in levels), card["metrics"]  # the tiny world's val has GFS
-    assert model.noise.sd_k > 0 and model.noise.length_m > 0
+    assert model.noise.length_m > 0 and card["data"]["held_out_train_tile_days (error model)"] > 0
+    # the error model is fitted on the held-out tiles' errors: its sd matches them there (Gaussian likelihood)
+    for key in ("level_sd_over_rmse", "cell_sd_over_rmse"):
+        assert 0.8 < card["metrics"][f"held_out_train_{key}_with_gfs"] < 1.25, card["metrics"]
+        assert card["metrics"][f"val_{key}_without_gfs"] > 0
 
     catalog = load_catalog(tiny)
     train = anomaly_train.anomaly_data(catalog, "train")
@@ -262,9 +267,11 @@ def test_shipped_regression_mean_follows_the_dem_on_a_real_tile(shipped, data_di
     tiles = data_dir / "sentinel2" / "terramind-examples"
     tile = read_tile(tiles / "S2L2A" / "38D_378R_2_3.tif", tiles / "DEM" / "38D_378R_2_3.tif", boa_add_offset=0)
     _, model = shipped
-    cells = model.mean(tile.reflectance, tile.dem, np.array([tile.acquired]), tile.lat, tile.lon)[0]
-    within, draws = model.draws(cells, (224, 224), abs(tile.grid.transform.a), 4, seed=3)
+    out = model.predict(tile.reflectance, tile.dem, np.array([tile.acquired]), tile.lat, tile.lon)
+    sd = float(out.cell_sd[0])
+    within, draws = model.draws(out.mean[0], sd, (224, 224), abs(tile.grid.transform.a), 4, seed=3)
     dem = tile.dem - tile.dem.mean()
     assert np.corrcoef(within.numpy().ravel(), -dem.ravel())[0, 1] > 0.3
     residual = (draws - within).numpy()
-    assert 0.6 * model.noise.sd_k < float(residual.std(axis=(1, 2)).min()) <= 1.05 * model.noise.sd_k
+    assert 0.05 < sd < 3 and 0.05 < float(out.level_sd[0]) < 5
+    assert 0.6 * sd < float(residual.std(axis=(1, 2)).min()) <= 1.05 * sd

@@ -106,15 +106,17 @@ def a_gfs_input(level: float = 290.0) -> GFSInput:
     return GFSInput(values.astype(np.float32), np.tile(np.arange(6), 4))
 
 
-def departures(tokenizers, tokens, name: str, spread: float = 1.0) -> torch.Tensor:
-    """Each member's decoded residual minus the members' mean, times `spread` `(members, 24)` K."""
+def departures(tokenizers, tokens, name: str, sd: float = 0.5) -> torch.Tensor:
+    """Each member's decoded residual minus the members' mean, rescaled to the standard deviation `sd` K over the
+    members at each hour (`small_regression`'s error model says 0.5 K for the level) `(members, 24)` K."""
     residual = tokenizers.decode(name, tokens)[:, 0]
-    return spread * (residual - residual.mean(0, keepdim=True))
+    d = residual - residual.mean(0, keepdim=True)
+    return sd * d / d.std(0)
 
 
 def test_t2m_is_the_regression_profile_plus_the_members_departures(model, real_tile):
     """With GFS: the transformer samples only `t2m_residual`, and the profiles are the regression's profile given
-    GFS + each member's departure from the members' mean residual (times the spread factor); without: only
+    GFS + each member's departure from the members' mean residual (sized by the error model); without: only
     `t2m_residual_clim`, on the regression's profile without GFS (the climate as base). The members' mean profile
     is the regression's; each member's field has its profile's level at the valid hour; the regression mean too."""
     tokenizers, regression = untrained_tokenizers(), small_regression()
@@ -129,6 +131,7 @@ def test_t2m_is_the_regression_profile_plus_the_members_departures(model, real_t
     base = regression.profile(real_tile, hours, gfs)
     torch.testing.assert_close(profiles, base + departures(tokenizers, tokens["t2m_residual"], "t2m_residual"))
     torch.testing.assert_close(profiles.mean(0), base, atol=1e-4, rtol=0)
+    torch.testing.assert_close(profiles.std(0), torch.full((24,), 0.5), atol=1e-4, rtol=0)  # the error model's level sd
     assert fields.shape == (2, 224, 224) and mean.shape == (224, 224) and profiles.shape == (2, 24)
     torch.testing.assert_close(fields.mean(dim=(1, 2)), profiles[:, 6], atol=1e-3, rtol=0)  # level at the valid hour
     assert float(mean.mean()) == pytest.approx(float(base[6]), abs=1e-3)  # the regression mean: its level, no residual
@@ -136,11 +139,10 @@ def test_t2m_is_the_regression_profile_plus_the_members_departures(model, real_t
 
     cond = tile_conditions(real_tile, tokenizers, time)
     assert "gfs" not in cond
-    _, clim_profiles, clim_mean, tokens = generate_t2m(model, tokenizers, regression, real_tile, cond, time, config,
-                                                       spread=1.5)
+    _, clim_profiles, clim_mean, tokens = generate_t2m(model, tokenizers, regression, real_tile, cond, time, config)
     assert set(tokens) == {"t2m_residual_clim"}
     clim_base = regression.profile(real_tile, hours)
-    torch.testing.assert_close(clim_profiles, clim_base + departures(tokenizers, tokens["t2m_residual_clim"], "t2m_residual", 1.5))
+    torch.testing.assert_close(clim_profiles, clim_base + departures(tokenizers, tokens["t2m_residual_clim"], "t2m_residual"))
     assert float(clim_mean.mean()) == pytest.approx(float(clim_base[6]), abs=1e-3)
     assert float((base - clim_base).abs().max()) > 0.1  # the base is GFS with it, the climate without
 
@@ -178,7 +180,7 @@ def test_generate_tile_writes_the_regression_mean(model, real_tile):
     # each member: the regression's within-tile anomaly + a residual draw of the fitted size, on the member's level
     within = ds["t2m_regression_mean"].values - ds["t2m_regression_mean"].values.mean()
     residual = ds["t2m"].values - ds["t2m"].values.mean((1, 2), keepdims=True) - within
-    assert 0.6 * regression.noise.sd_k < float(residual.std(axis=(1, 2)).min()) <= 1.05 * regression.noise.sd_k
+    assert 0.6 * 0.3 < float(residual.std(axis=(1, 2)).min()) <= 1.05 * 0.3  # small_regression's cell_sd
     again = generate_tile(model, tokenizers, regression, real_tile, real_tile.acquired, a_gfs_input(), config)
     np.testing.assert_array_equal(again["t2m"].values, ds["t2m"].values)  # same seed, same field
 

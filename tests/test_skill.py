@@ -67,29 +67,20 @@ def test_ensembles_go_through_the_products_path(tmp_path_factory):
     np.testing.assert_allclose(means[1], block_means(mean.numpy()), atol=1e-4)
 
 
-def test_calibrate_spread_makes_the_spread_skill_one_on_its_samples(tmp_path_factory):
-    """The factors solve s^2 var_departures + var_noise = M / (M + 1) RMSE^2 on the calibration rows: ensembles made
-    with them have a spread-skill ratio of 1 there (the ensemble mean does not move with s), with GFS and without."""
-    import dataclasses
+def test_members_have_the_regressions_sd_and_mean_hour_by_hour():
+    """`member_profiles`: the transformer's departures, centred and rescaled to the error model's `level_sd` at
+    each hour; one member keeps the regression's profile."""
+    import torch
 
-    from daily_support import tiny_world
-    from model_support import write_small_checkpoint
-    from tm_weather.catalog import load_catalog
-    from tm_weather.model.data import catalog_samples
-    from tm_weather.model.generate import GenerationConfig
-    from tm_weather.model.generator import Generator
-    from tm_weather.model.skill import STANDARD, calibrate_spread, ensembles, score
-    from tm_weather.world.build import CATALOG
+    from model_support import untrained_tokenizers
+    from tm_weather.model.generate import member_profiles
 
-    catalog = load_catalog(tiny_world(tmp_path_factory) / CATALOG)
-    folder = tmp_path_factory.mktemp("calibrate")
-    generator = Generator.load(write_small_checkpoint(folder), folder)
-    samples = catalog_samples(catalog, "val", generator.tokenizers, generator.regression)
-    rows, config = list(range(0, 24, 3)), GenerationConfig(members=4, steps=2)
-    spread = calibrate_spread(generator, catalog, samples, rows, config)
-    assert set(spread) == {"gfs", "clim"} and all(np.isfinite(v) and v >= 0 for v in spread.values())
-    calibrated = dataclasses.replace(generator, spread=spread)
-    for conditions in (STANDARD, tuple(k for k in STANDARD if k != "gfs")):
-        ens, _ = ensembles(calibrated, catalog, samples, rows, conditions, config)
-        ratio = score(ens, samples.truth[rows].numpy())["spread_skill"]
-        assert ratio == pytest.approx(1.0, abs=0.02) or ratio > 1  # > 1 only when the noise alone exceeds the error
+    tokenizers = untrained_tokenizers()
+    tokens = {"t2m_residual": torch.randint(0, 15360, (8, 4), generator=torch.Generator().manual_seed(0))}
+    base, sd = 280.0 + torch.linspace(-3, 3, 24), torch.linspace(0.2, 2.0, 24)
+    profiles = member_profiles(tokenizers, tokens, base, sd)
+    assert profiles.shape == (8, 24)
+    torch.testing.assert_close(profiles.mean(0), base, atol=1e-4, rtol=0)
+    torch.testing.assert_close(profiles.std(0), sd, atol=1e-4, rtol=0)
+    one = member_profiles(tokenizers, {"t2m_residual": tokens["t2m_residual"][:1]}, base, sd)
+    torch.testing.assert_close(one, base[None])

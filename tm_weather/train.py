@@ -62,7 +62,6 @@ class TrainPreset:
     threads: int = 1  # torch CPU threads: on a shared CPU two threads spin against each other
     seed: int = 0
     val_samples: int = 512  # validation scores at most this many val samples (`val_subset`)
-    calibration_samples: int = 240  # val samples (with GFS, evenly spaced) the ensemble spread is calibrated on
     regression: FitConfig | None = None
 
 
@@ -241,34 +240,16 @@ def train(preset_name: str = "demo", catalog: Path | None = None, out: Path = CH
     trainer.fit(module, data, ckpt_path=last if last.exists() else None, weights_only=True)
     seconds = time.perf_counter() - start
     metrics = trainer.validate(module, data, verbose=False)[0]
-    spread = calibrate(module.model, tokenizers, reg, regression_path, catalog, val_set, preset.calibration_samples, progress)
-    return ship(module, preset_name, preset, catalog, data, metrics, seconds, out, regression_path, spread)
+    return ship(module, preset_name, preset, catalog, data, metrics, seconds, out, regression_path)
 
 
 def val_subset(samples: Samples, n: int, seed: int = 0) -> Samples:
     """At most `n` of `samples`, drawn at random without replacement (seeded), in their order. Not every k-th:
     samples run hour by hour through each tile-day, so a stride that divides 24 keeps one or two hours of the
-    day only, and the scores and the spread calibration of a night hour stand for the whole day."""
+    day only, and the scores of a night hour stand for the whole day."""
     if len(samples) <= n:
         return samples
     return samples.select(torch.randperm(len(samples), generator=torch.Generator().manual_seed(seed))[:n].sort().values)
-
-
-def calibrate(model: MultiModalTransformer, tokenizers: Tokenizers, regression, regression_path: Path, catalog: Path,
-              val: Samples, samples: int, progress=print) -> dict[str, float]:
-    """The ensemble spread factors (`skill.calibrate_spread`) of the trained `model` on up to `samples` val samples
-    with GFS, evenly spaced, 8 members."""
-    from tm_weather.catalog import load_catalog
-    from tm_weather.model.generate import GenerationConfig
-    from tm_weather.model.generator import Generator
-    from tm_weather.model.skill import calibrate_spread
-
-    with_gfs = torch.nonzero(val.present["gfs"]).flatten()
-    rows = with_gfs[torch.arange(0, len(with_gfs), max(1, -(-len(with_gfs) // samples)))].tolist()
-    generator = Generator(model.eval(), tokenizers, regression, Path(), regression_path)
-    spread = calibrate_spread(generator, load_catalog(catalog), val, rows, GenerationConfig(members=8))
-    progress(f"spread calibration on {len(rows)} val samples: with GFS x{spread['gfs']:.3f}, without x{spread['clim']:.3f}")
-    return spread
 
 
 def fine_tune(model: MultiModalTransformer, samples: Samples, tokenizers: Tokenizers, steps: int, lr: float = 3e-4,
@@ -286,17 +267,15 @@ def fine_tune(model: MultiModalTransformer, samples: Samples, tokenizers: Tokeni
 
 
 def ship(module: CorrelationModule, preset_name: str, preset: TrainPreset, catalog: Path, data: TokenData,
-         metrics: dict, seconds: float, out: Path, regression: Path, spread: dict[str, float] | None = None) -> Path:
+         metrics: dict, seconds: float, out: Path, regression: Path) -> Path:
     """Write the trained weights and the model card `transformer-<preset>.yaml` (data, command, metrics, sha256s
-    of the tokenizers and of the regression checkpoint its residuals come from, the spread calibration)."""
+    of the tokenizers and of the regression checkpoint its residuals come from)."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"transformer-{preset_name}.safetensors"
     tokenizer_hashes = {k: v for k, v in module.tokenizers.hashes.items()}
     regression_card = {"checkpoint": regression.name, "sha256": sha256(regression)}
-    spread = spread or {"gfs": 1.0, "clim": 1.0}
     save_model(module.model, path, {"preset": preset_name, "tokenizers": yaml.safe_dump(tokenizer_hashes),
-                                    "regression": yaml.safe_dump(regression_card),
-                                    "spread": yaml.safe_dump({k: f"{v:.4f}" for k, v in spread.items()})})
+                                    "regression": yaml.safe_dump(regression_card)})
     card = {
         "model": "tm-weather shared multimodal transformer (tm_weather/model/transformer.py)",
         "checkpoint": path.name,
@@ -312,7 +291,6 @@ def ship(module: CorrelationModule, preset_name: str, preset: TrainPreset, catal
         "metrics": {k: round(float(v), 4) for k, v in metrics.items()},
         "tokenizers": tokenizer_hashes,
         "regression": regression_card,
-        "spread_calibration": {k: round(v, 4) for k, v in spread.items()},
         "climate_input": "ERA5 2016-2025 monthly-mean 2 m temperature (tm_weather.climatology), through the regression",
         "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "torch": str(torch.__version__),

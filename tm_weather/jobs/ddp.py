@@ -27,7 +27,7 @@ from lightning.pytorch.strategies import DDPStrategy
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.model import CHECKPOINT_DIR
 from tm_weather.model.data import Tokenizers
-from tm_weather.train import (PRESETS, CorrelationModule, TokenData, calibrate, load_regression, ship, split_samples,
+from tm_weather.train import (PRESETS, CorrelationModule, TokenData, load_regression, ship, split_samples,
                               val_subset)
 
 
@@ -66,9 +66,7 @@ def train_ddp(catalog: Path, out: Path = CHECKPOINT_DIR, run_dir: Path = Path("r
     print(f"rank {trainer.global_rank} of {trainer.world_size} ({backend}): {trainer.global_step} steps", flush=True)
     if not trainer.is_global_zero:
         return None
-    spread = calibrate(module.model, tokenizers, regression, regression_path, catalog, data.val,
-                       preset.calibration_samples, lambda text: print(text, flush=True))
-    return ship(module, preset_name, preset, catalog, data, metrics, seconds, out, regression_path, spread)
+    return ship(module, preset_name, preset, catalog, data, metrics, seconds, out, regression_path)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,8 +8,10 @@ regression network predicts the mean, a generative part samples the residual):
                                               ERA5's monthly-mean climate at the place (`tm_weather.climatology`)
                    + level(t)                 this module's `AnomalyNet`: the correction of the tile mean
                    + anomaly_mean(t, y, x)    this module's `AnomalyNet`: zero tile mean, at the 40 m cells
-                   + profile_residual(t)      the transformer's sampled `t2m_residual` tokens (`model.generate`)
-                   + residual(t, y, x)        this module's `ResidualNoise`: a Gaussian random field
+                   + profile_residual(t)      the transformer's sampled `t2m_residual` tokens (`model.generate`),
+                                              scaled to this module's `AnomalyNet` error model: sd level_sd(t)
+                   + residual(t, y, x)        this module's `ResidualNoise`: a Gaussian random field of sd
+                                              cell_sd(t), the `AnomalyNet` error model's
 
 `AnomalyNet` runs a small U-Net once per tile over its static inputs (`static_inputs`: 12 Sentinel-2 bands,
 NDVI, the DEM minus its tile mean, a DEM-present flag; each at `CELL_PX`-pixel cells, i.e. 40 m on a 10 m tile)
@@ -20,13 +22,17 @@ solar hour, day of year, latitude) and the context: one gives weights `w_k(t)`,
 
 the other, also given the hour's `level_features` (the GFS input's diurnal shape, its departure from the
 climate and its lead; the climate itself, its annual range and the tile's mean height), gives level(t) (K).
-So one pass serves every hour of the day, with or without GFS. Nothing in it is specific to the benchmark world:
+So one pass serves every hour of the day, with or without GFS. A third MLP, the error model, takes the same hourly
+inputs (the context detached) to the standard deviations of the mean's errors at that hour: of its tile level
+(`level_sd`) and of a 40 m cell inside the tile (`cell_sd`); it is fitted after the mean, on train tiles the mean
+never saw (`anomaly_train.fit_error`), so the ensemble's spread follows the situation (lead, GFS or not, place,
+hour). Nothing in it is specific to the benchmark world:
 inputs are physical (reflectance, metres, hours, degrees, kelvin) and everything else is learned from a
 catalog's train split (`tm_weather.model.anomaly_train`); GFS is withheld from a share of the training days so
 the same network serves a user without a forecast.
 
 The within-tile residual (truth minus the mean) is sampled from `ResidualNoise`: white noise smoothed by a
-Gaussian of `length_m` and scaled to `sd_k`, both fitted on the val split's residuals.
+Gaussian of `length_m` (fitted on the held-out tiles' residuals) and scaled to the error model's `cell_sd`.
 """
 
 from __future__ import annotations
@@ -54,6 +60,10 @@ TIME_FEATURES = 9
 DEM_SCALE_M = 100.0
 #: Level features per hour (`level_features`).
 LEVEL_FEATURES = 7
+#: The error model's sds lie within a factor exp(ERROR_SPAN) (about 2) of the held-out tiles' RMS errors: a
+#: bound on extrapolation. Unbounded, the error MLP fitted on 150 held-out tile-days of the full world predicted
+#: sds up to 100 times the error on some unseen tiles.
+ERROR_SPAN = 0.7
 
 
 @dataclass(frozen=True)
@@ -107,11 +117,10 @@ class AnomalyNet(nn.Module):
         self.backbone = UNet(STATIC_CHANNELS, config.basis + config.context, config.width)
         self.register_buffer("shift", torch.zeros(STATIC_CHANNELS))  # per-channel input standardisation,
         self.register_buffer("scale", torch.ones(STATIC_CHANNELS))  # set from the training data (`standardise`)
-        self.weights = nn.Sequential(nn.Linear(TIME_FEATURES + config.context, config.hidden), nn.GELU(),
-                                     nn.Linear(config.hidden, config.hidden), nn.GELU(),
-                                     nn.Linear(config.hidden, config.basis))
-        self.level = nn.Sequential(nn.Linear(TIME_FEATURES + config.context + LEVEL_FEATURES, config.hidden), nn.GELU(),
-                                   nn.Linear(config.hidden, config.hidden), nn.GELU(), nn.Linear(config.hidden, 1))
+        self.register_buffer("error_centre", torch.zeros(2))  # log K: the held-out RMS errors (`anomaly_train.fit_error`)
+        self.weights = _mlp(TIME_FEATURES + config.context, config.hidden, config.basis)
+        self.level = _mlp(TIME_FEATURES + config.context + LEVEL_FEATURES, config.hidden, 1)
+        self.error = _mlp(TIME_FEATURES + config.context + LEVEL_FEATURES, config.hidden, 2)
 
     def standardise(self, static: torch.Tensor) -> None:
         """Set the input standardisation from training inputs `(n, C, h, w)`: each channel's mean and sd."""
@@ -126,37 +135,57 @@ class AnomalyNet(nn.Module):
         return maps - maps.mean((2, 3), keepdim=True), out[:, self.config.basis :].mean((2, 3))
 
     def forward(self, static: torch.Tensor, times: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+        return self.outputs(static, times, levels)[0]
+
+    def outputs(self, static: torch.Tensor, times: torch.Tensor, levels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The field minus its base `(b, t, h, w)` K and the error model's log standard deviations `(b, t, 2)`
+        (log K: the tile level's error, a cell's within-tile residual). The error model sees the context
+        detached: fitting it leaves the mean as it is."""
         maps, context = self.basis(static)
         hourly = torch.cat([times, context[:, None].expand(-1, times.shape[1], -1)], -1)
         w = self.weights(hourly)  # (b, t, K)
         level = self.level(torch.cat([hourly, levels], -1))  # (b, t, 1)
-        return torch.einsum("btk,bkyx->btyx", w, maps) + level[..., None]
+        log_sd = self.log_sd(self.error_inputs(times, context.detach(), levels))  # (b, t, 2)
+        return torch.einsum("btk,bkyx->btyx", w, maps) + level[..., None], log_sd
+
+    def log_sd(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The error model: inputs `(..., F)` (`error_inputs`) -> log sds `(..., 2)` (log K), within `ERROR_SPAN`
+        of `error_centre`."""
+        return self.error_centre + ERROR_SPAN * torch.tanh(self.error(inputs))
+
+    @staticmethod
+    def error_inputs(times: torch.Tensor, context: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+        """The error model's inputs `(b, t, TIME_FEATURES + context + LEVEL_FEATURES)`: the hour's time
+        features `(b, t, .)`, the tile context `(b, context)` and the hour's level features `(b, t, .)`."""
+        return torch.cat([times, context[:, None].expand(-1, times.shape[1], -1), levels], -1)
+
+
+def _mlp(a: int, hidden: int, b: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(a, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, b))
 
 
 @dataclass(frozen=True)
 class ResidualNoise:
-    """The residual's model: Gaussian white noise on the cells smoothed by a Gaussian of `length_m` (sigma, m)
-    and scaled to standard deviation `sd_k` (K), zero tile mean."""
+    """The residual's model: Gaussian white noise on the cells smoothed by a Gaussian of `length_m` (sigma, m),
+    zero tile mean; its standard deviation is the error model's `cell_sd` at the hour (`AnomalyModel.predict`)."""
 
-    sd_k: float
     length_m: float
 
     @classmethod
     def fit(cls, residual: np.ndarray, cell_m: float) -> ResidualNoise:
-        """From residuals `(n, h, w)` K on cells of `cell_m` m (NaN ignored): the sd, and the sigma whose smoothed
-        white noise has the residuals' neighbour correlation rho, exp(-d^2 / (4 sigma^2)) at d = one cell."""
+        """From residuals `(n, h, w)` K on cells of `cell_m` m (NaN ignored): the sigma whose smoothed white noise
+        has the residuals' neighbour correlation rho, exp(-d^2 / (4 sigma^2)) at d = one cell."""
         r = residual - np.nanmean(residual, axis=(1, 2), keepdims=True)
         pairs = np.concatenate([(r[:, :, 1:] * r[:, :, :-1]).ravel(), (r[:, 1:] * r[:, :-1]).ravel()])
-        sd = float(np.sqrt(np.nanmean(r**2)))
-        rho = float(np.clip(np.nanmean(pairs) / max(sd**2, 1e-12), 1e-3, 0.999))
-        return cls(sd, float(cell_m / np.sqrt(-4 * np.log(rho))))
+        rho = float(np.clip(np.nanmean(pairs) / max(float(np.nanmean(r**2)), 1e-12), 1e-3, 0.999))
+        return cls(float(cell_m / np.sqrt(-4 * np.log(rho))))
 
-    def sample(self, gen: np.random.Generator, n: int, shape: tuple[int, int], cell_m: float) -> np.ndarray:
-        """`n` fields `(n, h, w)` K on cells of `cell_m` m."""
+    def sample(self, gen: np.random.Generator, n: int, shape: tuple[int, int], cell_m: float, sd_k: float) -> np.ndarray:
+        """`n` fields `(n, h, w)` K on cells of `cell_m` m, standard deviation `sd_k` K over them all."""
         white = gen.standard_normal((n, *shape))
         smooth = gaussian_filter(white, (0, self.length_m / cell_m, self.length_m / cell_m), mode="wrap")
         smooth -= smooth.mean(axis=(1, 2), keepdims=True)
-        return (self.sd_k * smooth / max(float(smooth.std()), 1e-12)).astype(np.float32)
+        return (sd_k * smooth / max(float(smooth.std()), 1e-12)).astype(np.float32)
 
 
 def static_inputs(reflectance: np.ndarray, dem: np.ndarray | None, cell_px: int = CELL_PX) -> torch.Tensor:
@@ -230,6 +259,17 @@ def level_features(place: Place, gfs_values: np.ndarray | None, gfs_lead: np.nda
     return torch.stack(cols, -1), base
 
 
+@dataclass(frozen=True)
+class Regression:
+    """What the regression says of a tile over hours `(t,)`: the field's mean `(t, h, w)` K at the cells (base +
+    level + anomaly mean), and the error model's standard deviations `(t,)` K of that mean's tile level
+    (`level_sd`) and of a cell's within-tile residual (`cell_sd`)."""
+
+    mean: torch.Tensor
+    level_sd: torch.Tensor
+    cell_sd: torch.Tensor
+
+
 @dataclass
 class AnomalyModel:
     """A trained `AnomalyNet` and its `ResidualNoise`: what generation adds to the tile mean."""
@@ -239,16 +279,21 @@ class AnomalyModel:
     sha256: str = ""  # of the checkpoint it was loaded from
 
     @torch.no_grad()
-    def mean(self, reflectance: np.ndarray, dem: np.ndarray | None, times: np.ndarray, lat: float, lon: float,
-             gfs_values: np.ndarray | None = None, gfs_lead: np.ndarray | None = None) -> torch.Tensor:
-        """The field's mean `(t, h, w)` K at the cells (base + level + anomaly mean) for a tile's inputs
-        (`static_inputs`) at UTC `times` `(t,)`, with the GFS input at those hours (values K, leads h) or
-        without (the climate as base)."""
+    def predict(self, reflectance: np.ndarray, dem: np.ndarray | None, times: np.ndarray, lat: float, lon: float,
+                gfs_values: np.ndarray | None = None, gfs_lead: np.ndarray | None = None) -> Regression:
+        """The `Regression` of a tile's inputs (`static_inputs`) at UTC `times` `(t,)`, with the GFS input at
+        those hours (values K, leads h) or without (the climate as base)."""
         self.net.eval()
         static = static_inputs(reflectance, dem, self.net.config.cell_px)
         levels, base = level_features(Place.at(lat, lon, times, dem), gfs_values, gfs_lead)
-        out = self.net(static[None], time_features(times, lat, lon)[None], levels[None])[0]
-        return out + base[:, None, None]
+        out, log_sd = self.net.outputs(static[None], time_features(times, lat, lon)[None], levels[None])
+        sd = log_sd[0].exp()
+        return Regression(out[0] + base[:, None, None], sd[:, 0], sd[:, 1])
+
+    def mean(self, reflectance: np.ndarray, dem: np.ndarray | None, times: np.ndarray, lat: float, lon: float,
+             gfs_values: np.ndarray | None = None, gfs_lead: np.ndarray | None = None) -> torch.Tensor:
+        """The field's mean `(t, h, w)` K at the cells (`predict`'s)."""
+        return self.predict(reflectance, dem, times, lat, lon, gfs_values, gfs_lead).mean
 
     def profile(self, tile, hours: np.ndarray, gfs=None) -> torch.Tensor:
         """The mean's tile-mean profile `(t,)` K on a `tiles.Tile` at UTC `hours`, given its `tiles.GFSInput` at
@@ -256,17 +301,19 @@ class AnomalyModel:
         values, lead = (None, None) if gfs is None else (gfs.values, gfs.lead)
         return self.mean(tile.reflectance, tile.dem, hours, tile.lat, tile.lon, values, lead).mean((1, 2))
 
-    def draws(self, mean: torch.Tensor, shape: tuple[int, int], pixel_m: float, members: int,
+    def draws(self, mean: torch.Tensor, cell_sd: float, shape: tuple[int, int], pixel_m: float, members: int,
               seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """One hour's mean `(h, w)` K at the cells -> on the tile's pixels `shape` (`pixel_m` m): the mean's
-        within-tile anomaly `(H, W)` K and `members` draws `(members, H, W)` K of that anomaly + the residual
-        noise (seeded by `seed`), bilinear from the cells, zero tile mean each. With two members or more the noise
-        draws are centred on their member mean (their sample variance, the ensemble's spread, is unchanged), so
-        the members' mean is the regression's anomaly, as the profile departures are centred
-        (`generate.member_profiles`): uncentred, 8 draws' mean added 0.05 K to the full world's within-tile RMSE."""
+        """One hour's mean `(h, w)` K at the cells and its `cell_sd` (K, the error model's) -> on the tile's
+        pixels `shape` (`pixel_m` m): the mean's within-tile anomaly `(H, W)` K and `members` draws `(members, H,
+        W)` K of that anomaly + the residual noise (seeded by `seed`), bilinear from the cells, zero tile mean
+        each. With two members or more the noise draws are centred on their member mean (their sample variance,
+        the ensemble's spread, is unchanged), so the members' mean is the regression's anomaly, as the profile
+        departures are centred (`generate.member_profiles`): uncentred, 8 draws' mean added 0.05 K to the full
+        world's within-tile RMSE."""
         cell_m = pixel_m * self.net.config.cell_px
         anomaly = (mean - mean.mean())[None]
-        noise = torch.from_numpy(self.noise.sample(np.random.default_rng(seed), members, tuple(mean.shape), cell_m))
+        noise = torch.from_numpy(self.noise.sample(np.random.default_rng(seed), members, tuple(mean.shape), cell_m,
+                                                   float(cell_sd)))
         if members > 1:
             noise = noise - noise.mean(0, keepdim=True)
         pixels = F.interpolate(torch.cat([anomaly, anomaly + noise])[:, None], size=shape, mode="bilinear")[:, 0]
@@ -287,7 +334,12 @@ def load_anomaly(path: Path) -> AnomalyModel:
     if "config" not in meta or "noise" not in meta:
         raise InputError(path, "metadata", "'config' and 'noise'", str(sorted(meta)))
     net = AnomalyNet(AnomalyConfig(**json.loads(meta["config"])))
+    missing = sorted(set(net.state_dict()) - set(tensors))
+    if missing:  # e.g. a checkpoint from before the error model: its spread came from elsewhere
+        raise InputError(path, "weights", "every AnomalyNet weight, the error model's included (retrain: tm-weather "
+                         "train --part anomaly)", f"missing {', '.join(missing[:4])}")
     net.load_state_dict(tensors)
+    noise = json.loads(meta["noise"])
     from tm_weather.tokenizers.registry import sha256
 
-    return AnomalyModel(net.eval(), ResidualNoise(**json.loads(meta["noise"])), sha256(path))
+    return AnomalyModel(net.eval(), ResidualNoise(float(noise["length_m"])), sha256(path))

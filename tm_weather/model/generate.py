@@ -38,7 +38,7 @@ class GenerationConfig:
     order: str = "roar"
     temperature: float = 1.0
     top_k: int = 0
-    top_p: float = 1.0  # the full distribution: the spread calibration (`skill.calibrate_spread`) is made with it
+    top_p: float = 1.0
     seed: int = 0
 
     def __post_init__(self):
@@ -177,26 +177,34 @@ def profiles_kelvin(tokenizers, tokens: dict[str, torch.Tensor], base: torch.Ten
     return torch.as_tensor(base, dtype=torch.float32) + tokenizers.decode(name, tokens[name])[:, 0]
 
 
-def member_profiles(tokenizers, tokens: dict[str, torch.Tensor], base: torch.Tensor, spread: float) -> torch.Tensor:
-    """The members' profiles `(members, 24)` K: the regression's profile `base` `(24,)` K + `spread` times each
-    member's decoded residual minus the members' mean residual. Why centred: on the full world's val split the
-    sampled residuals' mean added error to the regression's mean (ensemble-mean RMSE 1.165 against 1.011 K with
-    GFS; the greedy residual did no better), so the transformer gives the ensemble its spread and the shape of
-    the members' departures, the regression its mean; `spread` (from the checkpoint, `skill.calibrate_spread`)
-    scales the departures to a spread-skill of 1 on the val split."""
+def member_profiles(tokenizers, tokens: dict[str, torch.Tensor], base: torch.Tensor, sd: torch.Tensor) -> torch.Tensor:
+    """The members' profiles `(members, 24)` K: the regression's profile `base` `(24,)` K + each member's decoded
+    residual minus the members' mean residual, rescaled hour by hour to the standard deviation `sd` `(24,)` K
+    over the members (the regression's error model, `anomaly.Regression.level_sd`). So the transformer gives the
+    departures their shape over the day and their ranks, the regression's error model their size, and the
+    regression its mean. Why centred: on the full world's val split the sampled residuals' mean added error to the
+    regression's mean (ensemble-mean RMSE 1.165 against 1.011 K with GFS; the greedy residual did no better). Why
+    rescaled: the transformer's own spread, calibrated by one factor on the val split, gave a spread-skill of 1.48
+    on the test split (BENCHMARKS.md, Generation). One member has no departures."""
     residual = profiles_kelvin(tokenizers, tokens, torch.zeros(24))
-    return torch.as_tensor(base, dtype=torch.float32) + spread * (residual - residual.mean(0, keepdim=True))
+    base = torch.as_tensor(base, dtype=torch.float32)
+    if len(residual) < 2:
+        return base.expand_as(residual).clone()
+    departures = residual - residual.mean(0, keepdim=True)
+    scale = torch.as_tensor(sd, dtype=torch.float32) / departures.std(0).clamp_min(1e-6)
+    return base + departures * scale
 
 
 def generate_t2m(model, tokenizers, regression, tile, conditions: dict[str, torch.Tensor], time: np.datetime64,
-                 config: GenerationConfig, gfs=None, tim: bool = False,
-                 spread: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
+                 config: GenerationConfig, gfs=None,
+                 tim: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
     """T2M on a `tiles.Tile` at UTC `time` as the sum of its parts (`tm_weather.model.anomaly`): the regression
     network's mean over the valid day (given `gfs`, the tile's `tiles.GFSInput`, or the climate) + each member's
-    departure in the transformer's sampled profile residuals (`member_profiles`, scaled by `spread`; from
-    `conditions`, `{name: (length,)}`, whose "gfs" tokens, if any, are those of `gfs`) + a residual noise draw per
-    member -> fields `(members, 224, 224)` K, profiles `(members, 24)` K over the valid UTC day, the regression
-    mean at `time` `(224, 224)` K and the generated tokens."""
+    departure in the transformer's sampled profile residuals (`member_profiles`, scaled to the regression's
+    `level_sd`; from `conditions`, `{name: (length,)}`, whose "gfs" tokens, if any, are those of `gfs`) + a
+    residual noise draw per member of the regression's `cell_sd` -> fields `(members, 224, 224)` K, profiles
+    `(members, 24)` K over the valid UTC day, the regression mean at `time` `(224, 224)` K and the generated
+    tokens."""
     if ("gfs" in conditions) != (gfs is not None):
         raise ValueError("give the GFS input `gfs` exactly when the conditions hold its tokens")
     time = np.datetime64(time, "s")
@@ -204,12 +212,12 @@ def generate_t2m(model, tokenizers, regression, tile, conditions: dict[str, torc
     hour = int((time - day) // np.timedelta64(1, "h"))
     hours = day.astype("datetime64[ns]") + np.arange(24) * np.timedelta64(1, "h")
     values, lead = (None, None) if gfs is None else (gfs.values, gfs.lead)
-    cells = regression.mean(tile.reflectance, tile.dem, hours, tile.lat, tile.lon, values, lead)  # (24, h, w)
-    base = cells.mean((1, 2))
+    out = regression.predict(tile.reflectance, tile.dem, hours, tile.lat, tile.lon, values, lead)  # (24, h, w)
+    base = out.mean.mean((1, 2))
     tokens = generate(model, conditions, t2m_targets(gfs is not None), config, tim=tim)
-    profiles = member_profiles(tokenizers, tokens, base, spread)
-    anomaly, draws = regression.draws(cells[hour], tuple(tile.reflectance.shape[1:]), abs(tile.grid.transform.a),
-                                      config.members, config.seed)
+    profiles = member_profiles(tokenizers, tokens, base, out.level_sd)
+    anomaly, draws = regression.draws(out.mean[hour], float(out.cell_sd[hour]), tuple(tile.reflectance.shape[1:]),
+                                      abs(tile.grid.transform.a), config.members, config.seed)
     return profiles[:, hour, None, None] + draws, profiles, base[hour] + anomaly, tokens
 
 
@@ -226,7 +234,7 @@ def tile_conditions(tile, tokenizers, time, gfs=None) -> dict[str, torch.Tensor]
 
 
 def generate_tile(model, tokenizers, regression, tile, time, gfs=None, config: GenerationConfig = GenerationConfig(),
-                  tim: bool = False, provenance: dict | None = None, spread: float = 1.0):
+                  tim: bool = False, provenance: dict | None = None):
     """Generate T2M on a tile at valid `time` (given its `tiles.GFSInput` `gfs`, or without) -> CF
     `xr.Dataset`: `t2m (member, y, x)` K, `t2m_mean` and `t2m_spread (y, x)` K, `t2m_regression_mean (y, x)` K
     (the regression part of the sum, `generate_t2m`), `t2m_hourly (member, hour)` K over the valid UTC day and
@@ -240,7 +248,7 @@ def generate_tile(model, tokenizers, regression, tile, time, gfs=None, config: G
     conditions = tile_conditions(tile, tokenizers, time, gfs)
     start = dt.datetime.now(dt.timezone.utc)
     field, hourly, regression_mean, tokens = generate_t2m(model, tokenizers, regression, tile, conditions, time, config, gfs,
-                                                          tim, spread)
+                                                          tim)
     field, hourly = field.numpy().astype(np.float32), hourly.numpy().astype(np.float32)
     x, y = tile.grid.centres()
     day = time.astype("datetime64[D]").astype("datetime64[ns]")

@@ -8,7 +8,6 @@ with, each found by name and checked by sha256, so no other copy can be picked u
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +21,6 @@ from tm_weather.model.transformer import MultiModalTransformer, load_model
 from tm_weather.tokenizers.registry import sha256
 
 
-#: The members' profile departures as sampled (a checkpoint without the `spread` metadata of `train`'s calibration).
-NO_SPREAD_CALIBRATION = {"gfs": 1.0, "clim": 1.0}
-
 
 @dataclass
 class Generator:
@@ -35,11 +31,6 @@ class Generator:
     regression: AnomalyModel
     checkpoint: Path
     regression_path: Path
-    spread: dict[str, float] = dataclasses.field(default_factory=lambda: dict(NO_SPREAD_CALIBRATION))
-
-    def spread_for(self, with_gfs: bool) -> float:
-        """The factor on the members' profile departures (`generate.member_profiles`) with GFS or without."""
-        return self.spread["gfs" if with_gfs else "clim"]
 
     @classmethod
     def load(cls, checkpoint: Path, tokenizers: Path | None = None, regression: Path | None = None) -> Generator:
@@ -61,21 +52,19 @@ class Generator:
         reg = load_anomaly(path)
         if reg.sha256 != trained["sha256"]:
             raise InputError(path, "sha256", f"{trained['sha256']} (the regression {checkpoint.name} was trained with)", reg.sha256)
-        spread = {k: float(v) for k, v in (_metadata(checkpoint, meta, "spread") or NO_SPREAD_CALIBRATION).items()}
-        return cls(model, loaded, reg, checkpoint, path, spread)
+        return cls(model, loaded, reg, checkpoint, path)
 
     def provenance(self) -> dict[str, str]:
         """Attributes naming the checkpoints a generated file came from."""
         return {"checkpoint": str(self.checkpoint), "checkpoint_sha256": sha256(self.checkpoint),
                 "regression": str(self.regression_path), "regression_sha256": self.regression.sha256,
-                "spread_calibration": f"with GFS {self.spread['gfs']:.3f}, without {self.spread['clim']:.3f}",
                 "tokenizers_sha256": " ".join(f"{k}:{v}" for k, v in sorted(self.tokenizers.hashes.items()))}
 
     def tile(self, tile, time, gfs=None, config: GenerationConfig = GenerationConfig(), tim: bool = False,
              provenance: dict | None = None):
         """T2M on a `tiles.Tile` at UTC `time`, given its `tiles.GFSInput` or not -> CF `xr.Dataset` (`generate_tile`)."""
         return generate_tile(self.model, self.tokenizers, self.regression, tile, time, gfs, config, tim,
-                             {**self.provenance(), **(provenance or {})}, self.spread_for(gfs is not None))
+                             {**self.provenance(), **(provenance or {})})
 
 
 def check_tokenizers(checkpoint: Path, meta: dict[str, str], tokenizers: Tokenizers) -> None:

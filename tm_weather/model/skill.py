@@ -50,32 +50,12 @@ def ensembles(generator, catalog, samples: Samples, rows: Sequence[int], conditi
         time = np.datetime64(int(samples.valid[i]), "h")
         tile = tiles[name] if edit is None else edit(tiles[name], i)
         fields, _, mean, _ = generate_t2m(generator.model, generator.tokenizers, generator.regression, tile, cond,
-                                          time, replace(config, seed=config.seed + int(i)), given, tim,
-                                          generator.spread_for(given is not None))
+                                          time, replace(config, seed=config.seed + int(i)), given, tim)
         out.append(metrics.block_means(fields.numpy()))
         means.append(metrics.block_means(mean.numpy()))
         if progress and (j + 1) % 100 == 0:
             progress(f"  {j + 1}/{len(rows)} samples")
     return np.stack(out), np.stack(means)
-
-
-def calibrate_spread(generator, catalog, samples: Samples, rows: Sequence[int], config: GenerationConfig) -> dict[str, float]:
-    """The factors on the members' profile departures (`generate.member_profiles`), with GFS ("gfs") and without
-    ("clim"), that make the spread-skill ratio 1 on `rows` of `samples` (the val split): the ensembles are made
-    without departures (spread: the residual noise alone) and with them as sampled, and the factor s solves
-    s^2 var_departures + var_noise = M / (M + 1) RMSE(ensemble mean)^2 (M members; the mean does not move with s)."""
-    import dataclasses
-
-    out = {}
-    for key, conditions in (("gfs", STANDARD), ("clim", tuple(k for k in STANDARD if k != "gfs"))):
-        spread = lambda s: dataclasses.replace(generator, spread={"gfs": s, "clim": s})  # noqa: E731
-        quiet, _ = ensembles(spread(0.0), catalog, samples, rows, conditions, config)
-        sampled, _ = ensembles(spread(1.0), catalog, samples, rows, conditions, config)
-        truth = samples.truth[list(rows)].numpy()
-        noise, total = quiet.var(1, ddof=1).mean(), sampled.var(1, ddof=1).mean()
-        target = config.members / (config.members + 1) * ((sampled.mean(1) - truth) ** 2).mean()
-        out[key] = float(np.sqrt(max(target - noise, 0.0) / max(total - noise, 1e-12)))
-    return out
 
 
 def score(ensemble: np.ndarray, truth: np.ndarray) -> dict[str, float]:
