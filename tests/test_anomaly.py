@@ -275,3 +275,20 @@ def test_shipped_regression_mean_follows_the_dem_on_a_real_tile(shipped, data_di
     residual = (draws - within).numpy()
     assert 0.05 < sd < 3 and 0.05 < float(out.level_sd[0]) < 5
     assert 0.6 * sd < float(residual.std(axis=(1, 2)).min()) <= 1.05 * sd
+
+
+def test_holdout_keeps_whole_tiles_out_of_the_fit():
+    """The error model's tiles: a share of the tile names, every day of each, none in the mean's fit; seeded."""
+    n = 30
+    names = [f"tile{i % 10}" for i in range(n)]
+    data = anomaly_train.AnomalyData(torch.zeros(n, 15, 2, 2), torch.zeros(n, 24, 9), torch.zeros(n, 24, 2, 2),
+                                     [None] * n, torch.zeros(n, 24), torch.zeros(n, 24), names,
+                                     np.array(["2023-01-01"] * n, dtype="datetime64[D]"), 40.0)
+    fit_part, held = anomaly_train.holdout(data, 0.2, seed=0)
+    assert len(set(held.tile)) == 2 and len(held) == 6 and len(fit_part) == 24
+    assert not set(held.tile) & set(fit_part.tile)
+    assert anomaly_train.holdout(data, 0.2, seed=0)[1].tile == held.tile
+    one = data.subset(np.arange(3))
+    single = anomaly_train.AnomalyData(one.static, one.times, one.truth, one.places, one.gfs, one.lead,
+                                       ["a"] * 3, one.day, 40.0)
+    assert anomaly_train.holdout(single, 0.2, seed=0)[0] is single  # one tile: nothing to hold out
