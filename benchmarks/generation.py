@@ -142,6 +142,42 @@ def train_unet(x, gfs, truth, seconds: float) -> UNet:
     return net.eval()
 
 
+def rank_frequencies(ensemble: np.ndarray, truth: np.ndarray) -> list[float]:
+    """`ensemble (n, members, 14, 14)`, `truth (n, 14, 14)` K -> the truth's rank histogram over all blocks
+    (`metrics.rank_histogram`), relative frequencies of ranks 1..members + 1."""
+    import xarray as xr
+
+    from tm_weather import metrics
+
+    fcst = xr.DataArray(ensemble, dims=("sample", metrics.MEMBER, "y", "x"))
+    return [float(v) for v in metrics.rank_histogram(fcst, xr.DataArray(truth, dims=("sample", "y", "x"))).values]
+
+
+def flat(frequencies: list[float]) -> bool:
+    """Every rank's frequency within 0.5-1.5 times the uniform one."""
+    uniform = 1 / len(frequencies)
+    return all(0.5 * uniform <= f <= 1.5 * uniform for f in frequencies)
+
+
+def plot_ranks(ranks: dict[str, list[float]], path: Path) -> None:
+    """One bar chart of rank frequencies per ensemble, the flat line dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(ranks), figsize=(4 * len(ranks), 3), squeeze=False, sharey=True)
+    for ax, (label, freq) in zip(axes[0], ranks.items()):
+        ax.bar(np.arange(1, len(freq) + 1), freq, color="tab:blue")
+        ax.axhline(1 / len(freq), color="k", ls="--", lw=1)
+        ax.set_title(label, fontsize=8)
+        ax.set_xlabel("rank of the truth")
+    axes[0][0].set_ylabel("relative frequency")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
@@ -177,7 +213,7 @@ def main() -> int:
     config = GenerationConfig(members=args.members, seed=args.seed, top_p=1.0)
     print(f"{len(rows)} test samples ({len(set(int(test.tile[i]) for i in rows))} tiles), {args.members} members")
 
-    results, spatial_rmse, regression = {}, {}, {}
+    results, spatial_rmse, regression, ranks = {}, {}, {}, {}
     runs = {"generator (S-2, DEM, GFS, place, time)": dict(conditions_of=STANDARD),
             "generator + TiM (generated LULC)": dict(conditions_of=STANDARD, tim=True),
             "generator + true LULC": dict(conditions_of=STANDARD + ("lulc",)),
@@ -190,6 +226,7 @@ def main() -> int:
         results[label] = {**score(ens, truth), "seconds": time.perf_counter() - start}
         spatial_rmse[label] = float(np.sqrt(((spatial(ens.mean(1)) - spatial(truth)) ** 2).mean()))
         regression[label] = means
+        ranks[label] = rank_frequencies(ens, truth)
     for label, with_gfs in (("regression mean alone (with GFS)", STANDARD), ("regression mean alone (without GFS)", NO_GFS)):
         means = regression[next(k for k, v in runs.items() if v["conditions_of"] == with_gfs and not v.get("tim"))]
         results[label] = deterministic_score(means, truth)
@@ -270,6 +307,8 @@ def main() -> int:
          f"{spatial_rmse[main_label]:.3f} vs {spatial_rmse[unet_label]:.3f} K"),
         ("CRPS <= 0.8x the U-Net's MAE", main_r["crps"] <= 0.8 * unet["mae"], f"{main_r['crps']:.3f} vs 0.8 x {unet['mae']:.3f} K"),
         ("spread-skill 0.8-1.2", 0.8 <= main_r["spread_skill"] <= 1.2, f"{main_r['spread_skill']:.2f}"),
+        (f"flat rank histogram: every rank 0.5-1.5x of 1/{args.members + 1}", flat(ranks[main_label]),
+         f"{min(ranks[main_label]) * (args.members + 1):.2f}-{max(ranks[main_label]) * (args.members + 1):.2f}x"),
         ("without GFS: RMSE <= 2.5 K", no_gfs["rmse"] <= 2.5, f"{no_gfs['rmse']:.3f} K"),
         ("real tiles within 4 K of ERA5's monthly mean (mean abs), none beyond 6 K",
          np.mean(real_abs) <= 4 and max(real_abs) <= 6, f"mean {np.mean(real_abs):.2f} K, largest {max(real_abs):.2f} K"),
@@ -283,11 +322,16 @@ def main() -> int:
               "|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['tile']} | {r['lat']:.2f} | {r['lon']:.2f} | {r['time']} | {r['field_mean']:.1f} | {r['day_mean']:.1f} | "
               f"{r['era5_month']:.1f} | {r['difference']:+.1f} | {r['within_sd']:.2f} | {r['spread']:.2f} |" for r in real]
+    lines += ["", f"rank histograms (relative frequency of the truth's rank among {args.members} members, ranks 1-"
+              f"{args.members + 1}; flat: {1 / (args.members + 1):.3f} each; figure: {args.out / 'rank_histograms.png'}):"]
+    lines += [f"- {label}: " + " ".join(f"{f:.3f}" for f in freq) for label, freq in ranks.items()]
+    plot_ranks(ranks, args.out / "rank_histograms.png")
     text = "\n".join(lines)
     print(text)
     (args.out / "generation.md").write_text(text + "\n")
     (args.out / "generation.json").write_text(json.dumps({"results": results, "spatial_rmse": spatial_rmse, "gap_closed": gap,
                                                           "latency_s": latency, "train_samples_per_s": throughput,
+                                                          "rank_histograms": ranks,
                                                           "real": real, "targets": [(t, bool(ok), m) for t, ok, m in targets]},
                                                          indent=2))
     return 0

@@ -6,6 +6,7 @@ tokenizers and its regression beside it, with their sha256s in its metadata) for
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,21 @@ SMALL = ModelConfig(width=32, heads=2, encoder_layers=1, decoder_layers=1)
 SMALL_REGRESSION = AnomalyConfig(width=8, basis=4, context=4, hidden=16)
 #: The name of the small regression checkpoint `write_small_checkpoint` writes beside the transformer.
 REGRESSION_NAME = "regression.safetensors"
+
+
+def small_validation(preset):
+    """A `train.TrainPreset` validating on 4 val samples (`val_samples`) for the training tests: they check that
+    validation runs and what it hands on (the metrics in the card), not its values, and the tiny world's whole val
+    split (24 samples) costs several times the training steps."""
+    return replace(preset, val_samples=4)
+
+
+@pytest.fixture
+def quick_validation(monkeypatch):
+    """`tm-weather train --preset demo` (in this process) with `small_validation`."""
+    import tm_weather.train
+
+    monkeypatch.setitem(tm_weather.train.PRESETS, "demo", small_validation(tm_weather.train.PRESETS["demo"]))
 
 
 def untrained_tokenizers(seed: int = 0) -> Tokenizers:

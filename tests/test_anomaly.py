@@ -14,14 +14,14 @@ import yaml
 
 from model_support import SHIPPED_CHECKPOINT, needs_shipped_regression, one_thread, shipped_regression  # noqa: F401  (fixture)
 from tm_weather.catalog import load_catalog
+from daily_support import tiny_world
 from tm_weather.climatology import packaged
 from tm_weather.model import anomaly_train
 from tm_weather.model.anomaly import (LEVEL_FEATURES, STATIC_CHANNELS, TIME_FEATURES, AnomalyConfig, AnomalyModel,
                                       AnomalyNet, Place, ResidualNoise, level_features, load_anomaly, static_inputs,
                                       time_features)
 from tm_weather.tiles import read_tile
-from tm_weather.world.build import CATALOG, build_world
-from tm_weather.world.presets import PRESETS
+from tm_weather.world.build import CATALOG
 
 SMALL = AnomalyConfig(width=8, basis=4, context=4, hidden=16)
 #: The fit on the tiny world: a few steps, checkpoints every 10.
@@ -157,10 +157,8 @@ def test_residual_noise_fit_recovers_the_length_and_samples_the_sd():
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """The tiny world (seed 0) and its catalog path."""
-    out = tmp_path_factory.mktemp("world") / "tiny"
-    build_world(out, PRESETS["tiny"], 0)
-    return out / CATALOG
+    """The session's tiny world (seed 0; read only) and its catalog path."""
+    return tiny_world(tmp_path_factory) / CATALOG
 
 
 def test_tiny_fit_from_a_catalog_writes_a_card_and_resumes_to_the_same_weights(tiny, tmp_path, monkeypatch):

@@ -22,7 +22,7 @@ from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.warp import reproject
 
-from model_support import write_small_checkpoint
+from model_support import one_thread, write_small_checkpoint  # noqa: F401  (fixture: one torch thread)
 from test_gfs import write_t2m_as
 from tm_weather.area import Blend, blend_window, tile_starts
 from tm_weather.cli import main

@@ -1,5 +1,8 @@
 """Crash safety: the daily job killed with SIGKILL at random points, then run again, leaves the store exactly as an
-uninterrupted run does (same bytes), with no duplicated or missing times."""
+uninterrupted run does (same bytes), with no duplicated or missing times. The reference run and the killed runs
+are forked from an interpreter that has imported the job already (`kill_support`), so each starts its work at
+once, the kill points (timed from the reference's pace) fall in it and the test can afford many; the final re-run
+is `tm-weather daily` in a new interpreter, and must write the reference's bytes too."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import numpy as np
 import pytest
 
 from daily_support import NO_MODEL, small_catalog, tiny_world
+from kill_support import Run, cli
 from tm_weather.jobs.daily import tree_digest
 from tm_weather.jobs.runlog import read_log
 from tm_weather.store import Store
@@ -26,9 +30,12 @@ JOB = ("import sys, argparse\nfrom tm_weather.commands import daily\np = argpars
        "daily.add_parser(p.add_subparsers())\na = p.parse_args(sys.argv[1:])\nsys.exit(a.func(a))")
 
 
+def _args(catalog) -> list[str]:
+    return ["daily", "--catalog", str(catalog), "--date", DAY, "--offline", "--checkpoint", str(NO_MODEL)]
+
+
 def _job(catalog) -> list[str]:
-    return [sys.executable, "-c", JOB, "daily", "--catalog", str(catalog), "--date", DAY, "--offline",
-            "--checkpoint", str(NO_MODEL)]
+    return [sys.executable, "-c", JOB, *_args(catalog)]
 
 
 def _catalog(world, out):
@@ -62,7 +69,7 @@ def _contents(store: Store) -> dict:
     return out
 
 
-def _run_until(job: subprocess.Popen, out, started: int, seconds: float) -> bool:
+def _run_until(job: Run, out, started: int, seconds: float) -> bool:
     """Let `job` work `seconds` after it logged its start, then SIGKILL it; False if it finished first."""
     while _starts(out) == started:
         if job.poll() is not None:
@@ -81,7 +88,7 @@ def _run_until(job: subprocess.Popen, out, started: int, seconds: float) -> bool
 def test_sigkill_at_random_points_then_rerun(tmp_path_factory, tmp_path):
     world = tiny_world(tmp_path_factory)
     reference = _catalog(world, tmp_path / "reference")
-    subprocess.run(_job(reference), check=True, capture_output=True)
+    assert Run(cli, _args(reference)).wait() == 0
     log = {e["event"]: e for e in read_log(tmp_path / "reference" / "daily" / "log", dt.date.fromisoformat(DAY))}
     expected = Store(tmp_path / "reference" / "store.zarr")
     expected_contents = _contents(expected)
@@ -96,7 +103,7 @@ def test_sigkill_at_random_points_then_rerun(tmp_path_factory, tmp_path):
     kills = finished = 0
     work = _seconds(log["start"], log["tokenize"])  # kill points: uniform over the fetch and ingest work
     while kills < KILLS:
-        job = subprocess.Popen(_job(catalog), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        job = Run(cli, _args(catalog))
         if _run_until(job, out, _starts(out), rng.uniform(0, work)):
             kills += 1
             continue

@@ -7,6 +7,7 @@ import json
 
 import yaml
 
+from model_support import one_thread  # noqa: F401  (fixture: one torch thread, 10x faster generation here)
 from tm_weather.jobs.demo import EVERY_H, run_demo
 from tm_weather.shipped import FIXTURES
 

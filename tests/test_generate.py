@@ -293,13 +293,11 @@ def test_generator_load_refuses_a_tokenizer_it_was_not_trained_with(shipped, tmp
 
 @pytest.fixture(scope="module")
 def tiny_world(tmp_path_factory):
-    """The tiny benchmark world (its GFS runs in the catalog's cache)."""
-    from tm_weather.world.build import CATALOG, build_world
-    from tm_weather.world.presets import PRESETS
+    """The session's tiny benchmark world (its GFS runs in the catalog's cache; read only)."""
+    import daily_support
+    from tm_weather.world.build import CATALOG
 
-    out = tmp_path_factory.mktemp("world") / "tiny"
-    build_world(out, PRESETS["tiny"], 0)
-    return out / CATALOG
+    return daily_support.tiny_world(tmp_path_factory) / CATALOG
 
 
 def test_generate_command_with_gfs_records_its_leads(shipped, tiny_world, tmp_path, no_network):

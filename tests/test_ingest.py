@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
+from kill_support import Run, cli, start_forkserver
 from test_store import tree_hash
 from tm_weather.cli import main
 from tm_weather.errors import EXIT_INPUT
@@ -68,11 +69,21 @@ def reference_series(values, lats, lons, lat, lon) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def era5_store(tmp_path_factory):
+def era5_ingest(tmp_path_factory) -> tuple[Path, Path, float, str]:
+    """One uninterrupted `tm-weather ingest` of the ERA5 fixture, in a run forked from an interpreter that has
+    imported the CLI (`kill_support`, as the SIGKILL test's runs): its folder, catalog, seconds and store's
+    `tree_hash`."""
     tmp = tmp_path_factory.mktemp("era5")
     path = catalog(tmp, {"era5": {"kind": "era5_file", "paths": [str(ERA5)]}})
-    assert main(["ingest", "--catalog", str(path), "--quiet"]) == 0
-    return tmp, path
+    start_forkserver()
+    t0 = time.monotonic()
+    assert Run(cli, ["ingest", "--catalog", str(path), "--quiet"]).wait(timeout=300) == 0
+    return tmp, path, time.monotonic() - t0, tree_hash(tmp / "store.zarr")
+
+
+@pytest.fixture(scope="module")
+def era5_store(era5_ingest) -> tuple[Path, Path]:
+    return era5_ingest[:2]
 
 
 def test_era5_hourly_and_daily_equal_numpy_reference(era5_store):
@@ -123,30 +134,30 @@ def test_unknown_source_and_missing_window_are_usage_errors(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_sigkill_mid_ingest_then_rerun_equals_uninterrupted(tmp_path):
-    """Kill `tm-weather ingest` at three random moments, re-run it: same store as an uninterrupted run."""
-    cli = [sys.executable, "-m", "tm_weather.cli", "ingest", "--quiet", "--catalog"]
-    clean_dir, killed_dir = tmp_path / "clean", tmp_path / "killed"
-    for d in (clean_dir, killed_dir):
-        d.mkdir()
-        catalog(d, {"era5": {"kind": "era5_file", "paths": [str(ERA5)]}})
-    t0 = time.monotonic()
-    subprocess.run(cli + [str(clean_dir / "catalog.yaml")], check=True, timeout=300)
-    duration = time.monotonic() - t0
+def test_sigkill_mid_ingest_then_rerun_equals_uninterrupted(era5_ingest, tmp_path):
+    """Kill `tm-weather ingest` at three random moments, re-run it: same store as the uninterrupted run of
+    `era5_ingest`. The killed runs are forked as that one was (`kill_support`), so their time is the ingest's
+    own; the final re-run is a new interpreter."""
+    _, _, duration, expected = era5_ingest
+    cli_args = ["ingest", "--quiet", "--catalog"]
+    killed_dir = tmp_path / "killed"
+    killed_dir.mkdir()
+    catalog(killed_dir, {"era5": {"kind": "era5_file", "paths": [str(ERA5)]}})
     rng = np.random.default_rng(2)
     killed = 0
     for _ in range(3):
-        proc = subprocess.Popen(cli + [str(killed_dir / "catalog.yaml")])
+        proc = Run(cli, cli_args + [str(killed_dir / "catalog.yaml")])
         try:  # a re-run after a kill has less left to write, and may finish before its kill comes
-            code = proc.wait(timeout=rng.uniform(0.4 * duration, 0.8 * duration))  # past start-up, inside the writing
+            code = proc.wait(timeout=rng.uniform(0.4 * duration, 0.8 * duration))  # inside the writing
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             code = proc.wait()
         assert code in (0, -signal.SIGKILL)
         killed += code == -signal.SIGKILL
     assert killed >= 1
-    subprocess.run(cli + [str(killed_dir / "catalog.yaml")], check=True, timeout=300)
-    assert tree_hash(killed_dir / "store.zarr") == tree_hash(clean_dir / "store.zarr")
+    subprocess.run([sys.executable, "-m", "tm_weather.cli", *cli_args, str(killed_dir / "catalog.yaml")], check=True,
+                   timeout=300)
+    assert tree_hash(killed_dir / "store.zarr") == expected
     shutil.rmtree(killed_dir)
 
 

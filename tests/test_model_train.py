@@ -9,21 +9,21 @@ import pytest
 import torch
 import yaml
 
-from model_support import one_thread, small_regression, untrained_tokenizers  # noqa: F401  (fixture)
+from daily_support import tiny_world
+from model_support import one_thread, quick_validation, small_regression, untrained_tokenizers  # noqa: F401  (fixtures)
 from tm_weather.errors import InputError
 from tm_weather.model.data import ARRAYS, Samples, catalog_samples
 from tm_weather.model.transformer import MODALITIES, load_model
 from tm_weather.tokenizers.registry import sha256
 from tm_weather.train import train
-from tm_weather.world.build import CATALOG, build_world
+from tm_weather.world.build import CATALOG
 from tm_weather.world.presets import PRESETS
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    out = tmp_path_factory.mktemp("world")
-    build_world(out, PRESETS["tiny"], 0)
-    return out / CATALOG
+    """The session's tiny world (read only: training and the samples write into the run and out folders)."""
+    return tiny_world(tmp_path_factory) / CATALOG
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +78,7 @@ def test_samples_from_the_world(world, tokenizers, regression, tmp_path):
     assert len(picked) == 2 and torch.equal(picked.base[0], samples.base[3]) and torch.equal(picked.lead[1], samples.lead[0])
 
 
+@pytest.mark.usefixtures("quick_validation")
 def test_train_ships_a_card_and_resumes(world, tokenizers, regression_path, tmp_path):
     run, out = tmp_path / "run", tmp_path / "ck"
     path = train("demo", world, out, run, tokenizers=tokenizers, progress=lambda _: None, steps=4,

@@ -1,10 +1,13 @@
 """Scale-out of training on Lightning DDP: two CPU processes (gloo) train the shared transformer a few steps, and
-the checkpoint rank 0 ships loads."""
+the checkpoint rank 0 ships loads. The job runs through `ddp_small_validation` (`python -m tm_weather.jobs.ddp` with
+the training tests' small validation, `model_support.small_validation`)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -24,10 +27,13 @@ def test_two_process_cpu_ddp_trains_and_its_checkpoint_loads(tmp_path_factory, t
     out.mkdir()
     regression = out / "anomaly-demo.safetensors"  # where `train` looks for it by default
     small_regression().save(regression)
+    tests = Path(__file__).parent  # on the path of both ranks' processes (Lightning starts rank 1 with the same command)
+    path = [str(tests), str(tests.parent)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     done = subprocess.run(
-        [sys.executable, "-m", "tm_weather.jobs.ddp", "--catalog", str(world / CATALOG), "--out", str(out),
+        [sys.executable, "-m", "ddp_small_validation", "--catalog", str(world / CATALOG), "--out", str(out),
          "--run-dir", str(run_dir), "--steps", "3", "--devices", "2"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600, env=env,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "rank 0 of 2 (gloo): 3 steps" in done.stdout and "rank 1 of 2 (gloo): 3 steps" in done.stdout

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from kill_support import Run, start_forkserver
 from tm_weather.store import Store, StoreLocked, partition_key
 
 
@@ -116,15 +117,20 @@ def test_recover_restores_partition_cut_off_mid_replace(tmp_path):
     assert not any(store._journal.iterdir()) and not store._staging.exists()
 
 
-WRITER = textwrap.dedent(
-    """
-    import sys, numpy as np
-    sys.path.insert(0, {tests!r})
-    from test_store import write_days
-    from tm_weather.store import Store
-    store = Store({path!r})
+def writer(path: str) -> None:
+    """What the SIGKILL test runs (and kills): two transactions, the second merging into half the first's days."""
+    store = Store(path)
     write_days(store, range(0, 12))
     write_days(store, range(6, 18), seed=None)
+
+
+#: `writer` in a new interpreter, importing this checkout's `tm_weather` (not whichever one is installed).
+WRITER = textwrap.dedent(
+    """
+    import sys
+    sys.path[:0] = [{tests!r}, {root!r}]
+    from test_store import writer
+    writer({path!r})
     """
 )
 
@@ -132,21 +138,21 @@ WRITER = textwrap.dedent(
 @pytest.mark.slow
 def test_sigkill_at_random_points_then_rerun_equals_uninterrupted(tmp_path):
     """8 runs killed at random moments (the daily job's test kills at 20 more), each followed by a check of
-    what a reader sees; then a full re-run: the store equals a clean run's."""
-    script = tmp_path / "writer.py"
+    what a reader sees; then a full re-run: the store equals a clean run's. The clean run and the killed ones are
+    forked from an interpreter that has imported the store already (`kill_support`), so the kill points fall in
+    the writing; the final re-run is a new interpreter."""
     clean = tmp_path / "clean.zarr"
-    script.write_text(WRITER.format(tests=str(Path(__file__).parent), path=str(clean)))
+    start_forkserver()
     t0 = time.monotonic()
-    subprocess.run([sys.executable, str(script)], check=True, timeout=300)
+    assert Run(writer, str(clean)).wait(timeout=300) == 0
     duration = time.monotonic() - t0
     expected = tree_hash(clean)
 
     rng = np.random.default_rng(7)
     target = tmp_path / "killed.zarr"
-    script.write_text(WRITER.format(tests=str(Path(__file__).parent), path=str(target)))
     killed = 0
     for _ in range(8):
-        proc = subprocess.Popen([sys.executable, str(script)])
+        proc = Run(writer, str(target))
         time.sleep(rng.uniform(0.2, duration))
         if proc.poll() is None:
             proc.kill()
@@ -158,6 +164,9 @@ def test_sigkill_at_random_points_then_rerun_equals_uninterrupted(tmp_path):
             for key in store.keys():
                 assert store.read_partition(key).sizes["time"] == 24
     assert killed >= 4
+    script = tmp_path / "writer.py"
+    here = Path(__file__).parent
+    script.write_text(WRITER.format(tests=str(here), root=str(here.parent), path=str(target)))
     subprocess.run([sys.executable, str(script)], check=True, timeout=300)
     assert tree_hash(target) == expected
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 import yaml
 
+from model_support import one_thread  # noqa: F401  (fixture: one torch thread)
 from tm_weather import cli
 from tm_weather.errors import EXIT_INPUT, EXIT_OK
 from tm_weather.tokenizers import registry

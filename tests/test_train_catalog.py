@@ -20,7 +20,8 @@ import torch
 import xarray as xr
 import yaml
 
-from model_support import one_thread  # noqa: F401  (fixture)
+from daily_support import tiny_world
+from model_support import one_thread, quick_validation  # noqa: F401  (fixtures)
 from tm_weather.cli import main
 from tm_weather.world.gfs import GFSGrid, gfs_path, write_gfs_file
 
@@ -70,11 +71,7 @@ def user_gfs(cache: Path, lat: float, lon: float, level_k: float) -> None:
 
 @pytest.fixture(scope="module")
 def user_catalog(tmp_path_factory) -> Path:
-    from tm_weather.world.build import build_world
-    from tm_weather.world.presets import PRESETS
-
-    world = tmp_path_factory.mktemp("world")
-    build_world(world, PRESETS["tiny"], 0)  # only its S-2 and DEM GeoTIFFs are used
+    world = tiny_world(tmp_path_factory)  # only its S-2 and DEM GeoTIFFs are used (copied)
     root = tmp_path_factory.mktemp("user")
     names = ["alpha", "beta", "gamma"]
     tiles, sources, levels, lats, lons = [], {}, [], [], []
@@ -101,7 +98,7 @@ def user_catalog(tmp_path_factory) -> Path:
     return root / "catalog.yaml"
 
 
-@pytest.mark.usefixtures("one_thread")
+@pytest.mark.usefixtures("one_thread", "quick_validation")
 def test_train_on_a_hand_written_catalog_then_generate(user_catalog, tmp_path, capsys):
     out, runs = tmp_path / "checkpoints", tmp_path / "runs"
     args = ["train", "--catalog", str(user_catalog), "--preset", "demo", "--steps", "6", "--out", str(out),
@@ -111,7 +108,9 @@ def test_train_on_a_hand_written_catalog_then_generate(user_catalog, tmp_path, c
     assert "anomaly-demo.safetensors" in printed and "transformer-demo.safetensors" in printed
     regression_card = yaml.safe_load((out / "anomaly-demo.yaml").read_text())
     card = yaml.safe_load((out / "transformer-demo.yaml").read_text())
-    assert regression_card["data"]["catalog"] == str(user_catalog) and regression_card["data"]["train_tile_days"] == 4
+    assert regression_card["data"]["catalog"] == str(user_catalog)
+    held = regression_card["data"]["held_out_train_tile_days (error model)"]
+    assert held > 0 and regression_card["data"]["train_tile_days"] + held == 4  # the error model's tiles held out
     assert card["data"]["catalog"] == str(user_catalog) and card["data"]["train_samples"] == 4 * 24
     assert card["regression"]["sha256"] == regression_card["sha256"]
     # the user's GFS has runs at 00Z and 12Z only: every hour came from the latest of them, leads 0..11
