@@ -32,7 +32,7 @@ import torch.nn.functional as F
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.catalog import load_catalog
 from tm_weather.model import CHECKPOINT_DIR
-from tm_weather.model.anomaly import STATIC_CHANNELS, TIME_FEATURES, DEM_SCALE_M, UNet, load_anomaly
+from tm_weather.model.anomaly import DEM_CHANNEL, DEM_SCALE_M, STATIC_CHANNELS, TIME_FEATURES, UNet, load_anomaly
 from tm_weather.model.anomaly_train import AnomalyData, anomaly_data, dihedral, errors, fit, masked_mse, predict, spatial_rmse
 from tm_weather.lapse import LAPSE_RATE_K_PER_M
 from tm_weather.train import PRESETS
@@ -110,7 +110,7 @@ def fit_unet(train: AnomalyData, cpu_seconds: float, width: int, batch: int, see
 
 def lapse(data: AnomalyData) -> torch.Tensor:
     """The lapse rate over the DEM `(n, 24, h, w)` K (zero where a tile has no DEM)."""
-    height = data.static[:, -3] * DEM_SCALE_M  # the DEM minus its tile mean, m
+    height = data.static[:, DEM_CHANNEL] * DEM_SCALE_M  # the DEM minus its tile mean, m
     return (LAPSE_RATE_K_PER_M * height)[:, None].expand(-1, 24, -1, -1)
 
 

@@ -17,7 +17,7 @@ from tm_weather.catalog import load_catalog
 from daily_support import tiny_world
 from tm_weather.climatology import packaged
 from tm_weather.model import anomaly_train
-from tm_weather.model.anomaly import (LEVEL_FEATURES, STATIC_CHANNELS, TIME_FEATURES, AnomalyConfig, AnomalyModel,
+from tm_weather.model.anomaly import (DEM_CHANNEL, LEVEL_FEATURES, STATIC_CHANNELS, TIME_FEATURES, AnomalyConfig, AnomalyModel,
                                       AnomalyNet, Place, ResidualNoise, level_features, load_anomaly, static_inputs,
                                       time_features)
 from tm_weather.tiles import read_tile
@@ -41,8 +41,9 @@ def test_inputs_shapes_and_units():
     x = static_inputs(refl, dem)
     assert x.shape == (STATIC_CHANNELS, 56, 56) and x.dtype == torch.float32
     torch.testing.assert_close(x[12], torch.full((56, 56), 0.6))
-    assert abs(float(x[13].mean())) < 1e-5 and 0.5 < float(x[13].max() - x[13].min()) < 1.2  # hm, tile mean removed
-    assert float(x[14].min()) == 1.0 and float(static_inputs(refl, None)[13:].abs().max()) == 0.0
+    height = x[DEM_CHANNEL]  # hm, tile mean removed
+    assert abs(float(height.mean())) < 1e-5 and 0.5 < float(height.max() - height.min()) < 1.2
+    assert float(x[DEM_CHANNEL + 1].min()) == 1.0 and float(static_inputs(refl, None)[DEM_CHANNEL:].abs().max()) == 0.0
     t = time_features(np.array(["2023-06-21T12:00", "2023-06-21T00:00"], dtype="datetime64[m]"), lat=-45.0, lon=90.0)
     assert t.shape == (2, TIME_FEATURES) and float(t.abs().max()) <= 1.0
     # 12 UTC at 90 E is 18 h local solar time: sin(2 pi 18 / 24) = -1
@@ -254,7 +255,7 @@ def test_shipped_network_follows_the_dem_by_day(shipped):
     dem = hill()
     mean = model.mean(refl, dem, np.array(["2023-07-01T13:00"], dtype="datetime64[m]"), 47.0, 0.0)[0]
     anomaly = mean - mean.mean()
-    height = static_inputs(refl, dem)[13]
+    height = static_inputs(refl, dem)[DEM_CHANNEL]
     assert float(anomaly.std()) > 0.02
     assert float(torch.corrcoef(torch.stack([anomaly.flatten(), -height.flatten()]))[0, 1]) > 0.5
     assert abs(float(mean.mean()) - float(packaged()(47.0, 0.0, np.datetime64("2023-07-01T13:00")))) < 8

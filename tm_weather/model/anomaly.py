@@ -54,6 +54,8 @@ from tm_weather.errors import InputError
 CELL_PX = 4
 #: Static input channels: 12 S-2 bands (reflectance), NDVI, DEM minus its tile mean (hm), DEM present (0/1).
 STATIC_CHANNELS = 15
+#: The channel of the DEM minus its tile mean (hm); the DEM-present flag follows it.
+DEM_CHANNEL = 13
 #: Time features per hour (`time_features`).
 TIME_FEATURES = 9
 #: DEM anomaly unit (m): heights enter in hectometres.

@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
-from tm_weather.model.anomaly import (AnomalyConfig, AnomalyModel, AnomalyNet, Place, ResidualNoise, level_features,
+from tm_weather.model.anomaly import (DEM_CHANNEL, AnomalyConfig, AnomalyModel, AnomalyNet, Place, ResidualNoise, level_features,
                                       static_inputs, time_features)
 
 
@@ -183,7 +183,7 @@ def fit(train: AnomalyData, config: FitConfig, state_path: Path | None = None, p
         k = int(torch.randint(0, 8, (1,), generator=gen))
         static, truth = dihedral(train.static[idx], k), dihedral(train.truth[idx], k)
         drop = torch.rand(config.batch, generator=gen) < config.dem_dropout
-        static[drop, -2:] = 0.0  # the DEM anomaly and its flag
+        static[drop, DEM_CHANNEL:] = 0.0  # the DEM anomaly and its flag
         levels, base = train.levels(idx, torch.rand(config.batch, generator=gen) >= config.gfs_dropout)
         loss = masked_mse(net(static, train.times[idx], levels), truth - base[..., None, None])
         opt.zero_grad()

@@ -1,0 +1,149 @@
+"""What the inputs allow inside the tile (issue 13): the shipped regression's within-tile error on the test split,
+split by how much of the tile the Sentinel-2 image shows under snow, beside a bound on any model that is linear
+in maps made from the same inputs.
+
+For every test tile-day, every 3rd hour (as `benchmarks/generation.py`), on the truth's 40 m cells:
+- the truth's within-tile sd (the error of a flat field) and the lapse rate over the DEM;
+- the shipped checkpoint's mean (`checkpoints/anomaly-<world>.safetensors`), given GFS;
+- the best fit, separately for each tile and hour, of the truth's anomaly by a linear combination of input maps:
+  the network's static inputs (S-2 bands, NDVI, DEM) as they are and smoothed (Gaussian, `SMOOTH_CELLS`), and the
+  DEM's topographic position (the DEM smoothed over `TPI_CELLS` minus the DEM, and its positive part: hollows).
+  The coefficients are fitted to the truth of that very tile-hour, so no model built on these maps can do better
+  unless it is non-linear in them; the same fit with the catalog's LULC class shares added shows what a perfect
+  land-cover map would add.
+
+The tiles are grouped by the share of their LULC map (the catalog's, TerraMind class 7) under snow or ice: where
+S-2 sees snow, it does not see the land cover under it.
+
+    .venv/bin/python benchmarks/field_limit.py [--world full] [--catalog CATALOG]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.ndimage import gaussian_filter
+
+import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
+from field import EVERY, anomaly, lapse
+from tm_weather.catalog import load_catalog
+from tm_weather.model import CHECKPOINT_DIR
+from tm_weather.model.anomaly import CELL_PX, DEM_CHANNEL, load_anomaly
+from tm_weather.model.anomaly_train import anomaly_data, predict
+from tm_weather.tiles import read_tile
+
+#: Gaussian sigma (cells) of the smoothed input maps: 80 m on 40 m cells, about the air's mixing of the surface.
+SMOOTH_CELLS = 2.0
+#: Gaussian sigma (cells) of the DEM's surroundings for the topographic position: 400 m on 40 m cells.
+TPI_CELLS = 10.0
+#: TerraMind LULC classes (1..9): 7 is snow and ice.
+SNOW_CLASS = 7
+LULC_CLASSES = 9
+#: Snow-share groups: (label, lower bound inclusive, upper bound exclusive).
+GROUPS = (("no snow in S-2 (< 1 %)", 0.0, 0.01), ("partly under snow", 0.01, 0.99), ("all under snow (>= 99 %)", 0.99, 2.0))
+
+
+def smooth(maps: np.ndarray, sigma: float) -> np.ndarray:
+    """Maps `(n, c, h, w)` smoothed over the last two axes by a Gaussian of `sigma` cells."""
+    return gaussian_filter(maps, (0, 0, sigma, sigma), mode="nearest")
+
+
+def input_maps(static: torch.Tensor) -> np.ndarray:
+    """The network's static inputs `(n, C, h, w)` -> candidate maps `(n, 2C + 2, h, w)`: as they are, smoothed,
+    the topographic position (hm) and its positive part."""
+    s = static.numpy()
+    dem = s[:, DEM_CHANNEL : DEM_CHANNEL + 1]
+    tpi = smooth(dem, TPI_CELLS) - dem
+    return np.concatenate([s, smooth(s, SMOOTH_CELLS), tpi, np.maximum(tpi, 0)], 1)
+
+
+def lulc_shares(catalog, names: list[str]) -> np.ndarray | None:
+    """Each tile's LULC class shares `(n, 9, h, w)` on the network's cells, or None when a tile has no LULC."""
+    entries = {t.name: t for t in catalog.tiles}
+    shares = {}
+    for name in dict.fromkeys(names):
+        entry = entries[name]
+        if entry.lulc is None:
+            return None
+        tile = read_tile(catalog.path(entry.s2), None, catalog.path(entry.lulc), None, None, name)
+        onehot = F.one_hot(torch.from_numpy(tile.lulc), LULC_CLASSES).permute(2, 0, 1).float()
+        shares[name] = F.avg_pool2d(onehot[None], CELL_PX)[0].numpy()
+    return np.stack([shares[n] for n in names])
+
+
+def linear_bound(maps: np.ndarray, target: torch.Tensor, hours: np.ndarray) -> np.ndarray:
+    """Per tile-day, the mean squared residual `(n,)` K^2 of the least-squares fit of each scored hour's truth
+    anomaly `target` `(n, 24, h, w)` by the tile's `maps` `(n, F, h, w)` (each minus its tile mean)."""
+    out = np.zeros(len(maps))
+    for i in range(len(maps)):
+        a = maps[i].reshape(len(maps[i]), -1).T
+        a = a - a.mean(0)
+        y = target[i, hours].reshape(len(hours), -1).T.numpy()
+        ok = np.isfinite(y).all(1)
+        coef, *_ = np.linalg.lstsq(a[ok], y[ok], rcond=None)
+        out[i] = float(np.mean((y[ok] - a[ok] @ coef) ** 2))
+    return out
+
+
+def per_tile_mse(pred: torch.Tensor, target: torch.Tensor, hours: np.ndarray) -> np.ndarray:
+    """Mean squared within-tile error `(n,)` K^2 of `pred` against `target` `(n, 24, h, w)` at the scored hours."""
+    p = pred[:, hours] - pred[:, hours].mean((-2, -1), keepdim=True)
+    return ((p - target[:, hours]) ** 2).nanmean((1, 2, 3)).numpy()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--world", default="full", choices=("demo", "full"), help="benchmark world preset (seed 0), "
+                   "whose shipped regression checkpoint is scored")
+    p.add_argument("--catalog", type=Path, help="catalog with a test split (default: the --world world)")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    if args.catalog is None:
+        from tm_weather.world.build import CATALOG
+        from tm_weather.world.cache import cached_world
+
+        args.catalog = cached_world(args.world) / CATALOG
+    catalog = load_catalog(args.catalog)
+    test = anomaly_data(catalog, "test", progress=True)
+    target = anomaly(test)
+    hours = np.arange(0, 24, EVERY)
+    maps = input_maps(test.static)
+    shares = lulc_shares(catalog, test.tile)
+    model = load_anomaly(CHECKPOINT_DIR / f"anomaly-{args.world}.safetensors")
+    columns = {
+        "flat field": per_tile_mse(torch.zeros_like(target), target, hours),
+        "lapse over the DEM": per_tile_mse(lapse(test), target, hours),
+        "shipped regression": per_tile_mse(predict(model.net, test, with_gfs=True), target, hours),
+        "linear bound, inputs": linear_bound(maps, target, hours),
+    }
+    if shares is not None:
+        with_lulc = np.concatenate([maps, shares, smooth(shares, SMOOTH_CELLS)], 1)
+        columns["linear bound, + true LULC"] = linear_bound(with_lulc, target, hours)
+    snow = shares[:, SNOW_CLASS - 1].mean((1, 2)) if shares is not None else np.zeros(len(test))
+    groups = [(label, (snow >= lo) & (snow < hi)) for label, lo, hi in GROUPS] if shares is not None else []
+    groups.append(("all test tile-days", np.ones(len(test), bool)))
+
+    print(f"{args.catalog}: {len(test)} test tile-days, every {EVERY} h; spatial RMSE (K) of the within-tile anomaly; "
+          f"shipped: {model.sha256[:12]}")
+    print(f"{'tiles':<28}{'n':>5}{'share of SSE':>14}" + "".join(f"{c:>28}" for c in columns))
+    shipped = columns["shipped regression"]
+    for label, m in groups:
+        cells = "".join(f"{np.sqrt(v[m].mean()):>28.3f}" for v in columns.values())
+        print(f"{label:<28}{int(m.sum()):>5}{shipped[m].sum() / shipped.sum():>14.2f}{cells}")
+    lapse_all = np.sqrt(columns["lapse over the DEM"].mean())
+    bound = np.sqrt(columns["linear bound, inputs"].mean())
+    print(f"target 0.5x lapse: {0.5 * lapse_all:.3f} K; the linear bound on the inputs: {bound:.3f} K "
+          f"({bound / lapse_all:.2f}x lapse); the shipped regression: {np.sqrt(shipped.mean()) / lapse_all:.2f}x")
+    print(f"\nmachine: {platform.machine()} {platform.processor() or ''}, torch {torch.__version__}, 1 thread; "
+          f"command: {' '.join(sys.argv)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
