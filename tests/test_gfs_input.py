@@ -109,3 +109,22 @@ def test_gfs_input_validates_its_shape_and_units():
             GFSInput(values, lead)
     with pytest.raises(InputError, match="GFS input: t2m values: expected kelvin"):
         GFSInput(np.full(24, 7.0, np.float32), np.zeros(24, np.int64))  # deg C
+
+
+def test_the_gfs_input_is_the_source_named_gfs_else_the_only_one_of_its_kind(tmp_path):
+    """A user's catalog may name its forecast otherwise: it is still the model's GFS input, and two forecasts
+    without one named `gfs` are an error, not a silent run without GFS."""
+    from tm_weather.catalog import Catalog
+    from tm_weather.sources.base import OrographySource
+    from tm_weather.tiles import gfs_source
+
+    forecast = {"kind": "gfs", "cycles": [0, 12], "fxx": [0, 6]}
+    stations = {"kind": "isd", "paths": ["isd/a.txt"]}
+    catalog = lambda sources: Catalog(root=tmp_path, store="s.zarr", cache_dir="cache", sources=sources)  # noqa: E731
+    assert gfs_source(catalog({"truth": stations})) is None
+    assert isinstance(gfs_source(catalog({"noaa_gfs": forecast, "truth": stations})), OrographySource)
+    assert isinstance(gfs_source(catalog({"gfs": forecast, "backup": forecast})), OrographySource)
+    with pytest.raises(InputError, match="2 of kind gfs: a, b"):
+        gfs_source(catalog({"a": forecast, "b": forecast}))
+    with pytest.raises(InputError, match="sources.gfs.*kind: isd"):
+        gfs_source(catalog({"gfs": stations}))

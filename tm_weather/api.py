@@ -39,11 +39,13 @@ def gfs_source(spec: str, cache: Path | None = None):
     messages of the runs and leads the model's GFS input takes (`tm_weather.tiles.gfs_plan`: the 00, 06, 12 and
     18Z runs, leads up to `GFS_MAX_LEAD_H`, each file fetched only when an hour needs it), from the cache folder
     `cache` (default `GFS_CACHE`) first, else by `.idx` byte range from NOAA's archives (product `pgrb2.0p25`,
-    which Herbie serves for runs from 2021); "CATALOG[:SOURCE]" -> the catalog's source (default name: gfs)."""
+    which Herbie serves for runs from 2021); "CATALOG[:SOURCE]" -> the catalog's source `SOURCE`, by default
+    `tiles.gfs_source`'s (the one named gfs, else the only one of kind gfs)."""
     from tm_weather.catalog import Catalog, load_catalog
     from tm_weather.sources import open_source
     from tm_weather.sources.base import OrographySource
     from tm_weather.tiles import GFS_MAX_LEAD_H
+    from tm_weather.tiles import gfs_source as catalog_forecast
 
     if spec == "auto":
         config = {"kind": "gfs", "cycles": [0, 6, 12, 18], "fxx": list(range(GFS_MAX_LEAD_H + 1))}
@@ -52,7 +54,11 @@ def gfs_source(spec: str, cache: Path | None = None):
         return open_source("gfs", catalog.sources["gfs"], catalog)
     path, _, name = spec.partition(":")
     catalog = load_catalog(path)
-    name = name or "gfs"
+    if not name:
+        source = catalog_forecast(catalog)
+        if source is None:
+            raise InputError(path, "sources", "a GFS forecast source (kind: gfs)", "none")
+        return source
     source = open_source(name, catalog.sources[name], catalog) if name in catalog.sources else None
     if not isinstance(source, OrographySource):
         raise InputError(path, f"sources.{name}", "a GFS forecast source (kind: gfs)")

@@ -223,6 +223,29 @@ def whole_days(truth, lo: np.datetime64, hi: np.datetime64) -> np.ndarray:
     return days[counts == 24]
 
 
+def gfs_source(catalog) -> OrographySource | None:
+    """The catalog's GFS forecast source (the model's GFS input): the source named `gfs`, else the only source of
+    kind `gfs`; None when it has none. `InputError` when several sources of kind `gfs` leave it ambiguous, so a
+    catalog that names its forecast otherwise is not trained or run silently without it."""
+    from tm_weather.sources import open_source
+
+    forecasts = sorted(name for name, config in catalog.sources.items() if config.kind == "gfs")
+    if "gfs" in catalog.sources:
+        name = "gfs"
+    elif len(forecasts) == 1:
+        name = forecasts[0]
+    elif forecasts:
+        raise InputError(catalog.root / "catalog.yaml", "sources", "one GFS forecast source (kind: gfs) or one named "
+                         "'gfs'", f"{len(forecasts)} of kind gfs: {', '.join(forecasts)}")
+    else:
+        return None
+    source = open_source(name, catalog.sources[name], catalog)
+    if not isinstance(source, OrographySource):
+        raise InputError(catalog.root / "catalog.yaml", f"sources.{name}", "a GFS forecast source (kind: gfs)",
+                         f"kind: {catalog.sources[name].kind}")
+    return source
+
+
 def truth_source(catalog, tile: str) -> Source:
     """The catalog's analysis source for `tile`: `truth_<tile>`, else `truth`."""
     from tm_weather.sources import open_source

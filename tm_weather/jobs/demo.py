@@ -23,6 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from tm_weather.catalog import Catalog, load_catalog
+from tm_weather.errors import InputError
 from tm_weather.ingest import IngestReport, acquisition_days, ingest, ingest_windows
 from tm_weather.jobs.world import write_world
 from tm_weather.model import DEFAULT_CHECKPOINT
@@ -30,8 +31,7 @@ from tm_weather.model.generate import GenerationConfig
 from tm_weather.model.generator import Generator
 from tm_weather.outputs import atomic_file
 from tm_weather.shipped import DEFAULT_CATALOG
-from tm_weather.sources import open_source
-from tm_weather.tiles import gfs_series, read_tile
+from tm_weather.tiles import gfs_series, gfs_source, read_tile
 from tm_weather.verify.run import verify
 from tm_weather.world.build import CATALOG
 
@@ -92,7 +92,9 @@ def generate_test_days(catalog: Catalog, catalog_path: Path, folder: Path, membe
     """Each test tile's T2M (S-2, DEM, LULC and the catalog's GFS) at every `EVERY_H` h of its acquisition day
     -> `folder/<tile>_<HH>.nc`, each written whole or not at all."""
     generator = Generator.load(DEFAULT_CHECKPOINT)
-    source = open_source("gfs", catalog.sources["gfs"], catalog)
+    source = gfs_source(catalog)
+    if source is None:
+        raise InputError(catalog_path, "sources", "a GFS forecast source (kind: gfs)", "none")
     config = GenerationConfig(members=members, seed=seed)
     folder.mkdir(parents=True, exist_ok=True)
     runs: dict = {}

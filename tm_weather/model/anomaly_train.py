@@ -111,11 +111,10 @@ class AnomalyData:
 def anomaly_data(catalog, split: str, cell_px: int = AnomalyConfig.cell_px, progress=None) -> AnomalyData:
     """Every tile of `split` and whole UTC day of truth in its dates (`model.data.split_window`, `whole_days`)."""
     from tm_weather.series import regrid_to_tile
-    from tm_weather.sources import open_source
-    from tm_weather.tiles import gfs_or_none, read_tile, split_window, truth_source, whole_days
+    from tm_weather.tiles import gfs_or_none, gfs_source, read_tile, split_window, truth_source, whole_days
 
     tiles, lo, hi = split_window(catalog, split)
-    source = open_source("gfs", catalog.sources["gfs"], catalog) if "gfs" in catalog.sources else None
+    source = gfs_source(catalog)
     runs: dict = {}
     static, times, truths, places, gfs, leads, names, days, sizes = [], [], [], [], [], [], [], [], []
     for entry in tqdm(tiles, desc=f"anomaly data: {split}", disable=progress is None, leave=False):

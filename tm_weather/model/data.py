@@ -32,7 +32,7 @@ from tm_weather.errors import InputError
 from tm_weather.lexicon import check_kelvin_range
 from tm_weather.metrics import block_means
 from tm_weather.model.transformer import GRID, HOURS, MODALITIES
-from tm_weather.tiles import Tile, gfs_or_none, read_tile, split_window, truth_source, whole_days
+from tm_weather.tiles import Tile, gfs_or_none, gfs_source, read_tile, split_window, truth_source, whole_days
 from tm_weather.tokenizers import coords as coord_tokens
 from tm_weather.tokenizers.image_data import ndvi
 from tm_weather.tokenizers.pattern import pattern
@@ -188,10 +188,9 @@ def catalog_samples(catalog, split: str, tokenizers: Tokenizers, regression=None
     residuals of `regression` (`anomaly.AnomalyModel`) as the profile targets (None: no residuals, `base` and
     `base_clim` NaN; for a model that does not sample them, as the TerraMind backbone's)."""
     from tm_weather.series import regrid_to_tile
-    from tm_weather.sources import open_source
 
     tiles, lo, hi = split_window(catalog, split)
-    gfs = open_source("gfs", catalog.sources["gfs"], catalog) if "gfs" in catalog.sources else None
+    gfs = gfs_source(catalog)
     gfs_days: dict = {}  # day -> the GFS fields of its runs, read once for all tiles
 
     rows: dict[str, list] = {k: [] for k in ARRAYS}

@@ -27,7 +27,7 @@ import torch
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
-from tm_weather.tiles import gfs_series, read_tile, split_window, truth_source, whole_days
+from tm_weather.tiles import gfs_series, gfs_source, read_tile, split_window, truth_source, whole_days
 from tm_weather.tokenizers.image_data import world_catalog
 from tm_weather.tokenizers.series_data import SeriesTask
 
@@ -38,12 +38,11 @@ SHIFT_K = 2.0
 def residual_windows(catalog, split: str) -> np.ndarray:
     """`(n, 1, 24)` float32 K: truth minus GFS at each of `split`'s tile centres, per whole UTC day of truth."""
     from tm_weather.series import extract_points
-    from tm_weather.sources import open_source
 
-    if "gfs" not in catalog.sources:
-        raise InputError(catalog.root / "catalog.yaml", "sources.gfs", "a GFS forecast source", "none")
+    gfs = gfs_source(catalog)
+    if gfs is None:
+        raise InputError(catalog.root / "catalog.yaml", "sources", "a GFS forecast source (kind: gfs)", "none")
     tiles, lo, hi = split_window(catalog, split)
-    gfs = open_source("gfs", catalog.sources["gfs"], catalog)
     runs: dict = {}
     windows = []
     for entry in tiles:
