@@ -15,7 +15,9 @@ regression network predicts the mean, a generative part samples the residual):
 
 `AnomalyNet` runs a small U-Net once per tile over its static inputs (`static_inputs`: 12 Sentinel-2 bands,
 NDVI, the DEM minus its tile mean, a DEM-present flag; each at `CELL_PX`-pixel cells, i.e. 40 m on a 10 m tile)
-to `basis` maps `B_k(y, x)` and a tile context vector. Two small MLPs take each hour's `time_features` (local
+to `basis` maps and a tile context vector; beside the U-Net's maps, `fixed_maps` (the inputs smoothed over the
+air's mixing scale and the DEM's topographic position) complete the basis `B_k(y, x)`. Two small MLPs take each
+hour's `time_features` (local
 solar hour, day of year, latitude) and the context: one gives weights `w_k(t)`,
 
     anomaly_mean(t) = sum_k w_k(t) B_k - its tile mean        (K)
@@ -56,6 +58,12 @@ CELL_PX = 4
 STATIC_CHANNELS = 15
 #: The channel of the DEM minus its tile mean (hm); the DEM-present flag follows it.
 DEM_CHANNEL = 13
+#: Gaussian sigma (cells) of the fixed maps' smoothing: 80 m on 40 m cells, the air's mixing of the surface.
+SMOOTH_CELLS = 2.0
+#: Gaussian sigma (cells) of the DEM's surroundings for the topographic position: 400 m on 40 m cells.
+TPI_CELLS = 10.0
+#: Fixed maps (`fixed_maps`): the 12 bands, NDVI and the DEM smoothed; the topographic position and its hollows.
+FIXED_MAPS = DEM_CHANNEL + 1 + 2
 #: Time features per hour (`time_features`).
 TIME_FEATURES = 9
 #: DEM anomaly unit (m): heights enter in hectometres.
@@ -120,7 +128,7 @@ class AnomalyNet(nn.Module):
         self.register_buffer("shift", torch.zeros(STATIC_CHANNELS))  # per-channel input standardisation,
         self.register_buffer("scale", torch.ones(STATIC_CHANNELS))  # set from the training data (`standardise`)
         self.register_buffer("error_centre", torch.zeros(2))  # log K: the held-out RMS errors (`anomaly_train.fit_error`)
-        self.weights = _mlp(TIME_FEATURES + config.context, config.hidden, config.basis)
+        self.weights = _mlp(TIME_FEATURES + config.context, config.hidden, config.basis + FIXED_MAPS)
         self.level = _mlp(TIME_FEATURES + config.context + LEVEL_FEATURES, config.hidden, 1)
         self.error = _mlp(TIME_FEATURES + config.context + LEVEL_FEATURES, config.hidden, 2)
 
@@ -131,9 +139,11 @@ class AnomalyNet(nn.Module):
         self.scale.copy_(torch.where(sd > 1e-6, sd, torch.ones_like(sd)))
 
     def basis(self, static: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """`(b, C, h, w)` -> basis maps `(b, K, h, w)` K (zero mean each) and tile context `(b, context)`."""
-        out = self.backbone((static - self.shift[:, None, None]) / self.scale[:, None, None])
-        maps = out[:, : self.config.basis]
+        """`(b, C, h, w)` -> basis maps `(b, K + FIXED_MAPS, h, w)` (zero mean each: the U-Net's K, then
+        `fixed_maps` of the standardised inputs) and tile context `(b, context)`."""
+        x = (static - self.shift[:, None, None]) / self.scale[:, None, None]
+        out = self.backbone(x)
+        maps = torch.cat([out[:, : self.config.basis], fixed_maps(x)], 1)
         return maps - maps.mean((2, 3), keepdim=True), out[:, self.config.basis :].mean((2, 3))
 
     def forward(self, static: torch.Tensor, times: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
@@ -160,6 +170,30 @@ class AnomalyNet(nn.Module):
         """The error model's inputs `(b, t, TIME_FEATURES + context + LEVEL_FEATURES)`: the hour's time
         features `(b, t, .)`, the tile context `(b, context)` and the hour's level features `(b, t, .)`."""
         return torch.cat([times, context[:, None].expand(-1, times.shape[1], -1), levels], -1)
+
+
+def fixed_maps(static: torch.Tensor) -> torch.Tensor:
+    """Static inputs `(b, STATIC_CHANNELS, h, w)` -> `(b, FIXED_MAPS, h, w)`: the bands, NDVI and DEM smoothed by
+    a Gaussian of `SMOOTH_CELLS`, and the DEM's topographic position (its surroundings, a Gaussian of `TPI_CELLS`,
+    minus it; positive in hollows, where cold air pools) and its positive part. Basis maps the U-Net need not
+    learn: on the full world's test split these maps plus the raw inputs, weighted per tile-hour, bound the
+    within-tile error at 0.285 K (`benchmarks/field_limit.py`), and as fixed basis maps they took a 1,000-step
+    fit from 0.519 to 0.444 K (BENCHMARKS.md, Field structure)."""
+    dem = static[:, DEM_CHANNEL : DEM_CHANNEL + 1]
+    tpi = _gaussian(dem, TPI_CELLS) - dem
+    return torch.cat([_gaussian(static[:, : DEM_CHANNEL + 1], SMOOTH_CELLS), tpi, tpi.clamp_min(0)], 1)
+
+
+def _gaussian(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Maps `(b, c, h, w)` smoothed by a separable Gaussian of `sigma` cells (truncated at 3 sigma), the edges
+    replicated (scipy.ndimage's mode "nearest"; in torch so that it batches and runs where the network runs)."""
+    r = int(3 * sigma)
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype) / sigma) ** 2)
+    k = k / k.sum()
+    c = x.shape[1]
+    x = F.pad(x, (r, r, r, r), mode="replicate")
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
 def _mlp(a: int, hidden: int, b: int) -> nn.Sequential:
