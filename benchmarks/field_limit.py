@@ -1,10 +1,10 @@
-"""What the inputs allow inside the tile (issue 13): the shipped regression's within-tile error on the test split,
+"""What the inputs allow inside the tile (issue 13): a regression checkpoint's within-tile error on the test split,
 split by how much of the tile the Sentinel-2 image shows under snow, beside a bound on any model that is linear
 in maps made from the same inputs.
 
 For every test tile-day, every 3rd hour (as `benchmarks/generation.py`), on the truth's 40 m cells:
 - the truth's within-tile sd (the error of a flat field) and the lapse rate over the DEM;
-- the shipped checkpoint's mean (`checkpoints/anomaly-<world>.safetensors`), given GFS;
+- the regression's mean (`--checkpoint`, default the shipped `checkpoints/anomaly-<world>.safetensors`), given GFS;
 - the best fit, separately for each tile and hour, of the truth's anomaly by a linear combination of input maps:
   the network's static inputs (S-2 bands, NDVI, DEM) as they are and smoothed (Gaussian, `SMOOTH_CELLS`), and the
   DEM's topographic position (the DEM smoothed over `TPI_CELLS` minus the DEM, and its positive part: hollows).
@@ -100,8 +100,10 @@ def per_tile_mse(pred: torch.Tensor, target: torch.Tensor, hours: np.ndarray) ->
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--world", default="full", choices=("demo", "full"), help="benchmark world preset (seed 0), "
-                   "whose shipped regression checkpoint is scored")
+                   "whose shipped regression checkpoint is scored by default")
     p.add_argument("--catalog", type=Path, help="catalog with a test split (default: the --world world)")
+    p.add_argument("--checkpoint", type=Path, help="regression checkpoint to score (default: the shipped "
+                   "checkpoints/anomaly-<world>.safetensors)")
     args = p.parse_args()
     torch.set_num_threads(1)
     if args.catalog is None:
@@ -115,11 +117,11 @@ def main() -> int:
     hours = np.arange(0, 24, EVERY)
     maps = input_maps(test.static)
     shares = lulc_shares(catalog, test.tile)
-    model = load_anomaly(CHECKPOINT_DIR / f"anomaly-{args.world}.safetensors")
+    model = load_anomaly(args.checkpoint or CHECKPOINT_DIR / f"anomaly-{args.world}.safetensors")
     columns = {
         "flat field": per_tile_mse(torch.zeros_like(target), target, hours),
         "lapse over the DEM": per_tile_mse(lapse(test), target, hours),
-        "shipped regression": per_tile_mse(predict(model.net, test, with_gfs=True), target, hours),
+        "regression": per_tile_mse(predict(model.net, test, with_gfs=True), target, hours),
         "linear bound, inputs": linear_bound(maps, target, hours),
     }
     if shares is not None:
@@ -130,16 +132,16 @@ def main() -> int:
     groups.append(("all test tile-days", np.ones(len(test), bool)))
 
     print(f"{args.catalog}: {len(test)} test tile-days, every {EVERY} h; spatial RMSE (K) of the within-tile anomaly; "
-          f"shipped: {model.sha256[:12]}")
+          f"regression: {model.sha256[:12]}")
     print(f"{'tiles':<28}{'n':>5}{'share of SSE':>14}" + "".join(f"{c:>28}" for c in columns))
-    shipped = columns["shipped regression"]
+    model_mse = columns["regression"]
     for label, m in groups:
         cells = "".join(f"{np.sqrt(v[m].mean()):>28.3f}" for v in columns.values())
-        print(f"{label:<28}{int(m.sum()):>5}{shipped[m].sum() / shipped.sum():>14.2f}{cells}")
+        print(f"{label:<28}{int(m.sum()):>5}{model_mse[m].sum() / model_mse.sum():>14.2f}{cells}")
     lapse_all = np.sqrt(columns["lapse over the DEM"].mean())
     bound = np.sqrt(columns["linear bound, inputs"].mean())
     print(f"target 0.5x lapse: {0.5 * lapse_all:.3f} K; the linear bound on the inputs: {bound:.3f} K "
-          f"({bound / lapse_all:.2f}x lapse); the shipped regression: {np.sqrt(shipped.mean()) / lapse_all:.2f}x")
+          f"({bound / lapse_all:.2f}x lapse); the regression: {np.sqrt(model_mse.mean()) / lapse_all:.2f}x")
     print(f"\nmachine: {platform.machine()} {platform.processor() or ''}, torch {torch.__version__}, 1 thread; "
           f"command: {' '.join(sys.argv)}")
     return 0

@@ -22,8 +22,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "(resuming from the run folder's last.ckpt), and write the checkpoints and their model cards.",
     )
     p.add_argument("--preset", choices=("demo", "full", "base"), default="demo", help="size and length of the run (default: demo)")
-    p.add_argument("--catalog", type=Path, help="catalog with tiles, a 'gfs' source, 'truth_<tile>' or 'truth' "
-                   "analyses and train/val splits (default: the preset's benchmark world, built on first use)")
+    p.add_argument("--catalog", type=Path, help="catalog with tiles, a GFS source (named 'gfs', or the only one of "
+                   "kind gfs), 'truth_<tile>' or 'truth' analyses and train/val splits (default: the preset's "
+                   "benchmark world, built on first use)")
     p.add_argument("--out", type=Path, default=CHECKPOINT_DIR, help="folder for the checkpoint and card (default: %(default)s)")
     p.add_argument("--run-dir", type=Path, help="folder for resumable state and logs, one subfolder per part "
                    "(default: runs/anomaly-PRESET and runs/transformer-PRESET)")
