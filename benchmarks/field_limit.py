@@ -6,8 +6,8 @@ For every test tile-day, every 3rd hour (as `benchmarks/generation.py`), on the 
 - the truth's within-tile sd (the error of a flat field) and the lapse rate over the DEM;
 - the regression's mean (`--checkpoint`, default the shipped `checkpoints/anomaly-<world>.safetensors`), given GFS;
 - the best fit, separately for each tile and hour, of the truth's anomaly by a linear combination of input maps:
-  the network's static inputs (S-2 bands, NDVI, DEM) as they are and smoothed (Gaussian, `SMOOTH_CELLS`), and the
-  DEM's topographic position (the DEM smoothed over `TPI_CELLS` minus the DEM, and its positive part: hollows).
+  the network's static inputs (S-2 bands, NDVI, DEM) as they are and its `anomaly.fixed_maps` (the inputs
+  smoothed over 80 m, the DEM's topographic position over 400 m and its positive part: hollows).
   The coefficients are fitted to the truth of that very tile-hour, so no model built on these maps can do better
   unless it is non-linear in them; the same fit with the catalog's LULC class shares added shows what a perfect
   land-cover map would add.
@@ -34,14 +34,10 @@ import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from field import EVERY, anomaly, lapse
 from tm_weather.catalog import load_catalog
 from tm_weather.model import CHECKPOINT_DIR
-from tm_weather.model.anomaly import CELL_PX, DEM_CHANNEL, load_anomaly
+from tm_weather.model.anomaly import CELL_PX, SMOOTH_CELLS, fixed_maps, load_anomaly
 from tm_weather.model.anomaly_train import anomaly_data, predict
 from tm_weather.tiles import read_tile
 
-#: Gaussian sigma (cells) of the smoothed input maps: 80 m on 40 m cells, about the air's mixing of the surface.
-SMOOTH_CELLS = 2.0
-#: Gaussian sigma (cells) of the DEM's surroundings for the topographic position: 400 m on 40 m cells.
-TPI_CELLS = 10.0
 #: TerraMind LULC classes (1..9): 7 is snow and ice.
 SNOW_CLASS = 7
 LULC_CLASSES = 9
@@ -55,12 +51,9 @@ def smooth(maps: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def input_maps(static: torch.Tensor) -> np.ndarray:
-    """The network's static inputs `(n, C, h, w)` -> candidate maps `(n, 2C + 2, h, w)`: as they are, smoothed,
-    the topographic position (hm) and its positive part."""
-    s = static.numpy()
-    dem = s[:, DEM_CHANNEL : DEM_CHANNEL + 1]
-    tpi = smooth(dem, TPI_CELLS) - dem
-    return np.concatenate([s, smooth(s, SMOOTH_CELLS), tpi, np.maximum(tpi, 0)], 1)
+    """The network's static inputs `(n, C, h, w)` -> candidate maps `(n, C + FIXED_MAPS, h, w)`: as they are and
+    the network's `fixed_maps` of them."""
+    return torch.cat([static, fixed_maps(static)], 1).numpy()
 
 
 def lulc_shares(catalog, names: list[str]) -> np.ndarray | None:
