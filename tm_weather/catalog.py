@@ -210,6 +210,11 @@ class Catalog(_Strict):
         """`p` resolved against the catalog's folder."""
         return p if p.is_absolute() else (self.root / p).resolve()
 
+    def gfs_forecasts(self) -> list[str]:
+        """The names of the sources of kind `gfs` (sorted): where the model's GFS input may come from
+        (`tiles.gfs_source` picks one)."""
+        return sorted(name for name, config in self.sources.items() if config.kind == "gfs")
+
 
 def load_catalog(path: str | Path) -> Catalog:
     """Read and validate a catalog YAML; raise `InputError` naming the file and the key path on any problem."""

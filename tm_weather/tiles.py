@@ -229,7 +229,7 @@ def gfs_source(catalog) -> OrographySource | None:
     catalog that names its forecast otherwise is not trained or run silently without it."""
     from tm_weather.sources import open_source
 
-    forecasts = sorted(name for name, config in catalog.sources.items() if config.kind == "gfs")
+    forecasts = catalog.gfs_forecasts()
     if "gfs" in catalog.sources:
         name = "gfs"
     elif len(forecasts) == 1:
