@@ -102,6 +102,10 @@ def test_train_ships_a_card_and_resumes(world, tokenizers, regression_path, tmp_
     assert torch.load(run / "last.ckpt", weights_only=True)["global_step"] == 6  # resumed: 2 more steps, not 6
     assert yaml.safe_load((out / "transformer-demo.yaml").read_text())["sha256"] != card["sha256"]
 
+    train("demo", world, out, run, tokenizers=tokenizers, progress=lambda _: None, steps=6, regression=regression_path)
+    finished = yaml.safe_load((out / "transformer-demo.yaml").read_text())  # nothing left to fit: validated anew
+    assert set(finished["metrics"]) == set(metrics) and finished["train"]["steps"] == 6
+
 
 def test_train_needs_the_regression_checkpoint(world, tokenizers, tmp_path):
     with pytest.raises(InputError, match="regression checkpoint") as e:

@@ -239,7 +239,11 @@ def train(preset_name: str = "demo", catalog: Path | None = None, out: Path = CH
     data = TokenData(train_set, val_set, preset)
     trainer.fit(module, data, ckpt_path=last if last.exists() else None, weights_only=True)
     seconds = time.perf_counter() - start
-    metrics = trainer.validate(module, data, verbose=False)[0]
+    # The fit validated at its last step when the steps are a multiple of the interval; validate again only when it
+    # did not (another step count, or a resumed run that had already finished: nothing validated in this process).
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+    if not metrics or preset.steps % min(preset.val_every, preset.steps):
+        metrics = trainer.validate(module, data, verbose=False)[0]
     return ship(module, preset_name, preset, catalog, data, metrics, seconds, out, regression_path)
 
 
