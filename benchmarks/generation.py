@@ -306,7 +306,7 @@ def main() -> int:
         ("spatial RMSE within 10 % of the U-Net", spatial_rmse[main_label] <= 1.1 * spatial_rmse[unet_label],
          f"{spatial_rmse[main_label]:.3f} vs {spatial_rmse[unet_label]:.3f} K"),
         ("CRPS <= 0.8x the U-Net's MAE", main_r["crps"] <= 0.8 * unet["mae"], f"{main_r['crps']:.3f} vs 0.8 x {unet['mae']:.3f} K"),
-        ("spread-skill 0.8-1.2", 0.8 <= main_r["spread_skill"] <= 1.2, f"{main_r['spread_skill']:.2f}"),
+        ("spread-skill 0.8-1.2", 0.8 <= main_r["spread_skill"] <= 1.2, f"{main_r['spread_skill']:.3f}"),
         (f"flat rank histogram: every rank 0.5-1.5x of 1/{args.members + 1}", flat(ranks[main_label]),
          f"{min(ranks[main_label]) * (args.members + 1):.2f}-{max(ranks[main_label]) * (args.members + 1):.2f}x"),
         ("without GFS: RMSE <= 2.5 K", no_gfs["rmse"] <= 2.5, f"{no_gfs['rmse']:.3f} K"),
