@@ -36,6 +36,8 @@ def parser(doc: str) -> argparse.ArgumentParser:
     p.add_argument("--every", type=int, default=3, help="score every N-th valid hour of the test split (default 3)")
     p.add_argument("--members", type=int, default=8, help="ensemble members (default 8)")
     p.add_argument("--out", type=Path, default=RESULTS, help="folder for the tables and figures (default: %(default)s)")
+    p.add_argument("--samples", type=Path, help="folder of cached split samples (default: runs/transformer-WORLD, where "
+                   "`tm-weather train --preset WORLD` left them; built there when missing)")
     return p
 
 
@@ -66,7 +68,7 @@ def setup(args: argparse.Namespace) -> Setup:
     args.out.mkdir(parents=True, exist_ok=True)
     generator = Generator.load(args.checkpoint)
     catalog_path = world_catalog(preset=args.world)
-    cache = Path("runs") / f"transformer-{args.world}"
+    cache = args.samples or Path("runs") / f"transformer-{args.world}"
     cache.mkdir(parents=True, exist_ok=True)
     test = split_samples(catalog_path, "test", generator.tokenizers, generator.regression, cache, print)
     rows = [i for i in range(len(test)) if int(test.hour[i]) % args.every == 0 and bool(test.present["gfs"][i])]

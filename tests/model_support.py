@@ -63,7 +63,7 @@ def constant_error(net: AnomalyNet, level_sd_k: float, cell_sd_k: float) -> Anom
     with torch.no_grad():
         net.error[-1].weight.zero_()
         net.error[-1].bias.zero_()
-        net.error_centre.copy_(torch.tensor([level_sd_k, cell_sd_k]).log())
+        net.error_centre.copy_(torch.tensor([level_sd_k, cell_sd_k]).log().expand(2, 2))
     return net
 
 

@@ -17,9 +17,10 @@ from tm_weather.catalog import load_catalog
 from daily_support import tiny_world
 from tm_weather.climatology import packaged
 from tm_weather.model import anomaly_train
-from tm_weather.model.anomaly import (DEM_CHANNEL, LEVEL_FEATURES, STATIC_CHANNELS, TIME_FEATURES, AnomalyConfig, AnomalyModel,
-                                      AnomalyNet, Place, ResidualNoise, level_features, load_anomaly, static_inputs,
-                                      time_features)
+from tm_weather.errors import InputError
+from tm_weather.model.anomaly import (DEM_CHANNEL, ERROR_SPAN, LEVEL_FEATURES, STATIC_CHANNELS, TIME_FEATURES, AnomalyConfig,
+                                      AnomalyModel, AnomalyNet, Place, ResidualNoise, gfs_given, level_features,
+                                      load_anomaly, static_inputs, time_features)
 from tm_weather.tiles import read_tile
 from tm_weather.world.build import CATALOG
 
@@ -173,9 +174,11 @@ def test_tiny_fit_from_a_catalog_writes_a_card_and_resumes_to_the_same_weights(t
               "val_level_rmse_climatology_k")
     assert all(0 < card["metrics"][k] < 30 for k in levels), card["metrics"]  # the tiny world's val has GFS
     assert model.noise.length_m > 0 and card["data"]["held_out_train_tile_days (error model)"] > 0
-    # the error model is fitted on the held-out tiles' errors: its sd matches them there (Gaussian likelihood)
+    # the error model is fitted and calibrated on the held-out tiles' errors: its RMS sd is their RMS error there,
+    # with GFS and without (the card rounds to 4 digits)
     for key in ("level_sd_over_rmse", "cell_sd_over_rmse"):
-        assert 0.8 < card["metrics"][f"held_out_train_{key}_with_gfs"] < 1.25, card["metrics"]
+        for kind in ("with", "without"):
+            assert card["metrics"][f"held_out_train_{key}_{kind}_gfs"] == pytest.approx(1.0, abs=2e-4), card["metrics"]
         assert card["metrics"][f"val_{key}_without_gfs"] > 0
 
     catalog = load_catalog(tiny)
@@ -291,3 +294,26 @@ def test_holdout_keeps_whole_tiles_out_of_the_fit():
     single = anomaly_train.AnomalyData(one.static, one.times, one.truth, one.places, one.gfs, one.lead,
                                        ["a"] * 3, one.day, 40.0)
     assert anomaly_train.holdout(single, 0.2, seed=0)[0] is single  # one tile: nothing to hold out
+
+
+def test_error_model_centres_with_and_without_gfs_and_old_checkpoints_are_refused(tmp_path):
+    """The error model's sds are centred on one row of `error_centre` per hour, by the hour's GFS flag; a
+    checkpoint whose tensors have another shape (one centre for both, from before) is refused, naming it."""
+    from tm_weather.checkpoint_io import read_safetensors, save_safetensors
+
+    torch.manual_seed(0)
+    net = AnomalyNet(SMALL).eval()
+    with torch.no_grad():
+        net.error_centre.copy_(torch.tensor([[0.0, 0.0], [-1.0, -2.0]]))
+    levels = torch.stack([level_features(Place(np.full(2, 280.0, np.float32), 20.0, None), gfs, lead)[0]
+                          for gfs, lead in ((None, None), (np.array([281.0, 282.0]), np.array([3.0, 4.0])))])
+    x = AnomalyNet.error_inputs(torch.zeros(2, 2, TIME_FEATURES), torch.zeros(2, SMALL.context), levels)
+    assert gfs_given(x).tolist() == [[False, False], [True, True]]
+    free = (net.log_sd(x) - net.error_centre[gfs_given(x).long()]).abs()
+    assert bool((free <= ERROR_SPAN + 1e-6).all())
+    path = tmp_path / "old.safetensors"
+    AnomalyModel(net, ResidualNoise(100.0)).save(path)
+    tensors, meta = read_safetensors(path, "test")
+    save_safetensors({**tensors, "error_centre": tensors["error_centre"][0].contiguous()}, path, meta)
+    with pytest.raises(InputError, match="old.safetensors.*error_centre \\(2,\\)"):
+        load_anomaly(path)

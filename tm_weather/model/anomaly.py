@@ -27,11 +27,11 @@ climate and its lead; the climate itself, its annual range and the tile's mean h
 So one pass serves every hour of the day, with or without GFS. A third MLP, the error model, takes the same hourly
 inputs (the context detached) to the standard deviations of the mean's errors at that hour: of its tile level
 (`level_sd`) and of a 40 m cell inside the tile (`cell_sd`); it is fitted after the mean, on train tiles the mean
-never saw (`anomaly_train.fit_error`), so the ensemble's spread follows the situation (lead, GFS or not, place,
-hour). Nothing in it is specific to the benchmark world:
-inputs are physical (reflectance, metres, hours, degrees, kelvin) and everything else is learned from a
-catalog's train split (`tm_weather.model.anomaly_train`); GFS is withheld from a share of the training days so
-the same network serves a user without a forecast.
+never saw, and calibrated there so that its mean variance is their mean squared error, with GFS and without
+(`anomaly_train.fit_error`), so the ensemble's spread follows the situation (lead, GFS or not, place, hour).
+Nothing in it is specific to the benchmark world: inputs are physical (reflectance, metres, hours, degrees,
+kelvin) and everything else is learned from a catalog's train split (`tm_weather.model.anomaly_train`); GFS is
+withheld from a share of the training days so the same network serves a user without a forecast.
 
 The within-tile residual (truth minus the mean) is sampled from `ResidualNoise`: white noise smoothed by a
 Gaussian of `length_m` (fitted on the held-out tiles' residuals) and scaled to the error model's `cell_sd`.
@@ -127,7 +127,9 @@ class AnomalyNet(nn.Module):
         self.backbone = UNet(STATIC_CHANNELS, config.basis + config.context, config.width)
         self.register_buffer("shift", torch.zeros(STATIC_CHANNELS))  # per-channel input standardisation,
         self.register_buffer("scale", torch.ones(STATIC_CHANNELS))  # set from the training data (`standardise`)
-        self.register_buffer("error_centre", torch.zeros(2))  # log K: the held-out RMS errors (`anomaly_train.fit_error`)
+        # log K, rows without and with GFS, columns the tile level and a cell: the held-out RMS errors, calibrated
+        # (`anomaly_train.fit_error`)
+        self.register_buffer("error_centre", torch.zeros(2, 2))
         self.weights = _mlp(TIME_FEATURES + config.context, config.hidden, config.basis + FIXED_MAPS)
         self.level = _mlp(TIME_FEATURES + config.context + LEVEL_FEATURES, config.hidden, 1)
         self.error = _mlp(TIME_FEATURES + config.context + LEVEL_FEATURES, config.hidden, 2)
@@ -162,14 +164,21 @@ class AnomalyNet(nn.Module):
 
     def log_sd(self, inputs: torch.Tensor) -> torch.Tensor:
         """The error model: inputs `(..., F)` (`error_inputs`) -> log sds `(..., 2)` (log K), within `ERROR_SPAN`
-        of `error_centre`."""
-        return self.error_centre + ERROR_SPAN * torch.tanh(self.error(inputs))
+        of `error_centre`'s row for the hour's GFS flag (`gfs_given`)."""
+        centre = torch.where(gfs_given(inputs)[..., None], self.error_centre[1], self.error_centre[0])
+        return centre + ERROR_SPAN * torch.tanh(self.error(inputs))
 
     @staticmethod
     def error_inputs(times: torch.Tensor, context: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
         """The error model's inputs `(b, t, TIME_FEATURES + context + LEVEL_FEATURES)`: the hour's time
         features `(b, t, .)`, the tile context `(b, context)` and the hour's level features `(b, t, .)`."""
         return torch.cat([times, context[:, None].expand(-1, times.shape[1], -1), levels], -1)
+
+
+def gfs_given(inputs: torch.Tensor) -> torch.Tensor:
+    """The error model's inputs `(..., F)` (`AnomalyNet.error_inputs`, whose last `LEVEL_FEATURES` are the hour's
+    `level_features`, the first of them the GFS flag) -> `(...)` bool: GFS was given at that hour."""
+    return inputs[..., -LEVEL_FEATURES] > 0.5
 
 
 def fixed_maps(static: torch.Tensor) -> torch.Tensor:
@@ -374,6 +383,10 @@ def load_anomaly(path: Path) -> AnomalyModel:
     if missing:  # e.g. a checkpoint from before the error model: its spread came from elsewhere
         raise InputError(path, "weights", "every AnomalyNet weight, the error model's included (retrain: tm-weather "
                          "train --part anomaly)", f"missing {', '.join(missing[:4])}")
+    shapes = [k for k, v in net.state_dict().items() if tensors[k].shape != v.shape]
+    if shapes:  # e.g. a checkpoint from before the error model's calibration with and without GFS
+        raise InputError(path, "weights", "the shapes of this version's AnomalyNet (retrain: tm-weather train --part "
+                         "anomaly)", ", ".join(f"{k} {tuple(tensors[k].shape)}" for k in shapes[:4]))
     net.load_state_dict(tensors)
     noise = json.loads(meta["noise"])
     from tm_weather.tokenizers.registry import sha256
