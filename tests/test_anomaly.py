@@ -317,3 +317,20 @@ def test_error_model_centres_with_and_without_gfs_and_old_checkpoints_are_refuse
     save_safetensors({**tensors, "error_centre": tensors["error_centre"][0].contiguous()}, path, meta)
     with pytest.raises(InputError, match="old.safetensors.*error_centre \\(2,\\)"):
         load_anomaly(path)
+
+
+def test_error_model_calibrated_without_gfs_when_a_catalog_has_none():
+    """A catalog without GFS: the error model's row without GFS is calibrated on the held-out errors (predicted RMS
+    sd = actual RMS error), and the row with GFS, which no hour of it uses, stays finite (the pooled errors)."""
+    torch.manual_seed(0)
+    n = 4
+    place = Place(np.full(24, 280.0, np.float32), 20.0, None)
+    truth = 280.0 + 2.0 * torch.randn(n, 24, 16, 16)
+    held = anomaly_train.AnomalyData(torch.randn(n, STATIC_CHANNELS, 16, 16), torch.randn(n, 24, TIME_FEATURES), truth,
+                                     [place] * n, torch.full((n, 24), torch.nan), torch.zeros(n, 24), ["a"] * n,
+                                     np.array(["2023-01-01"] * n, dtype="datetime64[D]"), 40.0)
+    net = anomaly_train.fit_error(AnomalyNet(SMALL), held, replace(TINY_FIT, error_steps=20))
+    assert bool(torch.isfinite(net.error_centre).all())
+    for with_gfs in (True, False):  # no day has GFS: both are the errors without it
+        ratios = anomaly_train.spread_ratios(net, held, with_gfs)
+        assert ratios == pytest.approx({"level_sd_over_rmse": 1.0, "cell_sd_over_rmse": 1.0}, abs=1e-4)
