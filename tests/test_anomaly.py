@@ -296,6 +296,32 @@ def test_holdout_keeps_whole_tiles_out_of_the_fit():
     assert anomaly_train.holdout(single, 0.2, seed=0)[0] is single  # one tile: nothing to hold out
 
 
+def test_fit_loss_is_the_level_error_plus_the_weighted_within_tile_error():
+    """At weight 1 the loss is the field's mean squared error; the weight scales only the within-tile part, and a
+    map with no finite target adds nothing (NaN targets are left out of both parts)."""
+    gen = torch.Generator().manual_seed(0)
+    pred, target = torch.randn(2, 3, 4, 4, generator=gen), torch.randn(2, 3, 4, 4, generator=gen)
+    assert float(anomaly_train.fit_loss(pred, target, 1.0)) == pytest.approx(float(((pred - target) ** 2).mean()), rel=1e-6)
+    shift = pred + torch.randn(2, 3, 1, 1, generator=gen)  # moves each map's level only
+    level_only = anomaly_train.fit_loss(shift, target, 7.0) - anomaly_train.fit_loss(pred, target, 7.0)
+    assert float(level_only) == pytest.approx(float(anomaly_train.fit_loss(shift, target, 0.0)
+                                                    - anomaly_train.fit_loss(pred, target, 0.0)), rel=1e-5)
+    within = ((pred - pred.mean((-2, -1), keepdim=True) - target + target.mean((-2, -1), keepdim=True)) ** 2).mean()
+    assert float(anomaly_train.fit_loss(pred, target, 3.0) - anomaly_train.fit_loss(pred, target, 1.0)) == \
+        pytest.approx(2 * float(within), rel=1e-5)
+    holed = target.clone()
+    holed[0, 0] = float("nan")  # a map without truth
+    holed[1, 2, 0, :2] = float("nan")  # two missing cells
+    maps = [(i, j) for i in range(2) for j in range(3) if (i, j) != (0, 0)]
+    level, within = [], []
+    for i, j in maps:
+        ok = torch.isfinite(holed[i, j])
+        p, t = pred[i, j] - pred[i, j].mean(), holed[i, j][ok].mean()
+        level.append(float(pred[i, j].mean() - t) ** 2)
+        within.append((p[ok] - (holed[i, j][ok] - t)) ** 2)
+    expected = np.mean(level) + 2.0 * float(torch.cat(within).mean())
+    assert float(anomaly_train.fit_loss(pred, holed, 2.0)) == pytest.approx(expected, rel=1e-5)
+
 def test_error_model_centres_with_and_without_gfs_and_old_checkpoints_are_refused(tmp_path):
     """The error model's sds are centred on one row of `error_centre` per hour, by the hour's GFS flag; a
     checkpoint whose tensors have another shape (one centre for both, from before) is refused, naming it."""

