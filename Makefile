@@ -38,11 +38,13 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/generation.py
 	$(VENV)/bin/python benchmarks/area.py
 
-# issue 6's experiments on the full world (10-21 min each here); tables and figures in experiments/results/
+# issue 6's experiments on the full world (10-26 min each here) and issue 13's world of other physics (about
+# 25 min); tables and figures in experiments/results/
 experiments: $(STAMP)
 	$(VENV)/bin/python experiments/tokenizer_study.py
 	$(VENV)/bin/python experiments/causality.py --every 6
 	$(VENV)/bin/python experiments/tim.py --every 12
+	$(VENV)/bin/python experiments/other_physics.py --out runs/other-physics
 
 clean-venv:
 	rm -rf $(VENV)
