@@ -52,7 +52,9 @@ def test_inputs_shapes_and_units():
 
 
 def test_network_shapes_level_plus_zero_mean_anomaly_and_deterministic():
-    """Output = level(t) + an anomaly of zero tile mean: the level features move the tile mean only."""
+    """Output = level(t) + an anomaly of zero tile mean, a weighted sum of the tile's basis maps: the level features
+    (the day's GFS, the climate) move the tile mean and reweight the maps (the size of the contrasts inside the
+    tile), never the maps themselves."""
     torch.manual_seed(0)
     net = AnomalyNet(SMALL)
     static, times = torch.randn(2, STATIC_CHANNELS, 56, 56), torch.randn(2, 24, TIME_FEATURES)
@@ -61,8 +63,13 @@ def test_network_shapes_level_plus_zero_mean_anomaly_and_deterministic():
     assert out.shape == (2, 24, 56, 56)
     other = net(static, times, levels + 1.0).detach()
     anomaly = lambda x: x - x.mean((-2, -1), keepdim=True)  # noqa: E731
-    torch.testing.assert_close(anomaly(other), anomaly(out), atol=1e-5, rtol=0)  # the within-tile part: unchanged
     assert float((other - out).mean((-2, -1)).abs().max()) > 1e-4  # the level: moved
+    assert float((anomaly(other) - anomaly(out)).abs().max()) > 1e-4  # the contrasts: reweighted
+    maps = net.basis(static)[0].detach().flatten(2).transpose(1, 2)  # (b, cells, K): the tile's basis maps
+    for field in (out, other):
+        target = anomaly(field).flatten(2).transpose(1, 2)  # (b, cells, t)
+        fit = maps @ torch.linalg.lstsq(maps, target).solution
+        torch.testing.assert_close(fit, target, atol=1e-4, rtol=0)  # in the maps' span, whatever the levels
     torch.manual_seed(0)
     torch.testing.assert_close(AnomalyNet(SMALL)(static, times, levels), out, rtol=0, atol=0)
 
@@ -333,7 +340,7 @@ def test_error_model_centres_with_and_without_gfs_and_old_checkpoints_are_refuse
         net.error_centre.copy_(torch.tensor([[0.0, 0.0], [-1.0, -2.0]]))
     levels = torch.stack([level_features(Place(np.full(2, 280.0, np.float32), 20.0, None), gfs, lead)[0]
                           for gfs, lead in ((None, None), (np.array([281.0, 282.0]), np.array([3.0, 4.0])))])
-    x = AnomalyNet.error_inputs(torch.zeros(2, 2, TIME_FEATURES), torch.zeros(2, SMALL.context), levels)
+    x = AnomalyNet.hourly_inputs(torch.zeros(2, 2, TIME_FEATURES), torch.zeros(2, SMALL.context), levels)
     assert gfs_given(x).tolist() == [[False, False], [True, True]]
     free = (net.log_sd(x) - net.error_centre[gfs_given(x).long()]).abs()
     assert bool((free <= ERROR_SPAN + 1e-6).all())

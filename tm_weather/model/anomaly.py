@@ -17,13 +17,14 @@ regression network predicts the mean, a generative part samples the residual):
 NDVI, the DEM minus its tile mean, a DEM-present flag; each at `CELL_PX`-pixel cells, i.e. 40 m on a 10 m tile)
 to `basis` maps and a tile context vector; beside the U-Net's maps, `fixed_maps` (the inputs smoothed over the
 air's mixing scale and the DEM's topographic position) complete the basis `B_k(y, x)`. Two small MLPs take each
-hour's `time_features` (local
-solar hour, day of year, latitude) and the context: one gives weights `w_k(t)`,
+hour's `time_features` (local solar hour, day of year, latitude), its `level_features` (the GFS input's diurnal
+shape, its departure from the climate and its lead; the climate itself, its annual range and the tile's mean
+height) and the context: one gives weights `w_k(t)`,
 
     anomaly_mean(t) = sum_k w_k(t) B_k - its tile mean        (K)
 
-the other, also given the hour's `level_features` (the GFS input's diurnal shape, its departure from the
-climate and its lead; the climate itself, its annual range and the tile's mean height), gives level(t) (K).
+(the level features tell it how large the day's contrasts are: a land-cover term follows the diurnal range), the
+other gives level(t) (K).
 So one pass serves every hour of the day, with or without GFS. A third MLP, the error model, takes the same hourly
 inputs (the context detached) to the standard deviations of the mean's errors at that hour: of its tile level
 (`level_sd`) and of a 40 m cell inside the tile (`cell_sd`); it is fitted after the mean, on train tiles the mean
@@ -130,7 +131,7 @@ class AnomalyNet(nn.Module):
         # log K, rows without and with GFS, columns the tile level and a cell: the held-out RMS errors, calibrated
         # (`anomaly_train.fit_error`)
         self.register_buffer("error_centre", torch.zeros(2, 2))
-        self.weights = _mlp(TIME_FEATURES + config.context, config.hidden, config.basis + FIXED_MAPS)
+        self.weights = _mlp(TIME_FEATURES + config.context + LEVEL_FEATURES, config.hidden, config.basis + FIXED_MAPS)
         self.level = _mlp(TIME_FEATURES + config.context + LEVEL_FEATURES, config.hidden, 1)
         self.error = _mlp(TIME_FEATURES + config.context + LEVEL_FEATURES, config.hidden, 2)
 
@@ -156,27 +157,27 @@ class AnomalyNet(nn.Module):
         (log K: the tile level's error, a cell's within-tile residual). The error model sees the context
         detached: fitting it leaves the mean as it is."""
         maps, context = self.basis(static)
-        hourly = torch.cat([times, context[:, None].expand(-1, times.shape[1], -1)], -1)
+        hourly = self.hourly_inputs(times, context, levels)
         w = self.weights(hourly)  # (b, t, K)
-        level = self.level(torch.cat([hourly, levels], -1))  # (b, t, 1)
-        log_sd = self.log_sd(self.error_inputs(times, context.detach(), levels))  # (b, t, 2)
+        level = self.level(hourly)  # (b, t, 1)
+        log_sd = self.log_sd(self.hourly_inputs(times, context.detach(), levels))  # (b, t, 2)
         return torch.einsum("btk,bkyx->btyx", w, maps) + level[..., None], log_sd
 
     def log_sd(self, inputs: torch.Tensor) -> torch.Tensor:
-        """The error model: inputs `(..., F)` (`error_inputs`) -> log sds `(..., 2)` (log K), within `ERROR_SPAN`
+        """The error model: inputs `(..., F)` (`hourly_inputs`) -> log sds `(..., 2)` (log K), within `ERROR_SPAN`
         of `error_centre`'s row for the hour's GFS flag (`gfs_given`)."""
         centre = torch.where(gfs_given(inputs)[..., None], self.error_centre[1], self.error_centre[0])
         return centre + ERROR_SPAN * torch.tanh(self.error(inputs))
 
     @staticmethod
-    def error_inputs(times: torch.Tensor, context: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
-        """The error model's inputs `(b, t, TIME_FEATURES + context + LEVEL_FEATURES)`: the hour's time
-        features `(b, t, .)`, the tile context `(b, context)` and the hour's level features `(b, t, .)`."""
+    def hourly_inputs(times: torch.Tensor, context: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+        """The three MLPs' inputs `(b, t, TIME_FEATURES + context + LEVEL_FEATURES)`: the hour's time features
+        `(b, t, .)`, the tile context `(b, context)` and the hour's level features `(b, t, .)`."""
         return torch.cat([times, context[:, None].expand(-1, times.shape[1], -1), levels], -1)
 
 
 def gfs_given(inputs: torch.Tensor) -> torch.Tensor:
-    """The error model's inputs `(..., F)` (`AnomalyNet.error_inputs`, whose last `LEVEL_FEATURES` are the hour's
+    """The MLPs' inputs `(..., F)` (`AnomalyNet.hourly_inputs`, whose last `LEVEL_FEATURES` are the hour's
     `level_features`, the first of them the GFS flag) -> `(...)` bool: GFS was given at that hour."""
     return inputs[..., -LEVEL_FEATURES] > 0.5
 

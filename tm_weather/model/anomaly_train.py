@@ -287,7 +287,7 @@ def fit_error(net: AnomalyNet, held: AnomalyData, config: FitConfig) -> AnomalyN
         for with_gfs in (True, False):
             levels, _ = held.levels(torch.arange(len(held)), torch.full((len(held),), with_gfs))
             e_level, e_cell, _, _ = errors(net, held, with_gfs)
-            inputs.append(net.error_inputs(held.times, context, levels).flatten(0, 1))
+            inputs.append(net.hourly_inputs(held.times, context, levels).flatten(0, 1))
             level.append(e_level.flatten())
             cell.append(e_cell.flatten())
     x = torch.cat(inputs)
