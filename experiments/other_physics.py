@@ -65,7 +65,7 @@ def physics(overrides: dict):
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, required=True, help="folder of the world (written if it has no catalog)")
+    p.add_argument("--out", type=Path, required=True, help="folder of the world (built there unless it holds one with its table)")
     p.add_argument("--seed", type=int, default=0, help="the world's seed")
     p.add_argument("--preset", default="demo", choices=("demo", "full"), help="training preset whose regression "
                    "fit is used (default: demo, what `tm-weather train --catalog` uses without --preset)")
@@ -73,7 +73,10 @@ def main() -> int:
     args = p.parse_args()
     start = datetime.datetime.now(datetime.timezone.utc)
     table = args.out / "world_table.txt"
-    if not (args.out / CATALOG).exists():
+    if not table.exists():
+        if (args.out / CATALOG).exists():
+            p.error(f"{args.out} holds a catalog but no {table.name} (an interrupted build, or another world): "
+                    "give a new --out")
         with physics(OVERRIDES):
             table.parent.mkdir(parents=True, exist_ok=True)
             table.write_text(build_world(args.out, PRESET, args.seed).table())

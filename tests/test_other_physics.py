@@ -50,3 +50,17 @@ def test_a_world_built_under_the_overrides_has_their_physics(tmp_path):
     assert other.sd("noise") == pytest.approx(2 * plain.sd("noise"), rel=0.02)
     assert other.sd("forest") == pytest.approx(2 * plain.sd("forest"), rel=1e-6)
     assert other.sd("elevation") == pytest.approx(plain.sd("elevation"), rel=1e-6)
+
+
+def test_a_folder_with_a_catalog_but_no_world_table_is_refused_untouched(tmp_path, monkeypatch, capsys):
+    """An interrupted build (or another world) in `--out` is named and refused (exit 2), not rebuilt over nor
+    crashed on, and nothing in it changes."""
+    script = load_script()
+    (tmp_path / script.CATALOG).write_text("tiles: []\n")
+    monkeypatch.setattr("sys.argv", ["other_physics.py", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit) as exit_info:
+        script.main()
+    assert exit_info.value.code == 2
+    assert "holds a catalog but no world_table.txt" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [script.CATALOG]
+    assert (tmp_path / script.CATALOG).read_text() == "tiles: []\n"
