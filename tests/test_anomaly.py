@@ -220,6 +220,20 @@ def test_tiny_fit_from_a_catalog_writes_a_card_and_resumes_to_the_same_weights(t
     for k, v in whole.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[k], v, rtol=0, atol=0)
 
+    # the gradient clip: below it the gradients are untouched, bit for bit; at it every step is scaled down
+    unclipped = anomaly_train.fit(train, replace(config, clip_norm=float("inf")), progress=False)
+    for k, v in whole.state_dict().items():
+        torch.testing.assert_close(unclipped.state_dict()[k], v, rtol=0, atol=0)
+    torch.manual_seed(config.seed)
+    start = AnomalyNet(config.model).state_dict()
+    clipped = anomaly_train.fit(train, replace(config, clip_norm=1e-12), progress=False).state_dict()
+
+    def moved(state):
+        return max(float((state[k] - v).abs().max()) for k, v in start.items() if v.is_floating_point()
+                   and not k.startswith("error.") and k not in ("shift", "scale"))
+
+    assert moved(clipped) < 1e-2 * moved(whole.state_dict())
+
 
 def test_train_command_fits_the_anomaly_network_on_a_catalog(tiny, tmp_path, capsys):
     from tm_weather.cli import main
