@@ -124,13 +124,35 @@ def test_clouds_are_bright_and_masked_through_scl(monkeypatch):
     grid = S2.TileGrid.centred(47.0, 8.0)
     lulc = np.full((224, 224), C.CROPS, np.uint8)
     spectra = S2.ClassSpectra.from_real_tiles()
-    scene = S2.make_scene(grid, np.zeros((224, 224)), lulc, np.full((224, 224), 0.5), 290.0, spectra, np.random.default_rng(0))
+    no_snow = np.zeros((224, 224), bool)
+    scene = S2.make_scene(grid, np.zeros((224, 224)), lulc, no_snow, np.full((224, 224), 0.5), 290.0, spectra,
+                          np.random.default_rng(0))
     cloudy = scene.scl == S2.SCL_CLOUD_HIGH
     assert 0.02 < cloudy.mean() < 0.7 and (scene.scl[~cloudy] != S2.SCL_NOT_VEGETATED).all()
     assert scene.s2[1][cloudy].mean() > 2 * scene.s2[1][scene.scl == S2.SCL_VEGETATION].mean()  # blue: clouds bright
     green, dormant = (S2.ClassSpectra.paint(spectra, lulc[:8, :8], np.full((8, 8), 0.5), g) for g in (1.0, 0.0))
     ndvi = lambda s: ((s[7].astype(float) - s[3]) / (s[7].astype(float) + s[3])).mean()  # noqa: E731
     assert ndvi(green) > ndvi(dormant)  # the season shows in the spectra
+
+
+def test_forests_and_towns_show_through_snow_open_land_does_not():
+    """Under snow, a forest pixel is mostly canopy and a town's half its own spectrum (C.SNOW_VISIBLE_SHARE); crops
+    are snow. The LULC and SCL say snow everywhere."""
+    grid = S2.TileGrid.centred(60.0, 25.0)
+    ground = np.full((224, 224), C.CROPS, np.uint8)
+    ground[:, 75:150], ground[:, 150:] = C.TREES, C.BUILT
+    snow, texture = np.ones((224, 224), bool), np.full((224, 224), 0.5)
+    spectra = S2.ClassSpectra.from_real_tiles()
+    scene = S2.make_scene(grid, np.zeros((224, 224)), ground, snow, texture, 265.0, spectra, np.random.default_rng(1))
+    assert (scene.lulc == C.SNOW).all() and (scene.scl == S2.SCL_SNOW).all()
+    white = spectra.paint(np.full((224, 224), C.SNOW, np.uint8), texture, 0.0)
+    bare = spectra.paint(ground, texture, 0.0)
+    assert np.array_equal(scene.s2[:, :, :75], white[:, :, :75])
+    for cols, code in ((slice(75, 150), C.TREES), (slice(150, None), C.BUILT)):
+        share = C.SNOW_VISIBLE_SHARE[code]
+        expected = (1 - share) * white[:, :, cols].astype(float) + share * bare[:, :, cols]
+        assert np.abs(scene.s2[:, :, cols] - expected).max() <= 0.5
+    assert scene.s2[1][:, 75:150].mean() < 0.6 * scene.s2[1][:, :75].mean()  # blue: a snowy forest is darker
 
 
 def test_gfs_files_open_with_eccodes_cfgrib_and_the_project_reader(world):

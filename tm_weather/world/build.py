@@ -105,8 +105,7 @@ def build_world(out: Path, preset: Preset, seed: int, clim: Climatology | None =
                 write_truth(out / "truth" / f"{tile.name}.nc", world.truth_hours, place.truth, truth)
                 day = int((tile.acquired.astype("datetime64[D]") - visit.days[0]).astype(int))
                 snow = world.snow(loc, place)[day][place.inner]
-                lulc = np.where(snow, np.uint8(C.SNOW), place.codes[place.inner])
-                scene = make_scene(place.tile, place.height[place.inner], lulc, place.texture,
+                scene = make_scene(place.tile, place.height[place.inner], place.codes[place.inner], snow, place.texture,
                                    float(clim(loc.lat, loc.lon, tile.acquired)), spectra, tile_rng)
                 tile_files[tile.name] = write_tile(scene, out, tile.name, tile.acquired)
                 centre = truth.reshape(len(truth), -1)[:, truth[0].size // 2 + truth.shape[2] // 2]

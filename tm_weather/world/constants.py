@@ -114,6 +114,12 @@ SNOW_K = -3.0
 #: assumed: snow lies where the day's climate at the point's height plus a patchy field (sd, K) is below freezing.
 SNOW_THRESHOLD_K = 273.15
 SNOW_FIELD = dict(sd=1.5, wavelength_km=(0.3, 20.0))
+#: literature: forest canopies hide most of the snow beneath them from a satellite (snow-covered boreal forest
+#: reflects 0.2-0.3 in the visible against 0.8 for open snow: Klein, Hall and Riggs 1998, Hydrol. Process.
+#: 12:1723-1744), and towns show their roofs, walls and cleared streets through it; share of a snow-covered pixel of
+#: each class that Sentinel-2 still sees as that class (the rest is snow; trees from those figures, built assumed).
+#: Open classes and frozen water are covered whole.
+SNOW_VISIBLE_SHARE = {TREES: 0.7, BUILT: 0.5}
 #: literature: the thermal growing season is where the mean temperature exceeds 5 C (Frich et al. 2002, Climate
 #: Research 19:193-212, index GSL); vegetation greens from GROWING_SEASON_K over GREENING_RANGE_K (assumed).
 GROWING_SEASON_K = 278.15

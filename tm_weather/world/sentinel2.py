@@ -134,12 +134,20 @@ def greenness(climate_k: float) -> float:
     return float(np.clip((climate_k - C.GROWING_SEASON_K) / C.GREENING_RANGE_K, 0.0, 1.0))
 
 
-def make_scene(grid: TileGrid, height: np.ndarray, lulc: np.ndarray, texture: np.ndarray, climate_k: float,
-               spectra: ClassSpectra, rng: np.random.Generator) -> TileRasters:
-    """A scene on `grid`: terrain `height` (m), surface `lulc` (codes, snow included), `texture` (0..1) of the
-    spectra picks, all `(y, x)`; `climate_k` the month's mean temperature (the vegetation's season); clouds in
-    `CLOUDY_SCENE_SHARE` of the scenes."""
-    s2 = spectra.paint(lulc, texture, greenness(climate_k))
+def make_scene(grid: TileGrid, height: np.ndarray, ground: np.ndarray, snow: np.ndarray, texture: np.ndarray,
+               climate_k: float, spectra: ClassSpectra, rng: np.random.Generator) -> TileRasters:
+    """A scene on `grid`: terrain `height` (m), static land cover `ground` (codes), `snow` (bool) where snow lies,
+    `texture` (0..1) of the spectra picks, all `(y, x)`; `climate_k` the month's mean temperature (the vegetation's
+    season); clouds in `CLOUDY_SCENE_SHARE` of the scenes. Snow-covered pixels of the classes in
+    `C.SNOW_VISIBLE_SHARE` are that share their class's spectrum, the rest snow; the LULC and SCL say snow."""
+    lulc = np.where(snow, np.uint8(C.SNOW), ground).astype(np.uint8)
+    season = greenness(climate_k)
+    s2 = spectra.paint(lulc, texture, season)
+    visible = np.zeros(lulc.shape, np.float32)
+    for code, share in C.SNOW_VISIBLE_SHARE.items():
+        visible[snow & (ground == code)] = share
+    if visible.any():
+        s2 = np.round((1 - visible) * s2 + visible * spectra.paint(ground, texture, season)).astype(np.int16)
     scl = np.full(lulc.shape, SCL_VEGETATION, np.uint8)
     scl[np.isin(lulc, (C.BUILT, C.BARE))] = SCL_NOT_VEGETATED
     scl[lulc == C.WATER] = SCL_WATER
