@@ -187,7 +187,7 @@ def fixed_maps(static: torch.Tensor) -> torch.Tensor:
     a Gaussian of `SMOOTH_CELLS`, and the DEM's topographic position (its surroundings, a Gaussian of `TPI_CELLS`,
     minus it; positive in hollows, where cold air pools) and its positive part. Basis maps the U-Net need not
     learn: on the full world's test split these maps plus the raw inputs, weighted per tile-hour, bound the
-    within-tile error at 0.285 K (`benchmarks/field_limit.py`), and as fixed basis maps they took a 1,000-step
+    within-tile error at 0.246 K (`benchmarks/field_limit.py`), and as fixed basis maps they took a 1,000-step
     fit from 0.519 to 0.444 K (BENCHMARKS.md, Field structure)."""
     dem = static[:, DEM_CHANNEL : DEM_CHANNEL + 1]
     tpi = _gaussian(dem, TPI_CELLS) - dem
