@@ -18,7 +18,8 @@ from daily_support import tiny_world
 from tm_weather.climatology import packaged
 from tm_weather.model import anomaly_train
 from tm_weather.errors import InputError
-from tm_weather.model.anomaly import (DEM_CHANNEL, ERROR_SPAN, LEVEL_FEATURES, STATIC_CHANNELS, TIME_FEATURES, AnomalyConfig,
+from tm_weather.lapse import LAPSE_RATE_K_PER_M
+from tm_weather.model.anomaly import (DEM_CHANNEL, DEM_SCALE_M, ERROR_SPAN, LEVEL_FEATURES, STATIC_CHANNELS, TIME_FEATURES, AnomalyConfig,
                                       AnomalyModel, AnomalyNet, Place, ResidualNoise, gfs_given, level_features,
                                       load_anomaly, static_inputs, time_features)
 from tm_weather.tiles import read_tile
@@ -52,7 +53,8 @@ def test_inputs_shapes_and_units():
 
 
 def test_network_shapes_level_plus_zero_mean_anomaly_and_deterministic():
-    """Output = level(t) + an anomaly of zero tile mean, a weighted sum of the tile's basis maps: the level features
+    """Output = level(t) + an anomaly of zero tile mean, the lapse prior over the DEM plus a weighted sum of the tile's
+    basis maps: the level features
     (the day's GFS, the climate) move the tile mean and reweight the maps (the size of the contrasts inside the
     tile), never the maps themselves."""
     torch.manual_seed(0)
@@ -66,8 +68,9 @@ def test_network_shapes_level_plus_zero_mean_anomaly_and_deterministic():
     assert float((other - out).mean((-2, -1)).abs().max()) > 1e-4  # the level: moved
     assert float((anomaly(other) - anomaly(out)).abs().max()) > 1e-4  # the contrasts: reweighted
     maps = net.basis(static)[0].detach().flatten(2).transpose(1, 2)  # (b, cells, K): the tile's basis maps
+    lapse = LAPSE_RATE_K_PER_M * DEM_SCALE_M * anomaly(static[:, None, DEM_CHANNEL])  # (b, 1, h, w) K: the prior
     for field in (out, other):
-        target = anomaly(field).flatten(2).transpose(1, 2)  # (b, cells, t)
+        target = anomaly(field - lapse).flatten(2).transpose(1, 2)  # (b, cells, t)
         fit = maps @ torch.linalg.lstsq(maps, target).solution
         torch.testing.assert_close(fit, target, atol=1e-4, rtol=0)  # in the maps' span, whatever the levels
     torch.manual_seed(0)
@@ -363,6 +366,33 @@ def test_error_model_centres_with_and_without_gfs_and_old_checkpoints_are_refuse
     tensors, meta = read_safetensors(path, "test")
     save_safetensors({**tensors, "error_centre": tensors["error_centre"][0].contiguous()}, path, meta)
     with pytest.raises(InputError, match="old.safetensors.*error_centre \\(2,\\)"):
+        load_anomaly(path)
+
+
+def test_anomaly_is_learned_on_the_lapse_rate_and_older_checkpoints_are_refused(tmp_path):
+    """A network whose maps carry no weight (a fit that learned nothing) still draws a 120 m hill 0.78 K cooler at
+    its top than on the plain: the anomaly is learned on the standard atmosphere's lapse rate; without a DEM it is
+    flat. A checkpoint without the prior in its metadata (learned before it) is refused, naming the file."""
+    from tm_weather.checkpoint_io import read_safetensors, save_safetensors
+
+    torch.manual_seed(0)
+    net = AnomalyNet(SMALL).eval()
+    with torch.no_grad():
+        net.weights[-1].weight.zero_()
+        net.weights[-1].bias.zero_()
+    refl = np.full((12, 224, 224), 0.15, np.float32)
+    times, levels = torch.zeros(1, 1, TIME_FEATURES), torch.zeros(1, 1, LEVEL_FEATURES)
+    field = net(static_inputs(refl, hill())[None], times, levels).detach()[0, 0]
+    assert float(field[28, 28] - field[0, 0]) == pytest.approx(LAPSE_RATE_K_PER_M * 120.0, abs=0.02)
+    flat = net(static_inputs(refl, None)[None], times, levels).detach()[0, 0]
+    assert float(flat.max() - flat.min()) < 1e-6
+    path = tmp_path / "before.safetensors"
+    AnomalyModel(net, ResidualNoise(100.0)).save(path)
+    assert float(load_anomaly(path).net(static_inputs(refl, hill())[None], times, levels)[0, 0, 28, 28]) == \
+        pytest.approx(float(field[28, 28]), abs=1e-3)
+    tensors, meta = read_safetensors(path, "test")
+    save_safetensors(tensors, path, {k: v for k, v in meta.items() if k != "lapse_rate_k_per_m"})
+    with pytest.raises(InputError, match="before.safetensors.*lapse_rate_k_per_m"):
         load_anomaly(path)
 
 

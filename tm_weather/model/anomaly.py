@@ -24,7 +24,12 @@ height) and the context: one gives weights `w_k(t)`,
     anomaly_mean(t) = sum_k w_k(t) B_k - its tile mean        (K)
 
 (the level features tell it how large the day's contrasts are: a land-cover term follows the diurnal range), the
-other gives level(t) (K).
+other gives level(t) (K). The anomaly is learned on a prior: the standard atmosphere's lapse rate over the DEM,
+
+    anomaly_mean(t) = LAPSE_RATE_K_PER_M x (DEM - its tile mean) + sum_k w_k(t) B_k - its tile mean
+
+so a hill is cooler at its top unless the data teach otherwise (a night's inversion does), and a catalog whose
+in-tile height term is small next to its land cover still gets the sign of the DEM right.
 So one pass serves every hour of the day, with or without GFS. A third MLP, the error model, takes the same hourly
 inputs (the context detached) to the standard deviations of the mean's errors at that hour: of its tile level
 (`level_sd`) and of a 40 m cell inside the tile (`cell_sd`); it is fitted after the mean, on train tiles the mean
@@ -52,6 +57,7 @@ from torch import nn
 
 from tm_weather.checkpoint_io import read_safetensors, save_safetensors
 from tm_weather.errors import InputError
+from tm_weather.lapse import LAPSE_RATE_K_PER_M
 
 #: Tile pixels per network cell side: 4 x 10 m = 40 m, the benchmark truth's cell (and finer than most analyses).
 CELL_PX = 4
@@ -161,7 +167,8 @@ class AnomalyNet(nn.Module):
         w = self.weights(hourly)  # (b, t, K)
         level = self.level(hourly)  # (b, t, 1)
         log_sd = self.log_sd(self.hourly_inputs(times, context.detach(), levels))  # (b, t, 2)
-        return torch.einsum("btk,bkyx->btyx", w, maps) + level[..., None], log_sd
+        lapse = LAPSE_RATE_K_PER_M * DEM_SCALE_M * static[:, None, DEM_CHANNEL]  # (b, 1, h, w) K, zero mean
+        return torch.einsum("btk,bkyx->btyx", w, maps) + lapse + level[..., None], log_sd
 
     def log_sd(self, inputs: torch.Tensor) -> torch.Tensor:
         """The error model: inputs `(..., F)` (`hourly_inputs`) -> log sds `(..., 2)` (log K), within `ERROR_SPAN`
@@ -370,7 +377,8 @@ class AnomalyModel:
         """Weights as float16 safetensors (`checkpoint_io.save_safetensors`) with the config and noise model in
         the metadata (and `card`'s entries)."""
         tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in self.net.state_dict().items()}
-        meta = {"config": json.dumps(asdict(self.net.config)), "noise": json.dumps(asdict(self.noise)), **(card or {})}
+        meta = {"config": json.dumps(asdict(self.net.config)), "noise": json.dumps(asdict(self.noise)),
+                "lapse_rate_k_per_m": str(LAPSE_RATE_K_PER_M), **(card or {})}
         save_safetensors(tensors, path, meta)
 
 
@@ -379,6 +387,9 @@ def load_anomaly(path: Path) -> AnomalyModel:
     tensors, meta = read_safetensors(path, "a safetensors anomaly checkpoint (tm-weather train)")
     if "config" not in meta or "noise" not in meta:
         raise InputError(path, "metadata", "'config' and 'noise'", str(sorted(meta)))
+    if meta.get("lapse_rate_k_per_m") != str(LAPSE_RATE_K_PER_M):  # its anomaly was learned on another prior
+        raise InputError(path, "metadata", f"lapse_rate_k_per_m {LAPSE_RATE_K_PER_M}, the prior its anomaly is learned "
+                         "on (retrain: tm-weather train --part anomaly)", meta.get("lapse_rate_k_per_m", "none"))
     net = AnomalyNet(AnomalyConfig(**json.loads(meta["config"])))
     missing = sorted(set(net.state_dict()) - set(tensors))
     if missing:  # e.g. a checkpoint from before the error model: its spread came from elsewhere
