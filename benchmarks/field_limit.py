@@ -1,8 +1,8 @@
-"""What the inputs allow inside the tile (issue 13): a regression checkpoint's within-tile error on the test split,
-split by how much of the tile the Sentinel-2 image shows under snow, beside a bound on any model that is linear
+"""What the inputs allow inside the tile (issue 13): a regression checkpoint's within-tile error on a split
+(default test), grouped by how much of the tile the Sentinel-2 image shows under snow, beside a bound on any model that is linear
 in maps made from the same inputs.
 
-For every test tile-day, every 3rd hour (as `benchmarks/generation.py`), on the truth's 40 m cells:
+For every tile-day of the split, every 3rd hour (as `benchmarks/generation.py`), on the truth's 40 m cells:
 - the truth's within-tile sd (the error of a flat field) and the lapse rate over the DEM;
 - the regression's mean (`--checkpoint`, default the shipped `checkpoints/anomaly-<world>.safetensors`), given GFS;
 - the best fit, separately for each tile and hour, of the truth's anomaly by a linear combination of input maps:
@@ -15,7 +15,7 @@ For every test tile-day, every 3rd hour (as `benchmarks/generation.py`), on the 
 The tiles are grouped by the share of their LULC map (the catalog's, TerraMind class 7) under snow or ice: where
 S-2 sees snow, it does not see the land cover under it.
 
-    .venv/bin/python benchmarks/field_limit.py [--world full] [--catalog CATALOG]
+    .venv/bin/python benchmarks/field_limit.py [--world full] [--catalog CATALOG] [--split test]
 """
 
 from __future__ import annotations
@@ -95,6 +95,8 @@ def main() -> int:
     p.add_argument("--world", default="full", choices=("demo", "full"), help="benchmark world preset (seed 0), "
                    "whose shipped regression checkpoint is scored by default")
     p.add_argument("--catalog", type=Path, help="catalog with a test split (default: the --world world)")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"), help="split to score (default "
+                   "test; train against test tells a network that cannot fit from one that does not generalise)")
     p.add_argument("--checkpoint", type=Path, help="regression checkpoint to score (default: the shipped "
                    "checkpoints/anomaly-<world>.safetensors)")
     args = p.parse_args()
@@ -105,27 +107,27 @@ def main() -> int:
 
         args.catalog = cached_world(args.world) / CATALOG
     catalog = load_catalog(args.catalog)
-    test = anomaly_data(catalog, "test", progress=True)
-    target = anomaly(test)
+    data = anomaly_data(catalog, args.split, progress=True)
+    target = anomaly(data)
     hours = np.arange(0, 24, EVERY)
-    maps = input_maps(test.static)
-    shares = lulc_shares(catalog, test.tile)
+    maps = input_maps(data.static)
+    shares = lulc_shares(catalog, data.tile)
     model = load_anomaly(args.checkpoint or CHECKPOINT_DIR / f"anomaly-{args.world}.safetensors")
     columns = {
         "flat field": per_tile_mse(torch.zeros_like(target), target, hours),
-        "lapse over the DEM": per_tile_mse(lapse(test), target, hours),
-        "regression": per_tile_mse(predict(model.net, test, with_gfs=True), target, hours),
+        "lapse over the DEM": per_tile_mse(lapse(data), target, hours),
+        "regression": per_tile_mse(predict(model.net, data, with_gfs=True), target, hours),
         "linear bound, inputs": linear_bound(maps, target, hours),
     }
     if shares is not None:
         with_lulc = np.concatenate([maps, shares, smooth(shares, SMOOTH_CELLS)], 1)
         columns["linear bound, + true LULC"] = linear_bound(with_lulc, target, hours)
-    snow = shares[:, SNOW_CLASS - 1].mean((1, 2)) if shares is not None else np.zeros(len(test))
+    snow = shares[:, SNOW_CLASS - 1].mean((1, 2)) if shares is not None else np.zeros(len(data))
     groups = [(label, (snow >= lo) & (snow < hi)) for label, lo, hi in GROUPS] if shares is not None else []
-    groups.append(("all test tile-days", np.ones(len(test), bool)))
+    groups.append((f"all {args.split} tile-days", np.ones(len(data), bool)))
 
-    print(f"{args.catalog}: {len(test)} test tile-days, every {EVERY} h; spatial RMSE (K) of the within-tile anomaly; "
-          f"regression: {model.sha256[:12]}")
+    print(f"{args.catalog}: {len(data)} {args.split} tile-days, every {EVERY} h; spatial RMSE (K) of the within-tile "
+          f"anomaly; regression: {model.sha256[:12]}")
     print(f"{'tiles':<28}{'n':>5}{'share of SSE':>14}" + "".join(f"{c:>28}" for c in columns))
     model_mse = columns["regression"]
     for label, m in groups:
