@@ -12,10 +12,14 @@ For every tile-day of the split, every 3rd hour (as `benchmarks/generation.py`),
   unless it is non-linear in them; the same fit with the catalog's LULC class shares added shows what a perfect
   land-cover map would add.
 
+With `--shared`, the same maps with coefficients shared across tiles, one set per local solar hour and snow group,
+fitted by least squares on the train split: the linear model a network could learn from the inputs' maps alone.
+Between it and the per-tile-hour bound lies what the coefficients vary by from tile to tile.
+
 The tiles are grouped by the share of their LULC map (the catalog's, TerraMind class 7) under snow or ice: where
 S-2 sees snow, it does not see the land cover under it.
 
-    .venv/bin/python benchmarks/field_limit.py [--world full] [--catalog CATALOG] [--split test]
+    .venv/bin/python benchmarks/field_limit.py [--world full] [--catalog CATALOG] [--split test] [--shared]
 """
 
 from __future__ import annotations
@@ -84,6 +88,54 @@ def linear_bound(maps: np.ndarray, target: torch.Tensor, hours: np.ndarray) -> n
     return out
 
 
+def local_hours(data) -> np.ndarray:
+    """Each tile-day's local solar hours `(n, 24)` int 0..23, from the network's time features (`time_features`:
+    the first harmonic of the local hour is columns 0 and 1)."""
+    angle = np.arctan2(data.times[..., 0].numpy(), data.times[..., 1].numpy())
+    return np.round(angle / (2 * np.pi) * 24).astype(int) % 24
+
+
+def snow_groups(shares: np.ndarray | None, n: int) -> np.ndarray:
+    """Each tile-day's index `(n,)` into `GROUPS` by its LULC map's snow share (all 0 without LULC)."""
+    if shares is None:
+        return np.zeros(n, int)
+    snow = shares[:, SNOW_CLASS - 1].mean((1, 2))
+    return np.digitize(snow, [lo for _, lo, _ in GROUPS[1:]])
+
+
+def demeaned(maps: np.ndarray) -> np.ndarray:
+    """Maps `(n, F, h, w)` -> `(n, F, h * w)`, each minus its tile mean."""
+    a = maps.reshape(*maps.shape[:2], -1)
+    return a - a.mean(2, keepdims=True)
+
+
+def shared_fit(maps: np.ndarray, target: torch.Tensor, keys: np.ndarray) -> dict[int, np.ndarray]:
+    """Least-squares coefficients `(F,)` of the truth anomaly `target` `(n, 24, h, w)` on the tiles' `maps` `(n, F,
+    h, w)`, one set per key of `keys` `(n, 24)` int, over every hour of every tile-day whose truth is whole."""
+    a, y = demeaned(maps), target.reshape(*target.shape[:2], -1).numpy()
+    ata: dict[int, np.ndarray] = {}
+    aty: dict[int, np.ndarray] = {}
+    for i in range(len(a)):
+        gram = a[i] @ a[i].T
+        for h in np.flatnonzero(np.isfinite(y[i]).all(1)):
+            k = int(keys[i, h])
+            ata[k] = ata.get(k, 0) + gram
+            aty[k] = aty.get(k, 0) + a[i] @ y[i, h]
+    return {k: np.linalg.lstsq(ata[k], aty[k], rcond=None)[0] for k in ata}
+
+
+def shared_mse(coef: dict[int, np.ndarray], maps: np.ndarray, target: torch.Tensor, keys: np.ndarray,
+               hours: np.ndarray) -> np.ndarray:
+    """Mean squared within-tile error `(n,)` K^2 at the scored `hours` of the shared coefficients `coef`
+    (`shared_fit`; a key never fitted predicts a flat field) on `maps` against `target` `(n, 24, h, w)`."""
+    a, y = demeaned(maps), target.reshape(*target.shape[:2], -1).numpy()
+    out = np.zeros(len(a))
+    for i in range(len(a)):
+        err = [y[i, h] - (coef[keys[i, h]] @ a[i] if keys[i, h] in coef else 0.0) for h in hours]
+        out[i] = float(np.nanmean(np.square(err)))
+    return out
+
+
 def per_tile_mse(pred: torch.Tensor, target: torch.Tensor, hours: np.ndarray) -> np.ndarray:
     """Mean squared within-tile error `(n,)` K^2 of `pred` against `target` `(n, 24, h, w)` at the scored hours."""
     p = pred[:, hours] - pred[:, hours].mean((-2, -1), keepdim=True)
@@ -99,6 +151,8 @@ def main() -> int:
                    "test; train against test tells a network that cannot fit from one that does not generalise)")
     p.add_argument("--checkpoint", type=Path, help="regression checkpoint to score (default: the shipped "
                    "checkpoints/anomaly-<world>.safetensors)")
+    p.add_argument("--shared", action="store_true", help="also the maps with coefficients shared across tiles "
+                   "(per local hour and snow group), fitted on the train split (reads it: minutes more)")
     args = p.parse_args()
     torch.set_num_threads(1)
     if args.catalog is None:
@@ -122,8 +176,14 @@ def main() -> int:
     if shares is not None:
         with_lulc = np.concatenate([maps, shares, smooth(shares, SMOOTH_CELLS)], 1)
         columns["linear bound, + true LULC"] = linear_bound(with_lulc, target, hours)
-    snow = shares[:, SNOW_CLASS - 1].mean((1, 2)) if shares is not None else np.zeros(len(data))
-    groups = [(label, (snow >= lo) & (snow < hi)) for label, lo, hi in GROUPS] if shares is not None else []
+    group = snow_groups(shares, len(data))
+    if args.shared:
+        train = anomaly_data(catalog, "train", progress=True)
+        train_keys = local_hours(train) * len(GROUPS) + snow_groups(lulc_shares(catalog, train.tile), len(train))[:, None]
+        coef = shared_fit(input_maps(train.static), anomaly(train), train_keys)
+        keys = local_hours(data) * len(GROUPS) + group[:, None]
+        columns["linear, shared (train fit)"] = shared_mse(coef, maps, target, keys, hours)
+    groups = [(label, group == g) for g, (label, _, _) in enumerate(GROUPS)] if shares is not None else []
     groups.append((f"all {args.split} tile-days", np.ones(len(data), bool)))
 
     print(f"{args.catalog}: {len(data)} {args.split} tile-days, every {EVERY} h; spatial RMSE (K) of the within-tile "
