@@ -29,7 +29,7 @@ from tm_weather.world.build import build_world
 from tm_weather.world.era5_fit import fit_era5
 from tm_weather.world.gfs import MESSAGES, error_sd
 from tm_weather.world.layout import plan
-from tm_weather.world.physics import TERMS
+from tm_weather.world.physics import TERMS, WITHIN_TILE_TERMS
 from tm_weather.world.presets import PRESETS
 from tm_weather.world.report import Scores
 from tm_weather.world import sentinel2 as S2
@@ -42,9 +42,26 @@ def digests(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> tuple[Path, Scores]:
-    """The tiny world for seed 0: (folder, test-split scores)."""
+    """The tiny world for seed 0: (folder, test-split scores); its test tiles' terms in the folder's sibling
+    `terms` (outside it, so that its bytes are the CLI's)."""
     out = tmp_path_factory.mktemp("world") / "seed0"
-    return out, build_world(out, PRESETS["tiny"], 0)
+    return out, build_world(out, PRESETS["tiny"], 0, terms_dir=out.parent / "terms")
+
+
+def test_kept_terms_add_up_to_the_truth_inside_each_test_tile(world):
+    out, _ = world
+    catalog = load_catalog(out / "catalog.yaml")
+    test = catalog.splits["test"].tiles
+    assert test and sorted(p.stem for p in (out.parent / "terms").glob("*.npz")) == sorted(test)
+    for name in test:
+        kept = np.load(out.parent / "terms" / f"{name}.npz")
+        assert sorted(kept.files) == sorted(["hours", *WITHIN_TILE_TERMS])
+        with xr.open_dataset(out / "truth" / f"{name}.nc") as ds:
+            truth = ds["t2m"].values
+            assert (kept["hours"].astype("datetime64[h]") == ds["time"].values.astype("datetime64[h]")).all()
+        inside = sum(kept[k] for k in WITHIN_TILE_TERMS)
+        error = (inside - inside.mean((1, 2), keepdims=True)) - (truth - truth.mean((1, 2), keepdims=True))
+        assert np.abs(error).max() < 0.01, name  # the truth file is packed at 0.01 K
 
 
 def test_cli_same_seed_same_bytes_other_seed_different_and_table_printed(world, tmp_path):

@@ -27,7 +27,7 @@ from tm_weather.world.fields import EvolvingField, ar1_series
 from tm_weather.world.gfs import PRMSL_PA_PER_K, RH_PERCENT_PER_K, GFSGrid, GFSWriter, error_sd, gfs_path
 from tm_weather.world.landscape import Landscape, Region, grid_cells, truth_surface
 from tm_weather.world.layout import Layout, Location, TileSpec, Visit, plan
-from tm_weather.world.physics import SURFACE_TERMS, TERMS, continentality, synoptic_scale, t2m_terms
+from tm_weather.world.physics import SURFACE_TERMS, TERMS, WITHIN_TILE_TERMS, continentality, synoptic_scale, t2m_terms
 from tm_weather.world.presets import SPLITS, Preset
 from tm_weather.world.report import REPORT_LEADS, Scores
 from tm_weather.world.sentinel2 import PIXEL_M, TILE_SIZE, ClassSpectra, TileGrid, draw_texture, make_scene, write_tile
@@ -78,9 +78,11 @@ class Place:
         return slice(m, m + TILE_SIZE), slice(m, m + TILE_SIZE)
 
 
-def build_world(out: Path, preset: Preset, seed: int, clim: Climatology | None = None) -> Scores:
+def build_world(out: Path, preset: Preset, seed: int, clim: Climatology | None = None,
+                terms_dir: Path | None = None) -> Scores:
     """Write the world for `preset` and `seed` under `out` (created) with climatology `clim` (default: the
-    packaged ERA5 copy); return the test-split scores."""
+    packaged ERA5 copy); return the test-split scores. With `terms_dir`, also write there each test tile's truth
+    terms that vary inside the tile (`write_terms`), for `benchmarks/field_terms.py`."""
     out = Path(out)
     clim = clim or packaged()
     layout_rng, land_rng, tile_rng, weather_rng, noise_rng, gfs_rng = (
@@ -103,6 +105,8 @@ def build_world(out: Path, preset: Preset, seed: int, clim: Climatology | None =
                 loc, place = layout.locations[tile.location], places[tile.location]
                 truth, terms = world.truth(loc, place, noise_rng)
                 write_truth(out / "truth" / f"{tile.name}.nc", world.truth_hours, place.truth, truth)
+                if terms_dir is not None and loc.split == "test":
+                    write_terms(Path(terms_dir) / f"{tile.name}.npz", world.truth_hours, terms, truth.shape)
                 day = int((tile.acquired.astype("datetime64[D]") - visit.days[0]).astype(int))
                 snow = world.snow(loc, place)[day][place.inner]
                 scene = make_scene(place.tile, place.height[place.inner], place.codes[place.inner], snow, place.texture,
@@ -118,6 +122,15 @@ def build_world(out: Path, preset: Preset, seed: int, clim: Climatology | None =
     _write_stations(out, layout, stations, noise_rng)
     _write_catalog(out, preset, layout, tile_files)
     return scores
+
+
+def write_terms(path: Path, hours: np.ndarray, terms: dict[str, np.ndarray], shape: tuple[int, int, int]) -> None:
+    """Save a tile's `WITHIN_TILE_TERMS` of `terms` (each `(hour, cell)` or broadcastable) as float32 `(hour, y,
+    x)` K on its truth grid (`shape`), with `hours` `(hour,)` datetime64[h] as int64, to npz `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {k: np.broadcast_to(terms[k], (shape[0], shape[1] * shape[2])).reshape(shape).astype(np.float32)
+              for k in WITHIN_TILE_TERMS}
+    np.savez(path, hours=np.asarray(hours, "datetime64[h]").astype(np.int64), **arrays)
 
 
 @dataclass

@@ -20,6 +20,8 @@ from tm_weather.world import constants as C
 #: The terms, in the order they are reported.
 TERMS = ("climate", "diurnal", "synoptic", "elevation", "pooling", "water", "coast", "urban", "forest", "bare", "snow",
          "noise")
+#: The terms that vary inside a tile (the climate and the synoptic weather are taken at the tile's centre).
+WITHIN_TILE_TERMS = tuple(t for t in TERMS if t not in ("climate", "synoptic"))
 #: What the surface adds beyond the lapse rate over the DEM: the land-cover, snow and pooling terms that S-2 and
 #: the DEM show (the oracle adds these, minus GFS's grid-scale versions).
 SURFACE_TERMS = ("pooling", "water", "coast", "urban", "forest", "bare", "snow")
