@@ -54,6 +54,12 @@ def scored_hours(catalog, data: AnomalyData) -> tuple[np.ndarray, np.ndarray]:
     return at, every
 
 
+def run_line() -> str:
+    """The machine, torch and command a benchmark's printed numbers came from (one thread, as these scripts set)."""
+    return (f"machine: {platform.machine()} {platform.processor() or ''}, torch {torch.__version__}, 1 thread; "
+            f"command: {' '.join(sys.argv)}")
+
+
 def anomaly(data: AnomalyData) -> torch.Tensor:
     """The truth minus its tile mean `(n, 24, h, w)` K (NaN where the truth is)."""
     return data.truth - data.truth.nanmean((-2, -1), keepdim=True)
@@ -209,8 +215,7 @@ def main() -> int:
               f"spread {float(spread):.3f} K, ensemble-mean error {float(err):.3f} K, spread-skill {float(spread / err):.2f}")
     sd, trip = pattern_round_trip(truth - mean)
     print(f"the network's residual through the t2m_field (pattern) tokenizer: sd {sd:.3f} K, round-trip RMSE {trip:.3f} K")
-    print(f"\nmachine: {platform.machine()} {platform.processor() or ''}, torch {torch.__version__}, 1 thread; "
-          f"command: {' '.join(sys.argv)}")
+    print(f"\n{run_line()}")
     return 0
 
 

@@ -25,8 +25,6 @@ S-2 sees snow, it does not see the land cover under it.
 from __future__ import annotations
 
 import argparse
-import platform
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +33,7 @@ import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
-from field import EVERY, anomaly, lapse
+from field import EVERY, anomaly, lapse, run_line
 from tm_weather.catalog import load_catalog
 from tm_weather.model import CHECKPOINT_DIR
 from tm_weather.model.anomaly import CELL_PX, SMOOTH_CELLS, fixed_maps, load_anomaly
@@ -197,8 +195,7 @@ def main() -> int:
     bound = np.sqrt(columns["linear bound, inputs"].mean())
     print(f"target 0.5x lapse: {0.5 * lapse_all:.3f} K; the linear bound on the inputs: {bound:.3f} K "
           f"({bound / lapse_all:.2f}x lapse); the regression: {np.sqrt(model_mse.mean()) / lapse_all:.2f}x")
-    print(f"\nmachine: {platform.machine()} {platform.processor() or ''}, torch {torch.__version__}, 1 thread; "
-          f"command: {' '.join(sys.argv)}")
+    print(f"\n{run_line()}")
     return 0
 
 

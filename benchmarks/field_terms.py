@@ -19,8 +19,6 @@ Grouped by the share of the catalog's LULC map under snow, as `benchmarks/field_
 from __future__ import annotations
 
 import argparse
-import platform
-import sys
 import tempfile
 from pathlib import Path
 
@@ -28,7 +26,7 @@ import numpy as np
 import torch
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
-from field import EVERY, anomaly
+from field import EVERY, anomaly, run_line
 from field_limit import GROUPS, lulc_shares, snow_groups
 from tm_weather.catalog import load_catalog
 from tm_weather.model import CHECKPOINT_DIR
@@ -104,8 +102,7 @@ def main() -> int:
         for j, term in enumerate(WITHIN_TILE_TERMS):
             tt, proj, rt = sums[g, j]
             print(f"{term:<12}{np.sqrt(tt / cells[g]):>12.3f}{proj / error_ss[g]:>24.2f}{rt / max(tt, 1e-12):>10.2f}")
-    print(f"\nmachine: {platform.machine()} {platform.processor() or ''}, torch {torch.__version__}, 1 thread; "
-          f"command: {' '.join(sys.argv)}")
+    print(f"\n{run_line()}")
     return 0
 
 
