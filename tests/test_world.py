@@ -172,6 +172,23 @@ def test_forests_and_towns_show_through_snow_open_land_does_not():
     assert scene.s2[1][:, 75:150].mean() < 0.6 * scene.s2[1][:, :75].mean()  # blue: a snowy forest is darker
 
 
+def test_a_lake_under_snow_acts_as_snow_covered_land():
+    """Ice and snow cut water off from the air: on a day under snow the water and coast terms vanish, on a day
+    without snow they damp the diurnal cycle (a cooler afternoon over water) and carry the season's lag."""
+    from tm_weather.climatology import packaged
+    from tm_weather.world.physics import Surface, t2m_terms
+
+    one = np.ones(1)
+    surface = Surface(water=one, trees=0 * one, built=0 * one, bare=0 * one, coast=one, pool=0 * one,
+                      snow=np.array([[0.0], [1.0]]), height=0 * one)
+    times = np.array(["2020-03-10T12", "2020-03-11T12"], dtype="datetime64[h]")  # 12 UTC: afternoon at 30 E
+    terms = t2m_terms(times, np.array([60.0]), np.array([30.0]), packaged(), np.zeros((2, 1)), one, surface,
+                      np.array([0, 1]))
+    assert terms["water"][0, 0] < -0.5 and terms["coast"][0, 0] < 0  # open water: a damped afternoon
+    assert terms["water"][1, 0] == 0 and terms["coast"][1, 0] == 0  # frozen and white: land under snow
+    assert terms["snow"][1, 0] == C.SNOW_K
+
+
 def test_gfs_files_open_with_eccodes_cfgrib_and_the_project_reader(world):
     out, _ = world
     files = sorted((out / "cache" / "gfs").rglob("gfs.t*z.pgrb2.0p25.f0[0-9][0-9]"))

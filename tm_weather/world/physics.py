@@ -120,7 +120,9 @@ def t2m_terms(
     climate = clim(lat[None], lon[None], t[:, None])
     lag = clim(lat[None], lon[None], t[:, None] - np.timedelta64(int(C.WATER_LAG_DAYS * 24), "h")) - climate
     diurnal = diurnal_range(lat[None], doy, factor[None], snow) * (1 + diurnal_error) * diurnal_shape(local)
-    damp = (C.WATER_DIURNAL_RATIO - 1) * diurnal + C.WATER_LAG_WEIGHT * lag
+    # Ice and the snow on it cut a lake off from the air (FLake's ice and snow layers: Mironov et al. 2010, Boreal
+    # Env. Res. 15:218-230): where snow lies, water acts as snow-covered land, and its coast loses its breeze.
+    damp = ((C.WATER_DIURNAL_RATIO - 1) * diurnal + C.WATER_LAG_WEIGHT * lag) * (1 - snow)
     night, day = night_weight(local), day_weight(local)
     return {
         "climate": np.broadcast_to(climate, diurnal.shape),
