@@ -117,6 +117,9 @@ def main() -> int:
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="bfloat16 autocast (default: on for CUDA, off on the CPU)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--latency", action=argparse.BooleanOptionalAction, default=True,
+                   help="also the generation latency (default on; it reads a real tile through rasterio, so a "
+                        "machine with only torch, numpy and pyproj runs --no-latency)")
     p.add_argument("--out", type=Path, default=Path("runs/bench-throughput"))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -126,14 +129,15 @@ def main() -> int:
     model = MultiModalTransformer(SIZES[args.size]).to(device)
     tokens, present = random_tokens(4 * args.batch, torch.Generator().manual_seed(0))
     throughput = training_throughput(model, tokens, present, args.batch, args.steps, args.warmup, autocast=bf16)
-    latency = generation_latency(model, args.members, args.repeat, autocast=bf16)
+    latency = generation_latency(model, args.members, args.repeat, autocast=bf16) if args.latency else None
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {args.threads} torch thread(s)"
     result = {"size": args.size, "parameters": model.num_parameters(), "device": name, "bf16": bf16,
               "batch": args.batch, "steps": args.steps, "train_samples_per_s": throughput,
               "members": args.members, "generation_latency_s": latency, "torch": torch.__version__,
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    generation = "not measured" if latency is None else f"{latency:.3f} s for one tile x {args.members} members"
     print(f"{args.size} ({result['parameters']:,} parameters) on {name}, bf16 {bf16}: training {throughput:.1f} "
-          f"samples/s (batch {args.batch}), generation {latency:.3f} s for one tile x {args.members} members")
+          f"samples/s (batch {args.batch}), generation {generation}")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"throughput-{args.size}-{device.type}.json").write_text(json.dumps(result, indent=2) + "\n")
     return 0
