@@ -274,6 +274,10 @@ def test_shipped_card_matches(shipped):
 
 
 @needs_shipped_regression
+@pytest.mark.xfail(strict=True, reason="known defect of the shipped fit 2cb118702c7f (BENCHMARKS.md, Field structure, "
+                   "'A lake under snow'): by day it draws a bare hill only 0.12 K cooler at its top, not the lapse "
+                   "rate's 0.78 K (correlation with the height -0.17); fits of the same recipe differ by about 1 K "
+                   "here. strict: a fit that passes must drop this mark")
 def test_shipped_network_follows_the_dem_by_day(shipped):
     """A hill on a uniform plain at 13 h local time: colder where higher (the lapse rate's sign)."""
     _, model = shipped
