@@ -66,7 +66,7 @@ class TrainPreset:
 
 
 PRESETS = {
-    "demo": TrainPreset(size="tiny", steps=600, batch=16, lr=2e-3, regression=FitConfig(steps=1000)),
+    "demo": TrainPreset(size="tiny", steps=600, batch=16, lr=2e-3, regression=FitConfig(steps=1000, relief_steps=750)),
     "full": TrainPreset(size="tiny", steps=3000, batch=16, lr=2e-3, world="full", val_every=500,
                         regression=FitConfig(steps=4000)),
     "base": TrainPreset(size="base", steps=20000, batch=64, lr=3e-4, world="full", val_every=1000, threads=16,

@@ -15,8 +15,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train the regression network and the shared transformer on a catalog (default: the benchmark world)",
         description="Fit the regression network (S-2, DEM, place, time and the GFS input or, without it, ERA5's "
-        "monthly climate -> the field's mean: its tile level and within-tile anomaly on the tiles' 40 m cells) and "
-        "its residual noise on the catalog's train and val splits (resuming from the run folder's anomaly-last.pt); "
+        "monthly climate -> the field's mean: its tile level and within-tile anomaly on the tiles' 40 m cells), its "
+        "relief stage (while the sun is up, relief beyond the catalog's is drawn by the lapse rate), its error model "
+        "and residual noise on the catalog's train and val splits (resuming from the run folder's anomaly-last.pt "
+        "and anomaly-relief.pt); "
         "then tokenize the splits (Sentinel-2, DEM, LULC, NDVI, truth T2M fields, hourly profiles and their "
         "residuals from the regression, GFS series), train the transformer by correlation learning with Lightning "
         "(resuming from the run folder's last.ckpt), and write the checkpoints and their model cards.",

@@ -29,7 +29,11 @@ other gives level(t) (K). The anomaly is learned on a prior: the standard atmosp
     anomaly_mean(t) = LAPSE_RATE_K_PER_M x (DEM - its tile mean) + sum_k w_k(t) B_k - its tile mean
 
 so a hill is cooler at its top unless the data teach otherwise (a night's inversion does), and a catalog whose
-in-tile height term is small next to its land cover still gets the sign of the DEM right.
+in-tile height term is small next to its land cover still gets the sign of the DEM right. A prior on the start is
+not enough where the data hardly pin the height term down: the night's cold pools leaked into the day through the
+shared basis maps. So after the fit a relief stage (`anomaly_train.fit_relief`) trains the hourly weights further
+with a penalty on how the anomaly answers random relief added to the DEM beyond the lapse rate, weighted by
+`daylight` (the sun heats the ground and mixes the air by day; a cold pool forms when it is down).
 So one pass serves every hour of the day, with or without GFS. A third MLP, the error model, takes the same hourly
 inputs (the context detached) to the standard deviations of the mean's errors at that hour: of its tile level
 (`level_sd`) and of a 40 m cell inside the tile (`cell_sd`); it is fitted after the mean, on train tiles the mean
@@ -197,11 +201,11 @@ def fixed_maps(static: torch.Tensor) -> torch.Tensor:
     within-tile error at 0.246 K (`benchmarks/field_limit.py`), and as fixed basis maps they took a 1,000-step
     fit from 0.519 to 0.444 K (BENCHMARKS.md, Field structure)."""
     dem = static[:, DEM_CHANNEL : DEM_CHANNEL + 1]
-    tpi = _gaussian(dem, TPI_CELLS) - dem
-    return torch.cat([_gaussian(static[:, : DEM_CHANNEL + 1], SMOOTH_CELLS), tpi, tpi.clamp_min(0)], 1)
+    tpi = gaussian_smooth(dem, TPI_CELLS) - dem
+    return torch.cat([gaussian_smooth(static[:, : DEM_CHANNEL + 1], SMOOTH_CELLS), tpi, tpi.clamp_min(0)], 1)
 
 
-def _gaussian(x: torch.Tensor, sigma: float) -> torch.Tensor:
+def gaussian_smooth(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Maps `(b, c, h, w)` smoothed by a separable Gaussian of `sigma` cells (truncated at 3 sigma), the edges
     replicated (scipy.ndimage's mode "nearest"; in torch so that it batches and runs where the network runs)."""
     r = int(3 * sigma)
@@ -270,6 +274,24 @@ def time_features(times: np.ndarray, lat: float, lon: float) -> torch.Tensor:
     cols = [np.sin(local), np.cos(local), np.sin(2 * local), np.cos(2 * local), np.sin(season), np.cos(season),
             hemi * np.sin(season), hemi * np.cos(season), np.full_like(hours, lat / 90.0)]
     return torch.from_numpy(np.stack(cols, -1).astype(np.float32))
+
+
+#: The Earth's obliquity (degrees): the amplitude of the sun's declination over the year.
+OBLIQUITY_DEG = 23.44
+
+
+def daylight(times: torch.Tensor) -> torch.Tensor:
+    """Time features `(..., TIME_FEATURES)` (`time_features`) -> `(...)`: the sine of the sun's elevation at the
+    tile at that hour, 0 while it is down; the share of the day's strongest surface heating, which mixes the air
+    near the ground. Written here rather than taken from a solar-position library (pvlib): it needs only what the
+    time features hold, to about 1 degree: the declination OBLIQUITY_DEG x sin(2 pi (doy - 81) / 365.25) (Cooper
+    1969) and the hour angle from the local solar hour."""
+    spring = 2 * np.pi * 81 / 365.25
+    sin_dec = np.sin(np.radians(OBLIQUITY_DEG)) * (times[..., 4] * np.cos(spring) - times[..., 5] * np.sin(spring))
+    cos_dec = (1 - sin_dec**2).clamp_min(0.0).sqrt()
+    lat = torch.deg2rad(times[..., 8] * 90.0)
+    cos_hour_angle = -times[..., 1]  # the local solar hour's phase is 0 at midnight, the hour angle's at noon
+    return (lat.sin() * sin_dec + lat.cos() * cos_dec * cos_hour_angle).clamp_min(0.0)
 
 
 @dataclass(frozen=True)

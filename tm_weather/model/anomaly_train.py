@@ -8,6 +8,10 @@ noise model, resumable, with a progress bar and a model card.
        AdamW + cosine schedule on random tile-days (the 8 flips and quarter turns, the DEM dropped
        from `dem_dropout` of them, GFS withheld from `gfs_dropout` of them), state saved every `save_every` steps
        to `<run>/anomaly-last.pt` (resume)
+    -> `fit_relief`: the relief prior: only the hourly weights of the basis maps are trained further, on the same
+       loss + `RELIEF_WEIGHT` x the squared departure from the lapse rate of the mean's response to random relief
+       added to the DEM (`relief_departure`): where the data show no height term beyond the lapse rate (the full
+       world by day), relief the catalog never had is drawn by the lapse rate; state in `<run>/anomaly-relief.pt`
     -> `fit_error`: the error model on the held-out tiles' errors, with GFS and without; `ResidualNoise.fit` on
        their residuals -> `anomaly-<preset>.safetensors` + `.yaml` (the card, with the val split's scores)
 
@@ -34,8 +38,10 @@ from tqdm import tqdm
 
 import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.errors import InputError
-from tm_weather.model.anomaly import (DEM_CHANNEL, AnomalyConfig, AnomalyModel, AnomalyNet, Place, ResidualNoise, gfs_given,
-                                      level_features, static_inputs, time_features)
+from tm_weather.lapse import LAPSE_RATE_K_PER_M
+from tm_weather.model.anomaly import (DEM_CHANNEL, DEM_SCALE_M, AnomalyConfig, AnomalyModel, AnomalyNet, Place, ResidualNoise,
+                                      daylight, gaussian_smooth, gfs_given, level_features, static_inputs,
+                                      time_features)
 
 
 #: The one-cycle schedule's shortest run: a warm-up and a decay of at least two steps each.
@@ -52,6 +58,18 @@ WITHIN_WEIGHT = 15.0
 #: 1,000 steps inside the tile; EXPERIMENTS.md, Other physics). Below the limit the gradients are multiplied by
 #: exactly 1, so fits that never reach it are unchanged bit for bit.
 CLIP_NORM = 1000.0
+#: The relief prior's weight against the data in `fit_relief` (the squared departure from the lapse rate, K^2, as
+#: the within-tile error's weight `WITHIN_WEIGHT`: a relief the catalog never had counts as a within-tile truth).
+#: The full world's relief inside a tile is a 0.09 K term with a strong night signal (cold pools: +2.1 K per 100 m
+#: above the lapse rate at 02-04 h local, correlation +0.40) and none by day (+0.1 K per 100 m, +0.03); fitted
+#: without it, the night's response leaked into the day through the shared basis maps, and fits of the same recipe
+#: drew a bare 120 m hill at 13 h anywhere from 1.9 K cooler to 0.5 K warmer at its top than its foot (the lapse
+#: rate gives 0.78 K). BENCHMARKS.md, Field structure, "The relief prior".
+RELIEF_WEIGHT = 15.0
+#: The random relief of `random_relief`: Gaussian-smoothed white noise of sigma (cells) and sd (hm) drawn
+#: uniformly from these ranges: 60-480 m wide and 20-150 m high on 40 m cells.
+RELIEF_SIGMA_CELLS = (1.5, 12.0)
+RELIEF_SD_HM = (0.2, 1.5)
 
 
 @dataclass(frozen=True)
@@ -61,7 +79,8 @@ class FitConfig:
     also serves a user without a forecast: the climate is then its base), checkpoint interval, seed, the share
     of the train split's tiles held out of the mean's fit for the error model (`holdout`; at least one tile) and
     the error model's full-batch steps (`error_steps`), threads, the within-tile error's weight in the loss
-    (`within_weight`, `fit_loss`) and the gradient norm's clip (`clip_norm`, `CLIP_NORM`)."""
+    (`within_weight`, `fit_loss`), the gradient norm's clip (`clip_norm`, `CLIP_NORM`), and the relief stage's
+    steps, learning rate and prior weight (`fit_relief`; `relief_steps` 0: no relief stage)."""
 
     steps: int
     batch: int = 8
@@ -76,11 +95,15 @@ class FitConfig:
     threads: int = 1
     within_weight: float = WITHIN_WEIGHT
     clip_norm: float = CLIP_NORM
+    relief_steps: int = 3000
+    relief_lr: float = 5e-3
+    relief_weight: float = RELIEF_WEIGHT
     model: AnomalyConfig = AnomalyConfig()
 
     def __post_init__(self):
-        if self.steps < MIN_STEPS or self.batch < 1:
-            raise ValueError(f"a fit needs at least {MIN_STEPS} steps and a batch of 1: {self}")
+        if self.steps < MIN_STEPS or self.batch < 1 or 0 < self.relief_steps < MIN_STEPS:
+            raise ValueError(f"a fit needs at least {MIN_STEPS} steps (a relief stage 0 or at least {MIN_STEPS}) and "
+                             f"a batch of 1: {self}")
 
 
 @dataclass
@@ -191,40 +214,141 @@ def fit(train: AnomalyData, config: FitConfig, state_path: Path | None = None, p
     net = AnomalyNet(config.model)
     net.standardise(train.static)
     mean_parameters = [p for name, p in net.named_parameters() if not name.startswith("error.")]
-    opt = torch.optim.AdamW(mean_parameters, lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=config.steps,
-                                                pct_start=max(0.05, 3 / config.steps))
     gen = torch.Generator().manual_seed(config.seed)
-    start = 0
-    if state_path and Path(state_path).exists():
-        state = torch.load(state_path, weights_only=False)
-        net.load_state_dict(state["net"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        gen.set_state(state["gen"])
-        start = state["step"]
+
+    def batch_loss() -> tuple[torch.Tensor, dict[str, str]]:
+        static, times, levels, target = draw_batch(train, config, gen)
+        loss = fit_loss(net(static, times, levels), target, config.within_weight)
+        return loss, {"loss": f"{float(loss.detach()):.4f} K^2"}
+
+    return optimise(net, mean_parameters, config.steps, config.lr, config, gen, state_path, "anomaly network", progress,
+                    batch_loss)
+
+
+def optimise(net: AnomalyNet, parameters: list[torch.Tensor], steps: int, lr: float, config: FitConfig,
+             gen: torch.Generator, state_path: Path | None, desc: str, progress: bool, batch_loss) -> AnomalyNet:
+    """The loop `fit` and `fit_relief` share: AdamW (`config.weight_decay`) on `parameters` with a one-cycle
+    schedule peaking at `lr` over `steps` steps of `batch_loss()` -> (loss, progress-bar fields), gradients clipped
+    to `config.clip_norm`; resumed from `state_path` when it exists (with `gen`, the batches' random state) and
+    saved there every `config.save_every` steps and at the end."""
+    opt = torch.optim.AdamW(parameters, lr=lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=max(0.05, 3 / steps))
+    start = load_state(state_path, net, opt, sched, gen)
     net.train()
-    bar = tqdm(range(start, config.steps), desc="anomaly network", initial=start, total=config.steps, disable=not progress)
+    bar = tqdm(range(start, steps), desc=desc, initial=start, total=steps, disable=not progress)
     for step in bar:
-        idx = torch.randint(0, len(train), (config.batch,), generator=gen)
-        k = int(torch.randint(0, 8, (1,), generator=gen))
-        static, truth = dihedral(train.static[idx], k), dihedral(train.truth[idx], k)
-        drop = torch.rand(config.batch, generator=gen) < config.dem_dropout
-        static[drop, DEM_CHANNEL:] = 0.0  # the DEM anomaly and its flag
-        levels, base = train.levels(idx, torch.rand(config.batch, generator=gen) >= config.gfs_dropout)
-        loss = fit_loss(net(static, train.times[idx], levels), truth - base[..., None, None], config.within_weight)
+        loss, shown = batch_loss()
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(mean_parameters, config.clip_norm)
+        torch.nn.utils.clip_grad_norm_(parameters, config.clip_norm)
         opt.step()
         sched.step()
-        bar.set_postfix(loss=f"{float(loss.detach()):.4f} K^2")
-        if state_path and ((step + 1) % config.save_every == 0 or step + 1 == config.steps):
-            tmp = Path(state_path).with_suffix(".tmp")
-            torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                        "gen": gen.get_state(), "step": step + 1}, tmp)
-            tmp.replace(state_path)
+        bar.set_postfix(shown)
+        if state_path and ((step + 1) % config.save_every == 0 or step + 1 == steps):
+            save_state(state_path, net, opt, sched, gen, step + 1)
     return net.eval()
+
+
+def draw_batch(train: AnomalyData, config: FitConfig, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """One training batch of `config.batch` random tile-days of `train`, under one of the 8 flips and quarter
+    turns, the DEM removed from `config.dem_dropout` of them and GFS withheld from `config.gfs_dropout`: static
+    inputs `(b, C, h, w)`, time and level features `(b, 24, .)`, the target (truth minus base) `(b, 24, h, w)` K."""
+    idx = torch.randint(0, len(train), (config.batch,), generator=gen)
+    k = int(torch.randint(0, 8, (1,), generator=gen))
+    static, truth = dihedral(train.static[idx], k), dihedral(train.truth[idx], k)
+    drop = torch.rand(config.batch, generator=gen) < config.dem_dropout
+    static[drop, DEM_CHANNEL:] = 0.0  # the DEM anomaly and its flag
+    levels, base = train.levels(idx, torch.rand(config.batch, generator=gen) >= config.gfs_dropout)
+    return static, train.times[idx], levels, truth - base[..., None, None]
+
+
+def load_state(path: Path | None, net: AnomalyNet, opt, sched, gen: torch.Generator) -> int:
+    """Restore a fit's state saved by `save_state` at `path` into `net`, `opt`, `sched` and `gen` if it exists;
+    return the steps it had done (0: none)."""
+    if not (path and Path(path).exists()):
+        return 0
+    state = torch.load(path, weights_only=False)
+    net.load_state_dict(state["net"])
+    opt.load_state_dict(state["opt"])
+    sched.load_state_dict(state["sched"])
+    gen.set_state(state["gen"])
+    return int(state["step"])
+
+
+def saved_step(path: Path) -> int:
+    """The steps done by the fit whose state `save_state` wrote at `path` (0: none there)."""
+    return int(torch.load(path, weights_only=False)["step"]) if Path(path).exists() else 0
+
+
+def save_state(path: Path, net: AnomalyNet, opt, sched, gen: torch.Generator, step: int) -> None:
+    """A fit's resumable state (weights, optimiser, schedule, random state, steps done), written atomically."""
+    tmp = Path(path).with_suffix(".tmp")
+    torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                "gen": gen.get_state(), "step": step}, tmp)
+    tmp.replace(path)
+
+
+def random_relief(n: int, shape: tuple[int, int], gen: torch.Generator) -> torch.Tensor:
+    """`n` random reliefs `(n, h, w)` hm, zero mean each: white noise smoothed by a Gaussian of a sigma drawn from
+    `RELIEF_SIGMA_CELLS`, scaled to an sd drawn from `RELIEF_SD_HM` (seeded by `gen`)."""
+    noise = torch.randn(n, 1, *shape, generator=gen)
+    sigma = torch.empty(n).uniform_(*RELIEF_SIGMA_CELLS, generator=gen)
+    sd = torch.empty(n).uniform_(*RELIEF_SD_HM, generator=gen)
+    maps = torch.cat([gaussian_smooth(noise[i : i + 1], float(sigma[i])) for i in range(n)])[:, 0]
+    maps = maps - maps.mean((-2, -1), keepdim=True)
+    return maps * (sd / maps.std((-2, -1)))[:, None, None]
+
+
+def relief_departure(net: AnomalyNet, static: torch.Tensor, times: torch.Tensor, levels: torch.Tensor,
+                     relief: torch.Tensor, field: torch.Tensor | None = None) -> torch.Tensor:
+    """How the mean's within-tile anomaly answers relief added to the DEM, beyond the lapse rate: static inputs
+    `(b, C, h, w)` (with a DEM), time and level features `(b, t, .)`, relief `(b, h, w)` hm, optionally the field
+    `net(static, times, levels)` `(b, t, h, w)` K already computed -> `(b, t, h, w)` K, zero mean each map: the
+    field with the relief minus the field without minus the lapse rate times the relief. Zero for a network that
+    draws relief by the lapse rate."""
+    bumped = static.clone()
+    bumped[:, DEM_CHANNEL] += relief
+    field = net(static, times, levels) if field is None else field
+    d = net(bumped, times, levels) - field - LAPSE_RATE_K_PER_M * DEM_SCALE_M * relief[:, None]
+    return d - d.mean((-2, -1), keepdim=True)
+
+
+def fit_relief(net: AnomalyNet, train: AnomalyData, config: FitConfig, state_path: Path | None = None,
+               progress: bool = True) -> AnomalyNet:
+    """The relief stage after `fit`: `config.relief_steps` steps of `fit_loss` + `config.relief_weight` x the mean
+    square of `relief_departure` for a `random_relief` on the batch's tiles that have a DEM, training only the
+    hourly weights of the basis maps (`AnomalyNet.weights`), resuming from `state_path` when it exists.
+
+    Where the data hold a height term beyond the lapse rate (a night's cold pools), the data term keeps it; where
+    they hold none (the day), the prior draws relief by the lapse rate instead of whatever the shared basis maps
+    carry over from the night. The U-Net, the level MLP and the error model are frozen, so the tile level (the
+    regression's profile: the transformer's residual targets' base) is unchanged: each map of the weights' part
+    has zero tile mean."""
+    if config.relief_steps == 0:
+        return net
+    trained = list(net.weights.parameters())
+    for p in net.parameters():
+        p.requires_grad_(False)
+    for p in trained:
+        p.requires_grad_(True)
+    gen = torch.Generator().manual_seed(config.seed + 1)
+
+    def batch_loss() -> tuple[torch.Tensor, dict[str, str]]:
+        static, times, levels, target = draw_batch(train, config, gen)
+        relief = random_relief(len(static), tuple(static.shape[-2:]), gen)
+        field = net(static, times, levels)
+        has = static[:, DEM_CHANNEL + 1].amax((-2, -1)) > 0.5
+        prior = ((daylight(times[has])[..., None, None]
+                  * relief_departure(net, static[has], times[has], levels[has], relief[has], field[has]).pow(2)).mean()
+                 if bool(has.any()) else field.new_zeros(()))
+        loss = fit_loss(field, target, config.within_weight) + config.relief_weight * prior
+        return loss, {"prior": f"{float(prior.detach()):.4f} K^2"}
+
+    net = optimise(net, trained, config.relief_steps, config.relief_lr, config, gen, state_path, "relief prior",
+                   progress, batch_loss)
+    for p in net.parameters():
+        p.requires_grad_(True)
+    return net
 
 
 @torch.no_grad()
@@ -321,6 +445,29 @@ def fit_error(net: AnomalyNet, held: AnomalyData, config: FitConfig) -> AnomalyN
     return net.eval()
 
 
+@torch.no_grad()
+def relief_scores(net: AnomalyNet, data: AnomalyData, seed: int) -> dict[str, float]:
+    """RMS `relief_departure` (K) on `data`'s tile-days with a DEM, given GFS, for one `random_relief` each
+    (seeded), by local solar hour: by day (10-16 h) and by night (22-04 h). Near 0: relief the catalog never had
+    is drawn by the lapse rate."""
+    gen = torch.Generator().manual_seed(seed + 2)
+    sq = []
+    for i in range(0, len(data), 8):
+        index = torch.arange(i, min(i + 8, len(data)))
+        static = data.static[index]
+        levels, _ = data.levels(index, torch.ones(len(index), dtype=torch.bool))
+        relief = random_relief(len(index), tuple(static.shape[-2:]), gen)
+        sq.append(relief_departure(net, static, data.times[index], levels, relief).pow(2).mean((-2, -1)))
+    has = data.static[:, DEM_CHANNEL + 1].amax((-2, -1)) > 0.5  # (n,)
+    if not bool(has.any()):
+        return {}
+    sq = torch.cat(sq)[has]  # (n', 24) K^2
+    hour = torch.atan2(data.times[has][..., 0], data.times[has][..., 1]) * 12 / torch.pi % 24  # local solar h
+    day, night = (hour - 13).abs() <= 3, (hour >= 22) | (hour <= 4)
+    return {"val_relief_departure_by_day_k": float(sq[day].mean().sqrt()),
+            "val_relief_departure_by_night_k": float(sq[night].mean().sqrt())}
+
+
 def spread_ratios(net: AnomalyNet, data: AnomalyData, with_gfs: bool) -> dict[str, float]:
     """The error model's predicted sd over the mean's actual error on `data` (1: calibrated), as root mean
     squares over all tile-hours: of the tile level (`level_sd_over_rmse`) and inside the tile
@@ -349,15 +496,17 @@ def spatial_rmse(pred: torch.Tensor, target: torch.Tensor) -> float:
 def train_anomaly(catalog_path: Path, preset: str, fit_config: FitConfig, out: Path = Path("checkpoints"),
                   run_dir: Path | None = None, steps: int | None = None, progress: bool = True) -> Path:
     """Fit the anomaly network and its noise model on `catalog_path`'s train and val splits with `fit_config`
-    (`steps` overrides; `train.PRESETS[preset].regression` for `tm-weather train --preset`), resuming from
-    `run_dir/anomaly-last.pt`; write `out/anomaly-<preset>.safetensors` and its card `.yaml`; return the
-    checkpoint's path."""
+    (`steps` overrides, the relief stage's in proportion; `train.PRESETS[preset].regression` for `tm-weather train
+    --preset`), resuming from `run_dir/anomaly-last.pt` (the mean) and `run_dir/anomaly-relief.pt` (the relief
+    stage); write `out/anomaly-<preset>.safetensors` and its card `.yaml`; return the checkpoint's path."""
     from tm_weather.catalog import load_catalog
     from tm_weather.tokenizers.registry import sha256
 
     if steps is not None and steps < MIN_STEPS:
         raise InputError("--steps", "value", f"at least {MIN_STEPS}", str(steps))
-    config = fit_config if steps is None else replace(fit_config, steps=steps)
+    config = fit_config if steps is None else replace(  # a shortened fit, its relief stage in proportion
+        fit_config, steps=steps, relief_steps=fit_config.relief_steps and max(MIN_STEPS, round(fit_config.relief_steps
+                                                                                             * steps / fit_config.steps)))
     torch.set_num_threads(config.threads)
     run_dir = Path(run_dir or Path("runs") / f"anomaly-{preset}")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -367,7 +516,9 @@ def train_anomaly(catalog_path: Path, preset: str, fit_config: FitConfig, out: P
     val = anomaly_data(catalog, "val", config.model.cell_px, progress)
     cpu_data = time.process_time() - cpu0
     fit_part, held = holdout(train, config.holdout, config.seed)
-    net = fit_error(fit(fit_part, config, run_dir / "anomaly-last.pt", progress), held, config)
+    resumed_at = saved_step(run_dir / "anomaly-last.pt")
+    net = fit(fit_part, config, run_dir / "anomaly-last.pt", progress)
+    net = fit_error(fit_relief(net, fit_part, config, run_dir / "anomaly-relief.pt", progress), held, config)
     model = AnomalyModel(net, ResidualNoise.fit(errors(net, held, True)[3].flatten(0, 1).numpy(), held.cell_m))
     cpu = time.process_time() - cpu0
     mean, climate = predict(net, val, with_gfs=True), predict(net, val, with_gfs=False)
@@ -382,6 +533,7 @@ def train_anomaly(catalog_path: Path, preset: str, fit_config: FitConfig, out: P
         metrics |= {"val_level_rmse_with_gfs_k": level_rmse(mean[has], val.truth[has]),
                     "val_level_rmse_gfs_input_k": level_rmse(val.gfs[has][..., None, None].expand_as(val.truth[has]),
                                                              val.truth[has])}
+    metrics |= relief_scores(net, val, config.seed)
     for split, data in (("held_out_train", held), ("val", val)):
         for with_gfs in (True, False):
             metrics |= {f"{split}_{k}_{'with' if with_gfs else 'without'}_gfs": v
@@ -403,7 +555,7 @@ def train_anomaly(catalog_path: Path, preset: str, fit_config: FitConfig, out: P
                  "held_out_train_tile_days (error model)": len(held), "val_tile_days": len(val),
                  "cell_m": train.cell_m},
         "fit": {**asdict(config), "cpu_seconds": round(cpu, 1), "cpu_seconds_reading_data": round(cpu_data, 1),
-                "wall_seconds": round(time.perf_counter() - wall0, 1)},
+                "wall_seconds": round(time.perf_counter() - wall0, 1), "resumed_at_step": resumed_at},
         "noise": asdict(model.noise),
         "metrics": {k: round(v, 4) for k, v in metrics.items()},
         "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
