@@ -5,7 +5,7 @@ Every test tile and day of truth, scored on the truth's 40 m cells as spatial RM
 mean, K) at the tile's acquisition hour and at every 3rd hour (00, 03, .., 21 UTC):
 - a flat field (the anomaly is 0) and the lapse rate over the DEM (-6.5 K/km times the DEM minus its tile mean);
 - the regression network of `tm_weather.model.anomaly` (S-2, DEM, time and level features), fitted here on the train split
-  for the preset's steps, once per seed (median and range);
+  as `tm-weather train` fits its mean (the preset's steps, then its relief stage), once per seed (median and range);
 - a U-Net baseline with the same inputs (the time features as constant channels, one pass per hour), the same
   backbone, train split and CPU time as the network's fit;
 - the shipped checkpoint (`checkpoints/anomaly-<preset>.safetensors`), when there is one;
@@ -33,7 +33,8 @@ import tm_weather  # noqa: F401  (import order: pyproj before eccodes)
 from tm_weather.catalog import load_catalog
 from tm_weather.model import CHECKPOINT_DIR
 from tm_weather.model.anomaly import DEM_CHANNEL, DEM_SCALE_M, STATIC_CHANNELS, TIME_FEATURES, UNet, load_anomaly
-from tm_weather.model.anomaly_train import AnomalyData, anomaly_data, dihedral, errors, fit, masked_mse, predict, spatial_rmse
+from tm_weather.model.anomaly_train import (AnomalyData, anomaly_data, dihedral, errors, fit, fit_relief, masked_mse, predict,
+                                            spatial_rmse)
 from tm_weather.lapse import LAPSE_RATE_K_PER_M
 from tm_weather.train import PRESETS
 
@@ -152,7 +153,7 @@ def main() -> int:
         args.catalog = cached_world(args.world) / CATALOG
     catalog = load_catalog(args.catalog)
     fit_config = PRESETS[args.world].regression
-    config = fit_config if args.steps is None else replace(fit_config, steps=args.steps)
+    config = fit_config if args.steps is None else fit_config.with_steps(args.steps)
     train, test = anomaly_data(catalog, "train", config.model.cell_px), anomaly_data(catalog, "test", config.model.cell_px)
     for other in args.more_train:
         more = anomaly_data(load_catalog(other), "train", config.model.cell_px)
@@ -162,7 +163,8 @@ def main() -> int:
                             np.concatenate([train.day, more.day]), train.cell_m)
     at, every = scored_hours(catalog, test)
     print(f"{args.catalog}: train {len(train)} tile-days, test {len(test)} tile-days "
-          f"({int(at.sum())} acquisition hours, {int(every.sum())} 3-hourly maps); fit {config.steps} steps of {config.batch}")
+          f"({int(at.sum())} acquisition hours, {int(every.sum())} 3-hourly maps); fit {config.steps} steps of {config.batch}, "
+          f"then {config.relief_steps} relief steps")
 
     rows: dict[str, list[tuple[float, float]]] = {}
     target = anomaly(test)
@@ -172,13 +174,15 @@ def main() -> int:
     nets, cpu = [], []
     for seed in args.seeds:
         start = time.process_time()
-        net = fit(train, replace(config, seed=seed), progress=False)
+        net = fit_relief(fit(train, replace(config, seed=seed), progress=False), train, replace(config, seed=seed),
+                         progress=False)
         cpu.append(time.process_time() - start)
         nets.append(net)
         rows.setdefault("regression network (this fit)", []).append(row(predict(net, test, with_gfs=True)))
         unet, steps = fit_unet(train, cpu[-1], config.model.width, config.batch, seed)
         rows.setdefault("U-Net, same inputs, data and CPU time", []).append(row(unet.predict(test)))
-        print(f"seed {seed}: network {config.steps} steps in {cpu[-1]:.0f} s CPU; U-Net {steps} steps in the same CPU time")
+        print(f"seed {seed}: network {config.steps} + {config.relief_steps} relief steps in {cpu[-1]:.0f} s CPU; U-Net "
+              f"{steps} steps in the same CPU time")
     shipped = CHECKPOINT_DIR / f"anomaly-{args.world}.safetensors"
     if shipped.exists():
         rows[f"shipped {shipped.name}"] = [row(predict(load_anomaly(shipped).net, test, with_gfs=True))]

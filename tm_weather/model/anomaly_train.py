@@ -100,6 +100,11 @@ class FitConfig:
     relief_weight: float = RELIEF_WEIGHT
     model: AnomalyConfig = AnomalyConfig()
 
+    def with_steps(self, steps: int) -> FitConfig:
+        """This fit shortened or lengthened to `steps` of the mean, its relief stage in proportion."""
+        relief = self.relief_steps and max(MIN_STEPS, round(self.relief_steps * steps / self.steps))
+        return replace(self, steps=steps, relief_steps=relief)
+
     def __post_init__(self):
         if self.steps < MIN_STEPS or self.batch < 1 or 0 < self.relief_steps < MIN_STEPS:
             raise ValueError(f"a fit needs at least {MIN_STEPS} steps (a relief stage 0 or at least {MIN_STEPS}) and "
@@ -504,9 +509,7 @@ def train_anomaly(catalog_path: Path, preset: str, fit_config: FitConfig, out: P
 
     if steps is not None and steps < MIN_STEPS:
         raise InputError("--steps", "value", f"at least {MIN_STEPS}", str(steps))
-    config = fit_config if steps is None else replace(  # a shortened fit, its relief stage in proportion
-        fit_config, steps=steps, relief_steps=fit_config.relief_steps and max(MIN_STEPS, round(fit_config.relief_steps
-                                                                                             * steps / fit_config.steps)))
+    config = fit_config if steps is None else fit_config.with_steps(steps)
     torch.set_num_threads(config.threads)
     run_dir = Path(run_dir or Path("runs") / f"anomaly-{preset}")
     run_dir.mkdir(parents=True, exist_ok=True)
