@@ -321,7 +321,8 @@ def relief_departure(net: AnomalyNet, static: torch.Tensor, times: torch.Tensor,
 def fit_relief(net: AnomalyNet, train: AnomalyData, config: FitConfig, state_path: Path | None = None,
                progress: bool = True) -> AnomalyNet:
     """The relief stage after `fit`: `config.relief_steps` steps of `fit_loss` + `config.relief_weight` x the mean
-    square of `relief_departure` for a `random_relief` on the batch's tiles that have a DEM, training only the
+    square of `relief_departure`, each hour's weighted by its `daylight`, for a `random_relief` on the batch's
+    tiles that have a DEM, training only the
     hourly weights of the basis maps (`AnomalyNet.weights`), resuming from `state_path` when it exists.
 
     Where the data hold a height term beyond the lapse rate (a night's cold pools), the data term keeps it; where
